@@ -1,0 +1,802 @@
+/**
+ * @file timefuture.h
+ * @brief libtimefuture: poll futures, wakers, one timer driver and a task
+ *        executor behind a stable C ABI.
+ *
+ * The model is Rust's: a future is polled with a waker; when it cannot make
+ * progress it stores a clone of the waker and returns ::TF_PENDING; whoever
+ * completes the awaited event calls wake, which puts the task back on its
+ * executor's ready queue.
+ *
+ * ABI rules every declaration here follows:
+ * - every handle is an opaque pointer; no struct is passed or returned by value;
+ * - functions return an `int` status: 0 (or a documented non-negative value)
+ *   on success, a negative `TF_E*` code on failure (see tf_strerror());
+ * - outputs go through pointer parameters, which are written only on success;
+ * - the only public structs are versioned tables that begin with their own
+ *   size and only ever grow at the end;
+ * - no varargs, no `bool`, no enum types: fixed-width integers only.
+ *
+ * Ownership vocabulary used in the documentation below:
+ * - *borrowed*: the callee uses the object only during the call;
+ * - *consumed*: the callee takes over the caller's reference;
+ * - *owned by the caller*: the caller must release it with the named function.
+ */
+#ifndef TIMEFUTURE_H
+#define TIMEFUTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "timefuture_version.h"
+
+/** @cond TF_INTERNAL */
+#if defined(TF_STATIC_DEFINE)
+#define TF_API
+#elif defined(_WIN32)
+#if defined(TF_BUILDING_LIBRARY)
+#define TF_API __declspec(dllexport)
+#else
+#define TF_API __declspec(dllimport)
+#endif
+#else
+#define TF_API __attribute__((visibility("default")))
+#endif
+/** @endcond */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup tf_status Status codes
+ * @brief Return values shared by every function.
+ * @{
+ */
+/** Success. */
+#define TF_OK 0
+/** A poll result: the future cannot complete yet; a waker was stored. */
+#define TF_PENDING 0
+/** A poll result: the future has completed. */
+#define TF_READY 1
+/** An argument is invalid (NULL pointer, unknown flag or value). */
+#define TF_EINVAL (-1)
+/** A handle is NULL-free but not a live object of the expected type. */
+#define TF_EHANDLE (-2)
+/** Memory could not be allocated; nothing was changed or leaked. */
+#define TF_ENOMEM (-3)
+/** A duration or deadline lies outside the representable range. */
+#define TF_ERANGE (-4)
+/** The executor has been shut down. */
+#define TF_ESHUTDOWN (-5)
+/** The timeout passed before anything became ready. */
+#define TF_ETIMEDOUT (-6)
+/** No task exists that could ever become ready on this queue. */
+#define TF_EEMPTY (-7)
+/** The timer was cancelled and will not fire until it is reset. */
+#define TF_ECANCELED (-8)
+/** The call is not valid in the object's current state. */
+#define TF_ESTATE (-9)
+/** The resource is in use (e.g. called from a thread that must not wait). */
+#define TF_EBUSY (-10)
+/** A thread could not be created. */
+#define TF_ETHREAD (-11)
+/** A system call failed (e.g. eventfd). */
+#define TF_ESYS (-12)
+/** The requested ABI version or table size is not supported. */
+#define TF_EVERSION (-13)
+/** The object was created before fork() and cannot be used in the child. */
+#define TF_EFORK (-14)
+/** @} */
+
+/** A timeout value meaning "wait for ever". */
+#define TF_TIMEOUT_INFINITE UINT64_MAX
+
+/**
+ * @defgroup tf_general Library
+ * @brief Version, errors, clock and allocator.
+ * @{
+ */
+
+/**
+ * @brief The library's run-time version.
+ * @return `(major << 16) | (minor << 8) | patch`, comparable with
+ *         ::TF_VERSION_NUMBER.
+ * @par Thread safety
+ * Any thread, any time.
+ */
+TF_API uint32_t tf_version(void);
+
+/**
+ * @brief The library's run-time version as a string such as "1.0.0".
+ * @return A static string; never NULL, never to be freed.
+ * @par Thread safety
+ * Any thread, any time.
+ */
+TF_API const char *tf_version_string(void);
+
+/**
+ * @brief Explain a status code.
+ * @param status A value returned by any function of this library.
+ * @return A static, human-readable English string; never NULL. Unknown codes
+ *         give "unknown status".
+ * @par Thread safety
+ * Any thread, any time.
+ */
+TF_API const char *tf_strerror(int status);
+
+/**
+ * @brief The library's monotonic clock, in nanoseconds.
+ *
+ * The same clock as every timer deadline (CLOCK_MONOTONIC). Its epoch is
+ * unspecified; only differences are meaningful.
+ * @return Nanoseconds since an unspecified point in the past.
+ * @par Thread safety
+ * Any thread, any time.
+ */
+TF_API uint64_t tf_now_ns(void);
+
+/**
+ * @brief A memory allocator the library uses for all of its allocations.
+ *
+ * A versioned table: set @ref size to `sizeof(tf_allocator)`; fields may be
+ * appended in later versions, never reordered.
+ */
+typedef struct tf_allocator {
+    /** `sizeof(tf_allocator)` as the caller was compiled. */
+    uint32_t size;
+    /** Reserved, must be 0. */
+    uint32_t reserved;
+    /** Allocate @p n bytes aligned like malloc(); return NULL on failure. */
+    void *(*alloc)(void *user_data, size_t n);
+    /** Release memory returned by @ref alloc; @p ptr is never NULL. */
+    void (*free)(void *user_data, void *ptr);
+    /** Passed unchanged to @ref alloc and @ref free. */
+    void *user_data;
+} tf_allocator;
+
+/**
+ * @brief Route every allocation of the library through @p allocator.
+ *
+ * Only allowed while the library owns no memory: no executor, timer or
+ * custom waker is alive. Cached memory is returned to the previous allocator
+ * first.
+ * @param allocator The table to use (copied), or NULL to restore malloc/free.
+ * @retval TF_OK The allocator is in effect.
+ * @retval TF_EINVAL The table's size is too small, reserved is not 0, or a
+ *         function pointer is NULL.
+ * @retval TF_EBUSY Objects of the library are still alive.
+ * @par Thread safety
+ * Any thread, but no other call of the library may run concurrently.
+ */
+TF_API int tf_set_allocator(const tf_allocator *allocator);
+
+/** @} */
+
+/**
+ * @defgroup tf_waker Wakers
+ * @brief Refcounted, thread-safe handles that put a task back on its queue.
+ *
+ * A `tf_waker *` the caller holds is one reference. A `const tf_waker *` is
+ * borrowed: it may be used (cloned, woken by reference, compared) only for
+ * as long as the lender allows, typically the duration of a poll call.
+ * tf_waker_clone() may return the same pointer value as its input (the
+ * library's own wakers are refcounted objects); every reference must still
+ * be released separately, by tf_waker_wake() or tf_waker_drop().
+ * @{
+ */
+
+/** An opaque waker. */
+typedef struct tf_waker tf_waker;
+
+/**
+ * @brief The behaviour of a waker made by the caller (Rust's RawWakerVTable).
+ *
+ * A versioned, append-only table: set @ref size to `sizeof(tf_waker_vtable)`.
+ * The table must stay valid for as long as any waker made from it lives
+ * (a static table is usual). The functions may be called from any thread,
+ * including the library's timer driver thread and worker threads, and must
+ * not block for long: they should only enqueue work. They are never called
+ * while the library holds one of its locks.
+ */
+typedef struct tf_waker_vtable {
+    /** `sizeof(tf_waker_vtable)` as the caller was compiled. */
+    uint32_t size;
+    /** Reserved, must be 0. */
+    uint32_t reserved;
+    /** Return a new reference to the waker behind @p data (may be @p data
+     *  itself after a refcount increment), or NULL if out of memory. */
+    void *(*clone)(void *data);
+    /** Wake and release the reference @p data. */
+    void (*wake)(void *data);
+    /** Wake without releasing @p data. */
+    void (*wake_by_ref)(void *data);
+    /** Release the reference @p data without waking. */
+    void (*drop)(void *data);
+} tf_waker_vtable;
+
+/**
+ * @brief Make a waker from the caller's data and function table.
+ * @param vtable The functions (borrowed; must outlive every waker made).
+ * @param data One reference to the caller's waker state. On success it is
+ *        consumed: the library calls `vtable->drop` or `vtable->wake` on it
+ *        exactly once. On failure the caller still owns it.
+ * @param[out] out The new waker, owned by the caller.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p vtable or @p out is NULL, the table is too small, its
+ *         reserved field is not 0, or a function pointer is NULL.
+ * @retval TF_ENOMEM Out of memory.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_waker_new(const tf_waker_vtable *vtable, void *data,
+                        tf_waker **out);
+
+/**
+ * @brief A waker that does nothing, for polling a future outside any task.
+ * @return A static waker; cloning, waking and dropping it are all allowed and
+ *         have no effect.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API const tf_waker *tf_waker_noop(void);
+
+/**
+ * @brief Take a new reference to a waker.
+ * @param waker The waker (borrowed).
+ * @param[out] out The new reference, owned by the caller. It may be the same
+ *        pointer as @p waker.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p waker is not a waker.
+ * @retval TF_ENOMEM Out of memory (only for wakers made by tf_waker_new()
+ *         whose clone function returned NULL, or whose wrapper could not be
+ *         allocated).
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_waker_clone(const tf_waker *waker, tf_waker **out);
+
+/**
+ * @brief Wake the task behind the waker and release this reference.
+ *
+ * Like Rust's `Waker::wake(self)`. It never polls the task inline: it only
+ * schedules it. Waking a task that has completed, or whose executor is gone,
+ * does nothing.
+ * @param waker The reference to consume.
+ * @retval TF_OK Success (the reference is gone).
+ * @retval TF_EINVAL @p waker is NULL.
+ * @retval TF_EHANDLE @p waker is not a waker (nothing is consumed).
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_waker_wake(tf_waker *waker);
+
+/**
+ * @brief Wake the task behind the waker, keeping the reference.
+ * @param waker The waker (borrowed).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p waker is NULL.
+ * @retval TF_EHANDLE @p waker is not a waker.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_waker_wake_by_ref(const tf_waker *waker);
+
+/**
+ * @brief Release a reference without waking.
+ * @param waker The reference to consume. NULL is accepted and ignored.
+ * @retval TF_OK Success.
+ * @retval TF_EHANDLE @p waker is not a waker (nothing is released).
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_waker_drop(tf_waker *waker);
+
+/**
+ * @brief Tell whether two wakers wake the same task.
+ *
+ * Two references to one library task, or two caller-made wakers with the
+ * same table and data pointer, will wake the same task.
+ * @param a A waker (borrowed).
+ * @param b A waker (borrowed).
+ * @retval 1 They wake the same task.
+ * @retval 0 They may wake different tasks.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE A pointer is not a waker.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_waker_will_wake(const tf_waker *a, const tf_waker *b);
+
+/** @} */
+
+/**
+ * @defgroup tf_timer Timers
+ * @brief Futures that complete at a deadline on the monotonic clock.
+ *
+ * All timers of the process are served by one driver thread, started on
+ * first use and stopped when the library is unloaded. A timer is armed when
+ * it is created; it never fires before its deadline (nanosecond precision,
+ * no rounding to milliseconds). Timers with equal deadlines fire in the
+ * order they were armed.
+ * @{
+ */
+
+/** An opaque timer future. */
+typedef struct tf_timer tf_timer;
+
+/**
+ * @brief Create a timer that fires @p duration_ns from now.
+ * @param duration_ns Nanoseconds from now; 0 fires at once.
+ * @param[out] out The timer, owned by the caller (release with
+ *        tf_timer_free()).
+ * @retval TF_OK Success; the timer is armed.
+ * @retval TF_EINVAL @p out is NULL.
+ * @retval TF_ERANGE now + @p duration_ns does not fit in 64 bits.
+ * @retval TF_ENOMEM Out of memory.
+ * @retval TF_ETHREAD The driver thread could not be started.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_new(uint64_t duration_ns, tf_timer **out);
+
+/**
+ * @brief Create a timer that fires at an absolute deadline of tf_now_ns().
+ * @param deadline_ns The deadline; one in the past fires at once.
+ * @param[out] out The timer, owned by the caller.
+ * @retval TF_OK Success; the timer is armed.
+ * @retval TF_EINVAL @p out is NULL.
+ * @retval TF_ERANGE @p deadline_ns is UINT64_MAX (reserved).
+ * @retval TF_ENOMEM Out of memory.
+ * @retval TF_ETHREAD The driver thread could not be started.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_new_at(uint64_t deadline_ns, tf_timer **out);
+
+/**
+ * @brief Poll the timer future.
+ *
+ * If the deadline has passed, returns ::TF_READY. Otherwise stores a clone
+ * of @p waker (unless the stored waker will_wake the same task, in which
+ * case the stored one is kept), so that the driver wakes it at the deadline,
+ * and returns ::TF_PENDING. Polling again after ::TF_READY returns
+ * ::TF_READY again.
+ * @param timer The timer (borrowed).
+ * @param waker The current task's waker (borrowed).
+ * @retval TF_READY The deadline has passed.
+ * @retval TF_PENDING Not yet; @p waker will be woken.
+ * @retval TF_ECANCELED The timer was cancelled (no waker stored).
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE A handle is of the wrong type.
+ * @retval TF_ENOMEM The waker could not be cloned; the previously stored
+ *         waker, if any, stays registered.
+ * @par Thread safety
+ * Any thread; concurrent polls of one timer are serialized.
+ */
+TF_API int tf_timer_poll(tf_timer *timer, const tf_waker *waker);
+
+/**
+ * @brief Re-arm the timer to fire @p duration_ns from now.
+ *
+ * Works in any state: armed (moves the deadline), fired (polls return
+ * ::TF_PENDING again) or cancelled. A stored waker is kept and will be woken
+ * at the new deadline. When this returns, no wake from the earlier arming
+ * can still arrive.
+ * @param timer The timer (borrowed).
+ * @param duration_ns Nanoseconds from now.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p timer is NULL.
+ * @retval TF_EHANDLE @p timer is not a timer.
+ * @retval TF_ERANGE now + @p duration_ns does not fit in 64 bits.
+ * @retval TF_ETHREAD The driver thread could not be restarted.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_reset(tf_timer *timer, uint64_t duration_ns);
+
+/**
+ * @brief Re-arm the timer to fire at an absolute deadline.
+ * @param timer The timer (borrowed).
+ * @param deadline_ns The new deadline on the tf_now_ns() clock.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p timer is NULL.
+ * @retval TF_EHANDLE @p timer is not a timer.
+ * @retval TF_ERANGE @p deadline_ns is UINT64_MAX.
+ * @retval TF_ETHREAD The driver thread could not be restarted.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_reset_at(tf_timer *timer, uint64_t deadline_ns);
+
+/**
+ * @brief Disarm the timer.
+ *
+ * Drops any stored waker without waking it. When this returns, no wake from
+ * this timer can arrive until it is reset. Polls return ::TF_ECANCELED.
+ * Cancelling a fired or cancelled timer changes nothing.
+ * @param timer The timer (borrowed).
+ * @retval TF_OK The timer was armed and is now cancelled.
+ * @retval TF_ESTATE The timer had already fired or been cancelled.
+ * @retval TF_EINVAL @p timer is NULL.
+ * @retval TF_EHANDLE @p timer is not a timer.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_cancel(tf_timer *timer);
+
+/**
+ * @brief Read the timer's deadline.
+ * @param timer The timer (borrowed).
+ * @param[out] deadline_ns The deadline on the tf_now_ns() clock.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p timer is not a timer.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_deadline(const tf_timer *timer, uint64_t *deadline_ns);
+
+/**
+ * @brief Free a timer, cancelling it if armed.
+ *
+ * When this returns, no wake from the timer will ever arrive, even if the
+ * driver was firing it at that moment (this call waits for that to finish,
+ * except on the driver thread itself, where the pending wake is dropped).
+ * @param timer The timer to free (consumed). NULL is accepted and ignored.
+ * @retval TF_OK Success.
+ * @retval TF_EHANDLE @p timer is not a timer (nothing is freed).
+ * @par Thread safety
+ * Any thread, but no other call may use @p timer concurrently or afterwards.
+ */
+TF_API int tf_timer_free(tf_timer *timer);
+
+/** @} */
+
+/**
+ * @defgroup tf_executor Executor
+ * @brief A ready queue of tasks, polled by the caller or by worker threads.
+ *
+ * Each task's state is one atomic word, so: a task woken many times before
+ * it runs is queued once; a wake that arrives during its poll re-queues it
+ * after the poll; a wake after it completed, or after its executor was
+ * freed, does nothing. Waking only enqueues; it never polls inline.
+ * @{
+ */
+
+/** An opaque executor. */
+typedef struct tf_executor tf_executor;
+
+/**
+ * @brief A C future's poll function.
+ * @param state The state pointer given to tf_executor_spawn().
+ * @param waker The task's waker, borrowed for the duration of the call;
+ *        clone it with tf_waker_clone() to keep it.
+ * @return ::TF_PENDING if the future stored a waker and wants to be polled
+ *         again when woken; any other value completes the task.
+ */
+typedef int (*tf_poll_fn)(void *state, const tf_waker *waker);
+
+/**
+ * @brief A C future's destructor, called exactly once when the task
+ *        completes or its executor is freed.
+ * @param state The state pointer given to tf_executor_spawn().
+ */
+typedef void (*tf_drop_fn)(void *state);
+
+/**
+ * @brief Create an executor.
+ * @param threads Number of worker threads that poll C tasks in parallel;
+ *        0 means the caller polls them, with tf_executor_run() or
+ *        tf_executor_run_ready(). At most 1024.
+ * @param[out] out The executor, owned by the caller (tf_executor_free()).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p out is NULL or @p threads is above 1024.
+ * @retval TF_ENOMEM Out of memory.
+ * @retval TF_ETHREAD A worker thread could not be started (none is left
+ *         running).
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_executor_new(uint32_t threads, tf_executor **out);
+
+/**
+ * @brief Shut the executor down and release the caller's handle.
+ *
+ * Stops and joins the worker threads, then drops every unfinished C task's
+ * future (its drop function runs on this thread). External tasks are
+ * forgotten. Wakers that still refer to its tasks stay valid: waking them
+ * does nothing; memory is released when the last of them is dropped.
+ * @param executor The executor (consumed). NULL is accepted and ignored.
+ * @retval TF_OK Success.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_EBUSY Called from one of its own worker threads or from inside
+ *         one of its tasks' poll; nothing was done.
+ * @par Thread safety
+ * Any thread, but no other call may use @p executor concurrently (wakes of
+ * its tasks may) or afterwards.
+ */
+TF_API int tf_executor_free(tf_executor *executor);
+
+/**
+ * @brief Spawn a C future as a new task; it is scheduled at once.
+ * @param executor The executor (borrowed).
+ * @param poll The poll function.
+ * @param drop The destructor for @p state, or NULL if none is needed.
+ * @param state The future's state, owned by the task from now on (on
+ *        failure the caller keeps it).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p executor or @p poll is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_ESHUTDOWN The executor is shutting down.
+ * @retval TF_ENOMEM Out of memory.
+ * @par Thread safety
+ * Any thread, including from inside a poll.
+ */
+TF_API int tf_executor_spawn(tf_executor *executor, tf_poll_fn poll,
+                             tf_drop_fn drop, void *state);
+
+/**
+ * @brief Poll C tasks on the calling thread until none is left.
+ *
+ * Blocks while tasks wait for wakes. With worker threads the caller helps
+ * them and returns once every C task has completed.
+ * @param executor The executor (borrowed).
+ * @retval TF_OK No C task is left.
+ * @retval TF_EINVAL @p executor is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_EBUSY Called from inside one of the executor's polls.
+ * @retval TF_EFORK The executor was created before fork().
+ * @par Thread safety
+ * Any thread; several threads may run it at once.
+ */
+TF_API int tf_executor_run(tf_executor *executor);
+
+/**
+ * @brief Poll every C task that is ready now, then return without waiting.
+ *
+ * Tasks woken during this call are polled too, up to a bound that keeps a
+ * task that always wakes itself from starving the caller.
+ * @param executor The executor (borrowed).
+ * @param[out] polled If not NULL, receives the number of polls made.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p executor is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_EBUSY Called from inside one of the executor's polls.
+ * @retval TF_EFORK The executor was created before fork().
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_executor_run_ready(tf_executor *executor, uint64_t *polled);
+
+/**
+ * @brief Count the executor's unfinished tasks.
+ * @param executor The executor (borrowed).
+ * @param[out] tasks Unfinished C tasks.
+ * @param[out] external Unfinished external tasks; may be NULL.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p executor or @p tasks is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @par Thread safety
+ * Any thread; the counts may change as soon as they are read.
+ */
+TF_API int tf_executor_count(tf_executor *executor, uint64_t *tasks,
+                             uint64_t *external);
+
+/**
+ * @brief Spawn an external task: one whose future lives in the caller's
+ *        language and is polled through tf_executor_next().
+ *
+ * The task is scheduled at once, so the first tf_executor_next() hands it
+ * out for its first poll.
+ * @param executor The executor (borrowed).
+ * @param tag Any value; tf_executor_next() returns it to identify the task.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p executor is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_ESHUTDOWN The executor is shutting down.
+ * @retval TF_ENOMEM Out of memory.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_executor_spawn_external(tf_executor *executor, uint64_t tag);
+
+/**
+ * @brief Wait for an external task to be woken and take it for polling.
+ *
+ * On success the caller polls its future with @p waker and must then call
+ * tf_executor_report() exactly once with the outcome. Until then the task
+ * counts as running: wakes that arrive are remembered and re-queue it when
+ * the report says ::TF_PENDING.
+ * @param executor The executor (borrowed).
+ * @param timeout_ns How long to wait: 0 never blocks;
+ *        ::TF_TIMEOUT_INFINITE waits for ever.
+ * @param[out] tag The task's tag.
+ * @param[out] waker The task's waker, borrowed until tf_executor_report();
+ *        clone it to keep it longer.
+ * @retval TF_OK A task was taken.
+ * @retval TF_ETIMEDOUT None was woken within the timeout.
+ * @retval TF_EEMPTY The executor has no unfinished external task at all.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_ESHUTDOWN The executor is shutting down.
+ * @retval TF_EFORK The executor was created before fork().
+ * @par Thread safety
+ * Any thread; several threads may take tasks at once.
+ */
+TF_API int tf_executor_next(tf_executor *executor, uint64_t timeout_ns,
+                            uint64_t *tag, const tf_waker **waker);
+
+/**
+ * @brief Report how the poll of a task taken by tf_executor_next() ended.
+ * @param executor The executor (borrowed).
+ * @param waker The waker tf_executor_next() returned with the task.
+ * @param result ::TF_PENDING (the future stored a clone of the waker or will
+ *        be woken otherwise) or ::TF_READY (the task is complete).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL or @p result is neither value.
+ * @retval TF_EHANDLE A handle is of the wrong type, or @p waker is not an
+ *         external task of @p executor.
+ * @retval TF_ESTATE The task was not taken by tf_executor_next().
+ * @par Thread safety
+ * Any thread (not necessarily the one that took the task).
+ */
+TF_API int tf_executor_report(tf_executor *executor, const tf_waker *waker,
+                              int result);
+
+/**
+ * @brief A file descriptor that is readable whenever work is ready.
+ *
+ * An eventfd, created on the first call, that turns readable when an
+ * external task is woken, and, for an executor without worker threads,
+ * when a C task is ready for tf_executor_run_ready(). Watch it with epoll,
+ * poll, asyncio's add_reader, libuv or a GUI loop; when it is readable,
+ * call tf_executor_next() with timeout 0 (and tf_executor_run_ready()) until
+ * nothing is left. The library drains it; the caller must not read it. It
+ * may be readable spuriously. It is closed by tf_executor_free().
+ * @param executor The executor (borrowed).
+ * @param[out] fd The descriptor, owned by the executor.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_ESYS The eventfd could not be created.
+ * @retval TF_EFORK The executor was created before fork().
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_executor_fd(tf_executor *executor, int *fd);
+
+/**
+ * @brief Run one future to completion on the calling thread.
+ *
+ * Polls @p poll with a waker that unparks this thread, and sleeps between
+ * polls until woken.
+ * @param poll The poll function.
+ * @param state Passed to @p poll (borrowed).
+ * @return The first value of @p poll other than ::TF_PENDING, or
+ *         ::TF_EINVAL if @p poll is NULL, or ::TF_ENOMEM.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_block_on(tf_poll_fn poll, void *state);
+
+/** @} */
+
+/**
+ * @defgroup tf_api Function table
+ * @brief One entry point for programs that dlopen() the library.
+ *
+ * Like SQLite's `sqlite3_api_routines`, the table only grows at the end, and
+ * begins with its own size: a caller compiled against an older header reads
+ * only the entries it knows; one compiled against a newer header checks
+ * @ref tf_api_v1::size before using an entry the loaded library may lack.
+ * @{
+ */
+
+/** The ABI major version served by this header's tf_get_api(). */
+#define TF_ABI_MAJOR 1
+
+/** The name to pass to dlsym() to find tf_get_api(). */
+#define TF_GET_API_SYMBOL "tf_get_api"
+
+/**
+ * @brief Every public function of ABI major version 1, in a fixed order.
+ *
+ * Append-only: entries are never removed or reordered; new ones are added at
+ * the end and @ref size grows.
+ */
+typedef struct tf_api_v1 {
+    /** `sizeof` the table as the library was built: entries beyond it are
+     *  absent. */
+    uint32_t size;
+    /** The library's tf_version(). */
+    uint32_t version;
+    /** tf_version() */
+    uint32_t (*version_fn)(void);
+    /** tf_version_string() */
+    const char *(*version_string)(void);
+    /** tf_strerror() */
+    const char *(*strerror)(int status);
+    /** tf_now_ns() */
+    uint64_t (*now_ns)(void);
+    /** tf_set_allocator() */
+    int (*set_allocator)(const tf_allocator *allocator);
+    /** tf_waker_new() */
+    int (*waker_new)(const tf_waker_vtable *vtable, void *data, tf_waker **out);
+    /** tf_waker_noop() */
+    const tf_waker *(*waker_noop)(void);
+    /** tf_waker_clone() */
+    int (*waker_clone)(const tf_waker *waker, tf_waker **out);
+    /** tf_waker_wake() */
+    int (*waker_wake)(tf_waker *waker);
+    /** tf_waker_wake_by_ref() */
+    int (*waker_wake_by_ref)(const tf_waker *waker);
+    /** tf_waker_drop() */
+    int (*waker_drop)(tf_waker *waker);
+    /** tf_waker_will_wake() */
+    int (*waker_will_wake)(const tf_waker *a, const tf_waker *b);
+    /** tf_timer_new() */
+    int (*timer_new)(uint64_t duration_ns, tf_timer **out);
+    /** tf_timer_new_at() */
+    int (*timer_new_at)(uint64_t deadline_ns, tf_timer **out);
+    /** tf_timer_poll() */
+    int (*timer_poll)(tf_timer *timer, const tf_waker *waker);
+    /** tf_timer_reset() */
+    int (*timer_reset)(tf_timer *timer, uint64_t duration_ns);
+    /** tf_timer_reset_at() */
+    int (*timer_reset_at)(tf_timer *timer, uint64_t deadline_ns);
+    /** tf_timer_cancel() */
+    int (*timer_cancel)(tf_timer *timer);
+    /** tf_timer_deadline() */
+    int (*timer_deadline)(const tf_timer *timer, uint64_t *deadline_ns);
+    /** tf_timer_free() */
+    int (*timer_free)(tf_timer *timer);
+    /** tf_executor_new() */
+    int (*executor_new)(uint32_t threads, tf_executor **out);
+    /** tf_executor_free() */
+    int (*executor_free)(tf_executor *executor);
+    /** tf_executor_spawn() */
+    int (*executor_spawn)(tf_executor *executor, tf_poll_fn poll,
+                          tf_drop_fn drop, void *state);
+    /** tf_executor_run() */
+    int (*executor_run)(tf_executor *executor);
+    /** tf_executor_run_ready() */
+    int (*executor_run_ready)(tf_executor *executor, uint64_t *polled);
+    /** tf_executor_count() */
+    int (*executor_count)(tf_executor *executor, uint64_t *tasks,
+                          uint64_t *external);
+    /** tf_executor_spawn_external() */
+    int (*executor_spawn_external)(tf_executor *executor, uint64_t tag);
+    /** tf_executor_next() */
+    int (*executor_next)(tf_executor *executor, uint64_t timeout_ns,
+                         uint64_t *tag, const tf_waker **waker);
+    /** tf_executor_report() */
+    int (*executor_report)(tf_executor *executor, const tf_waker *waker,
+                           int result);
+    /** tf_executor_fd() */
+    int (*executor_fd)(tf_executor *executor, int *fd);
+    /** tf_block_on() */
+    int (*block_on)(tf_poll_fn poll, void *state);
+} tf_api_v1;
+
+/**
+ * @brief Get the function table of an ABI major version.
+ *
+ * A program that dlopen()s `libtimefuture.so.1` needs only this one symbol.
+ * @param abi_major The major version the caller was compiled for
+ *        (::TF_ABI_MAJOR).
+ * @return A static table (never to be freed) whose layout is `tf_api_v1` for
+ *         @p abi_major 1, or NULL if that major version is not served.
+ * @par Thread safety
+ * Any thread, any time.
+ */
+TF_API const void *tf_get_api(uint32_t abi_major);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TIMEFUTURE_H */
