@@ -40,7 +40,8 @@ int tf_set_allocator(const tf_allocator *a) {
             !a->free)
             return TF_EINVAL;
     }
-    if (atomic_load(&tf__live_objects) != 0) return TF_EBUSY;
+    if (atomic_load(&tf__live_objects) != 0 || tf__driver_live_timers() != 0)
+        return TF_EBUSY;
     /* The timer pool caches chunks from the old allocator: give them back. */
     tf__driver_release_cache();
     if (a) {

@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "internal.h"
 
 uint64_t tf__clock_now(void) {
     struct timespec ts;

@@ -1,0 +1,108 @@
+//! Raw declarations of the C ABI (`timefuture.h`), kept private: the crate's
+//! public API wraps every one of them safely.
+//!
+//! The layouts mirror the header exactly; the versioned tables carry their
+//! own size so that a newer library accepts them.
+
+#![allow(non_camel_case_types, dead_code)]
+
+use std::ffi::{c_char, c_int, c_void};
+
+pub const TF_OK: c_int = 0;
+pub const TF_PENDING: c_int = 0;
+pub const TF_READY: c_int = 1;
+pub const TF_EINVAL: c_int = -1;
+pub const TF_EHANDLE: c_int = -2;
+pub const TF_ENOMEM: c_int = -3;
+pub const TF_ERANGE: c_int = -4;
+pub const TF_ESHUTDOWN: c_int = -5;
+pub const TF_ETIMEDOUT: c_int = -6;
+pub const TF_EEMPTY: c_int = -7;
+pub const TF_ECANCELED: c_int = -8;
+pub const TF_ESTATE: c_int = -9;
+pub const TF_EBUSY: c_int = -10;
+pub const TF_ETHREAD: c_int = -11;
+pub const TF_ESYS: c_int = -12;
+pub const TF_EVERSION: c_int = -13;
+pub const TF_EFORK: c_int = -14;
+
+pub const TF_TIMEOUT_INFINITE: u64 = u64::MAX;
+
+/// Opaque `tf_waker`.
+#[repr(C)]
+pub struct tf_waker {
+    _private: [u8; 0],
+}
+
+/// Opaque `tf_timer`.
+#[repr(C)]
+pub struct tf_timer {
+    _private: [u8; 0],
+}
+
+/// Opaque `tf_executor`.
+#[repr(C)]
+pub struct tf_executor {
+    _private: [u8; 0],
+}
+
+/// `tf_waker_vtable`: the caller-made waker's behaviour.
+#[repr(C)]
+pub struct tf_waker_vtable {
+    pub size: u32,
+    pub reserved: u32,
+    pub clone: unsafe extern "C" fn(data: *mut c_void) -> *mut c_void,
+    pub wake: unsafe extern "C" fn(data: *mut c_void),
+    pub wake_by_ref: unsafe extern "C" fn(data: *mut c_void),
+    pub drop: unsafe extern "C" fn(data: *mut c_void),
+}
+
+pub type tf_poll_fn = unsafe extern "C" fn(state: *mut c_void, waker: *const tf_waker) -> c_int;
+pub type tf_drop_fn = unsafe extern "C" fn(state: *mut c_void);
+
+extern "C" {
+    pub fn tf_version() -> u32;
+    pub fn tf_version_string() -> *const c_char;
+    pub fn tf_strerror(status: c_int) -> *const c_char;
+    pub fn tf_now_ns() -> u64;
+
+    pub fn tf_waker_new(
+        vtable: *const tf_waker_vtable,
+        data: *mut c_void,
+        out: *mut *mut tf_waker,
+    ) -> c_int;
+    pub fn tf_waker_noop() -> *const tf_waker;
+    pub fn tf_waker_clone(waker: *const tf_waker, out: *mut *mut tf_waker) -> c_int;
+    pub fn tf_waker_wake(waker: *mut tf_waker) -> c_int;
+    pub fn tf_waker_wake_by_ref(waker: *const tf_waker) -> c_int;
+    pub fn tf_waker_drop(waker: *mut tf_waker) -> c_int;
+    pub fn tf_waker_will_wake(a: *const tf_waker, b: *const tf_waker) -> c_int;
+
+    pub fn tf_timer_new(duration_ns: u64, out: *mut *mut tf_timer) -> c_int;
+    pub fn tf_timer_new_at(deadline_ns: u64, out: *mut *mut tf_timer) -> c_int;
+    pub fn tf_timer_poll(timer: *mut tf_timer, waker: *const tf_waker) -> c_int;
+    pub fn tf_timer_reset(timer: *mut tf_timer, duration_ns: u64) -> c_int;
+    pub fn tf_timer_reset_at(timer: *mut tf_timer, deadline_ns: u64) -> c_int;
+    pub fn tf_timer_cancel(timer: *mut tf_timer) -> c_int;
+    pub fn tf_timer_deadline(timer: *const tf_timer, deadline_ns: *mut u64) -> c_int;
+    pub fn tf_timer_free(timer: *mut tf_timer) -> c_int;
+
+    pub fn tf_executor_new(threads: u32, out: *mut *mut tf_executor) -> c_int;
+    pub fn tf_executor_free(executor: *mut tf_executor) -> c_int;
+    pub fn tf_executor_spawn(
+        executor: *mut tf_executor,
+        poll: tf_poll_fn,
+        drop: Option<tf_drop_fn>,
+        state: *mut c_void,
+    ) -> c_int;
+    pub fn tf_executor_run(executor: *mut tf_executor) -> c_int;
+    pub fn tf_executor_run_ready(executor: *mut tf_executor, polled: *mut u64) -> c_int;
+    pub fn tf_executor_count(
+        executor: *mut tf_executor,
+        tasks: *mut u64,
+        external: *mut u64,
+    ) -> c_int;
+    pub fn tf_executor_fd(executor: *mut tf_executor, fd: *mut c_int) -> c_int;
+
+    pub fn tf_block_on(poll: tf_poll_fn, state: *mut c_void) -> c_int;
+}

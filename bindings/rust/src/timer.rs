@@ -1,0 +1,227 @@
+//! Timer futures served by the library's single timer driver thread.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::error::{check, Error};
+use crate::sys;
+use crate::waker::WakerCache;
+
+/// Nanoseconds of a duration, or [`Error::Range`] if they do not fit in 64
+/// bits (about 584 years).
+fn duration_ns(duration: Duration) -> Result<u64, Error> {
+    u64::try_from(duration.as_nanos()).map_err(|_| Error::Range)
+}
+
+/// A future that completes at a deadline on the library's monotonic clock
+/// ([`now_ns`](crate::now_ns)).
+///
+/// The timer is armed when it is created, fires no earlier than its
+/// deadline, and works under any executor: each poll hands the task's
+/// [`Waker`](std::task::Waker) to the C timer (a poll from the same task
+/// reuses the C waker made the last time).
+///
+/// It resolves to `Ok(())` at the deadline, or to
+/// `Err(`[`Error::Canceled`]`)` once [`cancel`](Timer::cancel)led. Polling
+/// again after completion gives the same result until it is
+/// [`reset`](Timer::reset). Dropping the timer cancels it: no wake from it
+/// arrives after the drop.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # fn main() -> Result<(), timefuture::Error> {
+/// let mut timer = timefuture::Timer::new(Duration::from_millis(5))?;
+/// timefuture::block_on(&mut timer)??;
+/// timer.reset(Duration::from_millis(1))?;
+/// timefuture::block_on(timer)??;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Timer {
+    raw: NonNull<sys::tf_timer>,
+    wakers: WakerCache,
+}
+
+// SAFETY: every tf_timer function the Timer calls may be called from any
+// thread; tf_timer_free needs exclusive use, which Drop has.
+unsafe impl Send for Timer {}
+// SAFETY: the only method taking &self is deadline_ns (tf_timer_deadline is
+// thread-safe); everything else, including the waker cache, needs &mut.
+unsafe impl Sync for Timer {}
+
+impl Timer {
+    /// Create a timer that fires `duration` from now (zero fires at once).
+    ///
+    /// # Errors
+    /// [`Error::Range`] if the deadline does not fit in 64-bit nanoseconds;
+    /// [`Error::NoMemory`] or [`Error::Thread`] if the library could not
+    /// allocate the timer or start its driver thread.
+    pub fn new(duration: Duration) -> Result<Timer, Error> {
+        let ns = duration_ns(duration)?;
+        let mut out = std::ptr::null_mut();
+        // SAFETY: out is a valid place for the result.
+        check(unsafe { sys::tf_timer_new(ns, &mut out) })?;
+        Ok(Timer::from_raw(out))
+    }
+
+    /// Create a timer that fires at `deadline_ns` on the
+    /// [`now_ns`](crate::now_ns) clock; a deadline in the past fires at once.
+    ///
+    /// # Errors
+    /// [`Error::Range`] for `u64::MAX` (reserved by the library), otherwise
+    /// as [`Timer::new`].
+    pub fn new_at(deadline_ns: u64) -> Result<Timer, Error> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: out is a valid place for the result.
+        check(unsafe { sys::tf_timer_new_at(deadline_ns, &mut out) })?;
+        Ok(Timer::from_raw(out))
+    }
+
+    fn from_raw(raw: *mut sys::tf_timer) -> Timer {
+        Timer {
+            // The library writes a live timer on success.
+            raw: NonNull::new(raw).expect("tf_timer_new succeeded without a timer"),
+            wakers: WakerCache::default(),
+        }
+    }
+
+    /// Re-arm the timer to fire `duration` from now, whatever its state
+    /// (armed, fired or cancelled). A task waiting on it stays registered.
+    ///
+    /// # Errors
+    /// [`Error::Range`] if the deadline does not fit; [`Error::Thread`] if
+    /// the driver thread could not be restarted.
+    pub fn reset(&mut self, duration: Duration) -> Result<(), Error> {
+        let ns = duration_ns(duration)?;
+        // SAFETY: self.raw is a live timer.
+        check(unsafe { sys::tf_timer_reset(self.raw.as_ptr(), ns) }).map(drop)
+    }
+
+    /// Re-arm the timer to fire at `deadline_ns` on the
+    /// [`now_ns`](crate::now_ns) clock.
+    ///
+    /// # Errors
+    /// [`Error::Range`] for `u64::MAX`; [`Error::Thread`] as for
+    /// [`reset`](Timer::reset).
+    pub fn reset_at(&mut self, deadline_ns: u64) -> Result<(), Error> {
+        // SAFETY: self.raw is a live timer.
+        check(unsafe { sys::tf_timer_reset_at(self.raw.as_ptr(), deadline_ns) }).map(drop)
+    }
+
+    /// Disarm the timer: the waiting task's waker is dropped without a wake,
+    /// and polls resolve to `Err(`[`Error::Canceled`]`)` until a reset.
+    ///
+    /// Returns `Ok(true)` if the timer was armed, `Ok(false)` if it had
+    /// already fired or been cancelled (nothing changes then).
+    ///
+    /// # Errors
+    /// Only if the library rejects the handle, which would be a bug.
+    pub fn cancel(&mut self) -> Result<bool, Error> {
+        // SAFETY: self.raw is a live timer.
+        match unsafe { sys::tf_timer_cancel(self.raw.as_ptr()) } {
+            sys::TF_ESTATE => Ok(false),
+            status => check(status).map(|_| true),
+        }
+    }
+
+    /// The deadline on the [`now_ns`](crate::now_ns) clock.
+    ///
+    /// # Errors
+    /// Only if the library rejects the handle, which would be a bug.
+    pub fn deadline_ns(&self) -> Result<u64, Error> {
+        let mut deadline = 0;
+        // SAFETY: self.raw is a live timer; deadline is a valid place.
+        check(unsafe { sys::tf_timer_deadline(self.raw.as_ptr(), &mut deadline) })?;
+        Ok(deadline)
+    }
+}
+
+impl Future for Timer {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Timer is Unpin: the C object lives on the heap, not in self.
+        let this = self.get_mut();
+        let waker = match this.wakers.c_waker_for(cx.waker()) {
+            Ok(waker) => waker,
+            Err(error) => return Poll::Ready(Err(error)),
+        };
+        // SAFETY: self.raw is live; waker is borrowed from cx or the cache,
+        // both of which outlive the call.
+        match unsafe { sys::tf_timer_poll(this.raw.as_ptr(), waker) } {
+            sys::TF_PENDING => Poll::Pending,
+            status => {
+                // Nothing is registered any more: let the task's waker go.
+                this.wakers.clear();
+                Poll::Ready(check(status).map(drop))
+            }
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        // SAFETY: we own the timer and never use it again. After this no
+        // wake from it arrives, so the cached waker may go too.
+        let status = unsafe { sys::tf_timer_free(self.raw.as_ptr()) };
+        debug_assert_eq!(status, sys::TF_OK, "tf_timer_free failed");
+    }
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer").field("deadline_ns", &self.deadline_ns()).finish()
+    }
+}
+
+/// The future returned by [`sleep`]: a [`Timer`], or the error met while
+/// creating one, reported at the first poll.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Sleep {
+    timer: Result<Timer, Option<Error>>,
+}
+
+impl Sleep {
+    /// The timer behind this sleep, or the error that kept it from being
+    /// created.
+    pub fn into_timer(self) -> Result<Timer, Error> {
+        self.timer.map_err(|error| error.unwrap_or(Error::State))
+    }
+}
+
+/// Sleep for `duration`: a future that resolves to `Ok(())` no earlier than
+/// `duration` after this call, under any executor.
+///
+/// Creating the timer can fail (e.g. [`Error::Range`] for a duration beyond
+/// 64-bit nanoseconds); the error is then the future's output.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # fn main() -> Result<(), timefuture::Error> {
+/// timefuture::block_on(async {
+///     timefuture::sleep(Duration::from_millis(10)).await?;
+///     Ok::<(), timefuture::Error>(())
+/// })??;
+/// # Ok(())
+/// # }
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep { timer: Timer::new(duration).map_err(Some) }
+}
+
+impl Future for Sleep {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().timer {
+            Ok(timer) => Pin::new(timer).poll(cx),
+            // The creation error is reported once; a poll after that is a
+            // poll after completion.
+            Err(error) => Poll::Ready(Err(error.take().unwrap_or(Error::State))),
+        }
+    }
+}

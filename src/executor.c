@@ -1,0 +1,470 @@
+/* The executor: ready queues, worker threads, external tasks, the eventfd,
+ * shutdown, and block_on. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "executor_internal.h"
+#include "internal.h"
+#include "waker_internal.h"
+
+#define MAX_THREADS 1024u
+/* Tasks a consumer takes per lock: all of them when it is the only one,
+ * a few when workers share the queue, so none sits behind a busy worker. */
+#define BATCH_SOLO 1024u
+#define BATCH_SHARED 16u
+
+_Atomic uint32_t tf__fork_generation;
+
+/* The executor whose task this thread is polling, to refuse re-entrant
+ * run/free calls; and the executor a worker thread belongs to. */
+static _Thread_local tf_executor *tls_polling;
+static _Thread_local tf_executor *tls_worker_of;
+
+static int check(const tf_executor *e) {
+    if (!e) return TF_EINVAL;
+    if (tf__magic(e) != TF_MAGIC_EXECUTOR) return TF_EHANDLE;
+    if (e->fork_gen != atomic_load_explicit(&tf__fork_generation,
+                                            memory_order_relaxed))
+        return TF_EFORK;
+    return TF_OK;
+}
+
+/* --- lifetime ----------------------------------------------------------- */
+
+static void core_destroy(tf_executor *e) {
+    tf__queue_destroy(&e->runq);
+    tf__queue_destroy(&e->extq);
+    pthread_mutex_destroy(&e->pool_lock);
+    pthread_mutex_destroy(&e->fd_lock);
+    tf__pool_destroy(&e->pool);
+    tf__free(e->threads);
+    e->magic = TF_MAGIC_DEAD;
+    tf__free(e);
+    atomic_fetch_sub(&tf__live_objects, 1);
+}
+
+void tf__executor_task_dealloc(tf_task *t) {
+    tf_executor *e = t->exec;
+    pthread_mutex_lock(&e->pool_lock);
+    tf__pool_free(&e->pool, t);
+    int last = !e->handle_alive && e->pool.live == 0;
+    pthread_mutex_unlock(&e->pool_lock);
+    if (last) core_destroy(e);
+}
+
+/* --- eventfd ------------------------------------------------------------ */
+
+static void fd_signal(tf_executor *e) {
+    if (atomic_exchange(&e->efd_signalled, 1) == 0) {
+        uint64_t one = 1;
+        /* EAGAIN only if the counter is saturated: still readable. */
+        ssize_t rc = write(atomic_load(&e->efd), &one, sizeof(one));
+        (void)rc;
+    }
+}
+
+static int fd_has_work(tf_executor *e) {
+    return tf__queue_nonempty(&e->extq) ||
+           (e->nthreads == 0 && tf__queue_nonempty(&e->runq));
+}
+
+/* Called by a consumer that found its queue empty: make the fd unreadable,
+ * then re-check, so a push that raced with the drain re-signals it. */
+static void fd_rearm(tf_executor *e) {
+    int fd = atomic_load(&e->efd);
+    if (fd < 0) return;
+    if (atomic_exchange(&e->efd_signalled, 0)) {
+        uint64_t v;
+        ssize_t rc = read(fd, &v, sizeof(v));
+        (void)rc;
+    }
+    if (fd_has_work(e)) fd_signal(e);
+}
+
+/* --- scheduling --------------------------------------------------------- */
+
+static void drain_queue(tf_queue *q) {
+    tf_task *list;
+    while (tf__queue_pop_batch(q, &list, SIZE_MAX)) {
+        while (list) {
+            tf_task *next = list->next;
+            tf__task_unref(list);
+            list = next;
+        }
+    }
+}
+
+void tf__executor_schedule(tf_executor *e, tf_task *t) {
+    if (TF_UNLIKELY(e->fork_gen != atomic_load_explicit(
+                                       &tf__fork_generation,
+                                       memory_order_relaxed)))
+        return; /* its threads and locks did not survive fork() */
+    int external = t->flags & TF_TASK_EXTERNAL;
+    tf_queue *q = external ? &e->extq : &e->runq;
+    tf__queue_push(q, t);
+    /* A shutdown that began before our push may have drained the queue
+     * already: then nobody else will release what we pushed. */
+    if (TF_UNLIKELY(atomic_load(&e->shutdown))) {
+        drain_queue(q);
+        return;
+    }
+    if (atomic_load_explicit(&e->efd, memory_order_relaxed) >= 0 &&
+        (external || e->nthreads == 0))
+        fd_signal(e);
+}
+
+static void notify_if_sleepers(tf_queue *q) {
+    if (atomic_load(&q->sleepers) != 0) tf__queue_broadcast(q);
+}
+
+static void run_task(tf_executor *e, tf_task *t) {
+    if (!tf__task_begin_poll(t)) return;
+    tf_executor *saved = tls_polling;
+    tls_polling = e;
+    int r = t->u.poll(t->v.data, (const tf_waker *)t);
+    tls_polling = saved;
+    if (r == TF_PENDING) {
+        tf__task_end_poll_pending(t);
+        return;
+    }
+    if (t->drop) t->drop(t->v.data);
+    if (atomic_fetch_sub(&e->live_tasks, 1) == 1) notify_if_sleepers(&e->runq);
+    tf__task_end_poll_complete(t);
+}
+
+static void run_list(tf_executor *e, tf_task *list) {
+    while (list) {
+        tf_task *next = list->next;
+        run_task(e, list);
+        list = next;
+    }
+}
+
+static size_t batch_size(const tf_executor *e) {
+    return e->nthreads ? BATCH_SHARED : BATCH_SOLO;
+}
+
+static int stop_shutdown(void *arg) {
+    return atomic_load(&((tf_executor *)arg)->shutdown);
+}
+
+static int stop_run(void *arg) {
+    tf_executor *e = arg;
+    return atomic_load(&e->shutdown) || atomic_load(&e->live_tasks) == 0;
+}
+
+static int stop_next(void *arg) {
+    tf_executor *e = arg;
+    return atomic_load(&e->shutdown) || atomic_load(&e->live_external) == 0;
+}
+
+static void *worker_main(void *arg) {
+    tf_executor *e = arg;
+    tls_worker_of = e;
+    while (!atomic_load(&e->shutdown)) {
+        tf_task *list;
+        if (tf__queue_pop_batch(&e->runq, &list, BATCH_SHARED))
+            run_list(e, list);
+        else
+            tf__queue_wait(&e->runq, UINT64_MAX, stop_shutdown, e);
+    }
+    return NULL;
+}
+
+/* --- public API --------------------------------------------------------- */
+
+static void stop_workers(tf_executor *e, uint32_t started) {
+    atomic_store(&e->shutdown, 1);
+    tf__queue_broadcast(&e->runq);
+    for (uint32_t i = 0; i < started; i++) pthread_join(e->threads[i], NULL);
+}
+
+int tf_executor_new(uint32_t threads, tf_executor **out) {
+    if (!out || threads > MAX_THREADS) return TF_EINVAL;
+    tf_executor *e = tf__calloc(sizeof(*e));
+    if (!e) return TF_ENOMEM;
+    int rc = TF_ENOMEM;
+    if (tf__queue_init(&e->runq) != TF_OK) goto fail_mem;
+    if (tf__queue_init(&e->extq) != TF_OK) goto fail_runq;
+    if (pthread_mutex_init(&e->pool_lock, NULL) != 0) goto fail_extq;
+    if (pthread_mutex_init(&e->fd_lock, NULL) != 0) goto fail_pool_lock;
+    if (threads) {
+        e->threads = tf__alloc(threads * sizeof(pthread_t));
+        if (!e->threads) goto fail_fd_lock;
+    }
+    e->magic = TF_MAGIC_EXECUTOR;
+    e->fork_gen = atomic_load(&tf__fork_generation);
+    tf__pool_init(&e->pool, sizeof(tf_task));
+    e->handle_alive = 1;
+    atomic_init(&e->efd, -1);
+    e->nthreads = threads;
+    for (uint32_t i = 0; i < threads; i++) {
+        if (!tf__thread_create_allowed() ||
+            pthread_create(&e->threads[i], NULL, worker_main, e) != 0) {
+            stop_workers(e, i);
+            rc = TF_ETHREAD;
+            tf__free(e->threads);
+            e->magic = TF_MAGIC_DEAD;
+            goto fail_fd_lock;
+        }
+    }
+    atomic_fetch_add(&tf__live_objects, 1);
+    *out = e;
+    return TF_OK;
+
+fail_fd_lock:
+    pthread_mutex_destroy(&e->fd_lock);
+fail_pool_lock:
+    pthread_mutex_destroy(&e->pool_lock);
+fail_extq:
+    tf__queue_destroy(&e->extq);
+fail_runq:
+    tf__queue_destroy(&e->runq);
+fail_mem:
+    tf__free(e);
+    return rc;
+}
+
+static tf_task *task_alloc(tf_executor *e, int *rc) {
+    pthread_mutex_lock(&e->pool_lock);
+    if (atomic_load(&e->shutdown)) {
+        pthread_mutex_unlock(&e->pool_lock);
+        *rc = TF_ESHUTDOWN;
+        return NULL;
+    }
+    tf_task *t = tf__pool_alloc(&e->pool);
+    if (!t) {
+        pthread_mutex_unlock(&e->pool_lock);
+        *rc = TF_ENOMEM;
+        return NULL;
+    }
+    /* Initialized under the lock so that shutdown's walk of the pool never
+     * sees a half-made task. Lifetime reference + the queue's reference. */
+    t->magic = TF_MAGIC_TASK;
+    t->kind = 0;
+    t->flags = 0;
+    atomic_init(&t->state, TF_TASK_SCHEDULED | 2 * TF_TASK_REF_ONE);
+    t->exec = e;
+    t->next = NULL;
+    pthread_mutex_unlock(&e->pool_lock);
+    return t;
+}
+
+int tf_executor_spawn(tf_executor *e, tf_poll_fn poll, tf_drop_fn drop,
+                      void *state) {
+    int rc = check(e);
+    if (rc) return rc;
+    if (!poll) return TF_EINVAL;
+    tf_task *t = task_alloc(e, &rc);
+    if (!t) return rc;
+    t->u.poll = poll;
+    t->drop = drop;
+    t->v.data = state;
+    atomic_fetch_add(&e->live_tasks, 1);
+    tf__executor_schedule(e, t);
+    return TF_OK;
+}
+
+int tf_executor_spawn_external(tf_executor *e, uint64_t tag) {
+    int rc = check(e);
+    if (rc) return rc;
+    tf_task *t = task_alloc(e, &rc);
+    if (!t) return rc;
+    t->flags = TF_TASK_EXTERNAL;
+    t->u.poll = NULL;
+    t->drop = NULL;
+    t->v.tag = tag;
+    atomic_fetch_add(&e->live_external, 1);
+    tf__executor_schedule(e, t);
+    return TF_OK;
+}
+
+int tf_executor_run(tf_executor *e) {
+    int rc = check(e);
+    if (rc) return rc;
+    if (tls_polling == e || tls_worker_of == e) return TF_EBUSY;
+    size_t batch = batch_size(e);
+    for (;;) {
+        tf_task *list;
+        if (tf__queue_pop_batch(&e->runq, &list, batch)) {
+            run_list(e, list);
+            continue;
+        }
+        if (atomic_load(&e->live_tasks) == 0) break;
+        if (atomic_load(&e->shutdown)) return TF_ESHUTDOWN;
+        tf__queue_wait(&e->runq, UINT64_MAX, stop_run, e);
+    }
+    fd_rearm(e);
+    return TF_OK;
+}
+
+int tf_executor_run_ready(tf_executor *e, uint64_t *polled) {
+    int rc = check(e);
+    if (rc) return rc;
+    if (tls_polling == e || tls_worker_of == e) return TF_EBUSY;
+    /* A bound, so a task that always wakes itself cannot keep the caller
+     * here for ever. */
+    uint64_t bound = 2 * (uint64_t)atomic_load(&e->live_tasks) + 64;
+    uint64_t count = 0;
+    while (count < bound) {
+        tf_task *list;
+        uint64_t left = bound - count;
+        size_t n = tf__queue_pop_batch(&e->runq, &list,
+                                       left < BATCH_SOLO ? left : BATCH_SOLO);
+        if (!n) break;
+        run_list(e, list);
+        count += n;
+    }
+    fd_rearm(e);
+    if (polled) *polled = count;
+    return TF_OK;
+}
+
+int tf_executor_count(tf_executor *e, uint64_t *tasks, uint64_t *external) {
+    if (!e || !tasks) return TF_EINVAL;
+    if (tf__magic(e) != TF_MAGIC_EXECUTOR) return TF_EHANDLE;
+    *tasks = (uint64_t)atomic_load(&e->live_tasks);
+    if (external) *external = (uint64_t)atomic_load(&e->live_external);
+    return TF_OK;
+}
+
+int tf_executor_next(tf_executor *e, uint64_t timeout_ns, uint64_t *tag,
+                     const tf_waker **waker) {
+    int rc = check(e);
+    if (rc) return rc;
+    if (!tag || !waker) return TF_EINVAL;
+    uint64_t deadline;
+    if (timeout_ns == TF_TIMEOUT_INFINITE) {
+        deadline = UINT64_MAX;
+    } else {
+        uint64_t now = timeout_ns ? tf__clock_now() : 0;
+        deadline = timeout_ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1
+                                                     : now + timeout_ns;
+    }
+    for (;;) {
+        tf_task *t;
+        if (tf__queue_pop_batch(&e->extq, &t, 1)) {
+            if (!tf__task_begin_poll(t)) continue;
+            *tag = t->v.tag;
+            *waker = (const tf_waker *)t;
+            return TF_OK;
+        }
+        fd_rearm(e);
+        if (tf__queue_nonempty(&e->extq)) continue;
+        if (atomic_load(&e->shutdown)) return TF_ESHUTDOWN;
+        if (atomic_load(&e->live_external) == 0) return TF_EEMPTY;
+        if (timeout_ns == 0 || tf__clock_now() >= deadline) return TF_ETIMEDOUT;
+        tf__queue_wait(&e->extq, deadline, stop_next, e);
+    }
+}
+
+int tf_executor_report(tf_executor *e, const tf_waker *waker, int result) {
+    if (!e || !waker) return TF_EINVAL;
+    if (tf__magic(e) != TF_MAGIC_EXECUTOR) return TF_EHANDLE;
+    if (tf__magic(waker) != TF_MAGIC_TASK) return TF_EHANDLE;
+    tf_task *t = (tf_task *)waker;
+    if (!(t->flags & TF_TASK_EXTERNAL) || t->exec != e) return TF_EHANDLE;
+    if (result != TF_PENDING && result != TF_READY) return TF_EINVAL;
+    uint32_t st = atomic_load(&t->state);
+    if (!(st & TF_TASK_RUNNING)) return TF_ESTATE;
+    if (st & TF_TASK_COMPLETE) {
+        /* Shut down while the caller was polling it. */
+        tf__task_unref(t);
+        return TF_ESHUTDOWN;
+    }
+    if (result == TF_PENDING) {
+        tf__task_end_poll_pending(t);
+    } else {
+        if (atomic_fetch_sub(&e->live_external, 1) == 1)
+            notify_if_sleepers(&e->extq);
+        tf__task_end_poll_complete(t);
+    }
+    return TF_OK;
+}
+
+int tf_executor_fd(tf_executor *e, int *fd) {
+    int rc = check(e);
+    if (rc) return rc;
+    if (!fd) return TF_EINVAL;
+    pthread_mutex_lock(&e->fd_lock);
+    int f = atomic_load(&e->efd);
+    if (f < 0) {
+        f = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (f < 0) {
+            pthread_mutex_unlock(&e->fd_lock);
+            return TF_ESYS;
+        }
+        atomic_store(&e->efd, f);
+        /* Work queued before the fd existed must show too. */
+        if (fd_has_work(e)) fd_signal(e);
+    }
+    pthread_mutex_unlock(&e->fd_lock);
+    *fd = f;
+    return TF_OK;
+}
+
+static void mark_complete(void *obj, void *arg) {
+    tf_task *t = obj;
+    tf_task **reap = arg;
+    uint32_t cur = atomic_load(&t->state);
+    for (;;) {
+        if (cur & TF_TASK_COMPLETE) return;
+        uint32_t next = (cur | TF_TASK_COMPLETE) & ~(uint32_t)TF_TASK_NOTIFIED;
+        if (atomic_compare_exchange_weak(&t->state, &cur, next)) break;
+    }
+    /* From now on no wake can queue it: its lifetime reference is ours to
+     * release, after its future is dropped outside the lock. */
+    t->u.reap_next = *reap;
+    *reap = t;
+}
+
+int tf_executor_free(tf_executor *e) {
+    if (!e) return TF_OK;
+    if (tf__magic(e) != TF_MAGIC_EXECUTOR) return TF_EHANDLE;
+    if (e->fork_gen != atomic_load(&tf__fork_generation)) return TF_EFORK;
+    if (tls_polling == e || tls_worker_of == e) return TF_EBUSY;
+    if (atomic_exchange(&e->shutdown, 1)) return TF_ESHUTDOWN;
+    stop_workers(e, e->nthreads);
+    tf__queue_broadcast(&e->extq);
+
+    tf_task *reap = NULL;
+    pthread_mutex_lock(&e->pool_lock);
+    tf__pool_each(&e->pool, mark_complete, &reap);
+    pthread_mutex_unlock(&e->pool_lock);
+    drain_queue(&e->runq);
+    drain_queue(&e->extq);
+    while (reap) {
+        tf_task *next = reap->u.reap_next;
+        if (reap->flags & TF_TASK_EXTERNAL) {
+            atomic_fetch_sub(&e->live_external, 1);
+        } else {
+            if (reap->drop) reap->drop(reap->v.data);
+            atomic_fetch_sub(&e->live_tasks, 1);
+        }
+        tf__task_unref(reap);
+        reap = next;
+    }
+    int fd = atomic_exchange(&e->efd, -1);
+    if (fd >= 0) close(fd);
+
+    pthread_mutex_lock(&e->pool_lock);
+    e->handle_alive = 0;
+    int last = e->pool.live == 0;
+    pthread_mutex_unlock(&e->pool_lock);
+    if (last) core_destroy(e);
+    return TF_OK;
+}
+
+int tf_block_on(tf_poll_fn poll, void *state) {
+    if (!poll) return TF_EINVAL;
+    tf_parker *p = tf__parker_new();
+    if (!p) return TF_ENOMEM;
+    int r;
+    while ((r = poll(state, tf__parker_waker(p))) == TF_PENDING)
+        tf__parker_park(p);
+    tf__parker_unref(p);
+    return r;
+}

@@ -1,0 +1,43 @@
+/* The executor's private structure, shared with task.c. */
+#ifndef TF_EXECUTOR_INTERNAL_H
+#define TF_EXECUTOR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "pool.h"
+#include "queue.h"
+#include "task.h"
+
+struct tf_executor {
+    uint16_t magic;
+    uint16_t pad;
+    uint32_t fork_gen; /* tf__fork_generation at creation */
+    tf_queue runq;     /* C tasks */
+    tf_queue extq;     /* external tasks, handed out by tf_executor_next */
+    atomic_int shutdown;
+    atomic_long live_tasks;    /* C tasks not yet complete */
+    atomic_long live_external; /* external tasks not yet complete */
+    /* Task memory. The executor's memory lives until the handle is freed
+     * and the pool is empty, so late wakers never touch freed memory. */
+    pthread_mutex_t pool_lock;
+    tf_pool pool;
+    int handle_alive; /* under pool_lock */
+    /* eventfd for foreign event loops, created on demand */
+    pthread_mutex_t fd_lock;
+    atomic_int efd;
+    atomic_int efd_signalled;
+    uint32_t nthreads;
+    pthread_t *threads;
+};
+
+/* Puts a task that just became SCHEDULED on its queue. */
+void tf__executor_schedule(struct tf_executor *e, tf_task *t);
+/* Returns a task's memory to its executor (last reference gone). */
+void tf__executor_task_dealloc(tf_task *t);
+
+/* Incremented in the child after fork(): executors from an older
+ * generation refuse every call, since their threads are gone. */
+extern _Atomic uint32_t tf__fork_generation;
+
+#endif

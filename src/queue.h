@@ -1,0 +1,38 @@
+/* A ready queue: producers push lock-free onto an intrusive stack; one
+ * consumer at a time (under a mutex) moves the stack, reversed, onto a FIFO.
+ * Consumers that find it empty spin briefly, then park on a condition
+ * variable; a Dekker-style sleepers count lets producers skip the mutex
+ * when nobody is parked. */
+#ifndef TF_QUEUE_H
+#define TF_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct tf_task;
+
+typedef struct tf_queue {
+    _Atomic(struct tf_task *) inbox; /* pushed, newest first */
+    _Atomic(struct tf_task *) head;  /* FIFO, written under lock */
+    struct tf_task *tail;
+    _Atomic uint32_t sleepers;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} tf_queue;
+
+int tf__queue_init(tf_queue *q);
+void tf__queue_destroy(tf_queue *q);
+void tf__queue_push(tf_queue *q, struct tf_task *t);
+/* Pops up to max tasks into a list linked through next; returns the count. */
+size_t tf__queue_pop_batch(tf_queue *q, struct tf_task **list, size_t max);
+int tf__queue_nonempty(tf_queue *q);
+
+/* Waits until the queue is non-empty, stop(arg) is true, or the monotonic
+ * deadline (ns; UINT64_MAX for none) passes. Spins first. */
+void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
+                    void *arg);
+/* Wakes every waiter, so that they re-check their stop condition. */
+void tf__queue_broadcast(tf_queue *q);
+
+#endif

@@ -1,0 +1,99 @@
+/* The task state machine (see task.h and docs/design.md). Every transition
+ * is one compare-and-swap on the state word, so a wake can never be lost
+ * between "the poll returned pending" and "the task went idle". */
+#include "task.h"
+#include "executor_internal.h"
+
+void tf__task_unref(tf_task *t) {
+    uint32_t prev = atomic_fetch_sub_explicit(&t->state, TF_TASK_REF_ONE,
+                                              memory_order_acq_rel);
+    if (prev / TF_TASK_REF_ONE == 1) tf__executor_task_dealloc(t);
+}
+
+void tf__task_wake_by_ref(tf_task *t) {
+    uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        /* Already queued, already going to be re-queued, or finished:
+         * a task woken many times is queued once. */
+        if (cur & (TF_TASK_COMPLETE | TF_TASK_SCHEDULED | TF_TASK_NOTIFIED))
+            return;
+        if (cur & TF_TASK_RUNNING) {
+            if (atomic_compare_exchange_weak_explicit(
+                    &t->state, &cur, cur | TF_TASK_NOTIFIED,
+                    memory_order_acq_rel, memory_order_acquire))
+                return;
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(
+                &t->state, &cur, (cur | TF_TASK_SCHEDULED) + TF_TASK_REF_ONE,
+                memory_order_acq_rel, memory_order_acquire)) {
+            tf__executor_schedule(t->exec, t);
+            return;
+        }
+    }
+}
+
+int tf__task_begin_poll(tf_task *t) {
+    uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (cur & TF_TASK_COMPLETE) {
+            tf__task_unref(t);
+            return 0;
+        }
+        uint32_t next = (cur & ~(uint32_t)TF_TASK_SCHEDULED) | TF_TASK_RUNNING;
+        if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return 1;
+    }
+}
+
+void tf__task_end_poll_pending(tf_task *t) {
+    uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (cur & TF_TASK_COMPLETE) {
+            tf__task_unref(t);
+            return;
+        }
+        if (cur & TF_TASK_NOTIFIED) {
+            /* Woken during the poll: the running reference becomes the
+             * queue's reference. */
+            uint32_t next = (cur & ~(uint32_t)(TF_TASK_RUNNING | TF_TASK_NOTIFIED)) |
+                            TF_TASK_SCHEDULED;
+            if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                tf__executor_schedule(t->exec, t);
+                return;
+            }
+        } else {
+            uint32_t next = (cur & ~(uint32_t)TF_TASK_RUNNING) - TF_TASK_REF_ONE;
+            if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                /* Not the last reference: the lifetime one is still held. */
+                return;
+            }
+        }
+    }
+}
+
+int tf__task_end_poll_complete(tf_task *t) {
+    uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (cur & TF_TASK_COMPLETE) {
+            tf__task_unref(t);
+            return 0;
+        }
+        /* Drop the running and the lifetime reference in the same step. */
+        uint32_t next = ((cur & ~(uint32_t)(TF_TASK_RUNNING | TF_TASK_NOTIFIED)) |
+                         TF_TASK_COMPLETE) -
+                        2 * TF_TASK_REF_ONE;
+        if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            if (next / TF_TASK_REF_ONE == 0) tf__executor_task_dealloc(t);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/* Tasks: one atomic state word each; a task is also its own waker. */
+#ifndef TF_TASK_H
+#define TF_TASK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* The common prefix of every waker (library tasks and other wakers). */
+struct tf_waker {
+    uint16_t magic; /* TF_MAGIC_TASK or TF_MAGIC_WAKER */
+    uint8_t kind;   /* for TF_MAGIC_WAKER: one of the TF_WAKER_KIND_* */
+    uint8_t flags;
+};
+
+enum { TF_WAKER_KIND_NOOP = 1, TF_WAKER_KIND_CUSTOM, TF_WAKER_KIND_PARKER };
+
+/* State word: flags in the low 4 bits, reference count above them. */
+enum {
+    TF_TASK_SCHEDULED = 1u, /* on a ready queue (holds one reference) */
+    TF_TASK_RUNNING = 2u,   /* being polled (holds one reference) */
+    TF_TASK_NOTIFIED = 4u,  /* woken while running: re-queue after poll */
+    TF_TASK_COMPLETE = 8u,  /* finished or cancelled by shutdown */
+    TF_TASK_REF_ONE = 16u,
+};
+
+enum { TF_TASK_EXTERNAL = 1u };
+
+typedef struct tf_task {
+    uint16_t magic; /* TF_MAGIC_TASK, shared layout with struct tf_waker */
+    uint8_t kind;   /* unused for tasks */
+    uint8_t flags;  /* TF_TASK_EXTERNAL */
+    _Atomic uint32_t state;
+    struct tf_executor *exec;
+    struct tf_task *next; /* ready-queue link */
+    union {
+        tf_poll_fn poll;             /* C tasks, until complete */
+        struct tf_task *reap_next;   /* shutdown's private list */
+    } u;
+    tf_drop_fn drop;
+    union {
+        void *data;   /* C tasks */
+        uint64_t tag; /* external tasks */
+    } v;
+} tf_task;
+
+static inline void tf__task_ref(tf_task *t) {
+    atomic_fetch_add_explicit(&t->state, TF_TASK_REF_ONE, memory_order_relaxed);
+}
+
+/* Drops one reference; frees the task when it was the last. */
+void tf__task_unref(tf_task *t);
+void tf__task_wake_by_ref(tf_task *t);
+
+/* Transition SCHEDULED -> RUNNING. Returns 0 if the task was completed by a
+ * shutdown while queued (the queue's reference is then released). */
+int tf__task_begin_poll(tf_task *t);
+/* After a poll that returned TF_PENDING: re-queue if notified meanwhile. */
+void tf__task_end_poll_pending(tf_task *t);
+/* After the final poll: mark complete and release the running and the
+ * lifetime references. Returns 0 if a shutdown had already completed it. */
+int tf__task_end_poll_complete(tf_task *t);
+
+#endif

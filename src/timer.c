@@ -1,0 +1,224 @@
+/* The timer future's public API. Every state change happens under the
+ * driver's lock; wakers are cloned, woken and dropped outside it whenever
+ * that may run the caller's code. */
+#include "clock.h"
+#include "internal.h"
+#include "timer_driver.h"
+#include "waker_internal.h"
+
+static int check_timer(const tf_timer *t) {
+    if (!t) return TF_EINVAL;
+    if (tf__magic(t) != TF_MAGIC_TIMER) return TF_EHANDLE;
+    return TF_OK;
+}
+
+/* now + duration, refusing overflow and the reserved UINT64_MAX. */
+static int deadline_after(uint64_t duration_ns, uint64_t *deadline) {
+    uint64_t now = tf__clock_now();
+    if (duration_ns >= UINT64_MAX - now) return TF_ERANGE;
+    *deadline = now + duration_ns;
+    return TF_OK;
+}
+
+int tf_timer_new_at(uint64_t deadline_ns, tf_timer **out) {
+    if (!out) return TF_EINVAL;
+    if (deadline_ns == UINT64_MAX) return TF_ERANGE;
+    tf_driver *d = &tf__driver;
+    pthread_mutex_lock(&d->lock);
+    int rc = tf__driver_ensure_locked();
+    if (rc) {
+        pthread_mutex_unlock(&d->lock);
+        return rc;
+    }
+    tf_timer *t = tf__pool_alloc(&d->timers);
+    if (!t) {
+        pthread_mutex_unlock(&d->lock);
+        return TF_ENOMEM;
+    }
+    t->magic = TF_MAGIC_TIMER;
+    t->waker = NULL;
+    t->next = t->prev = NULL;
+    t->deadline = deadline_ns;
+    atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
+    if (tf__driver_arm_locked(t))
+        atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_relaxed);
+    pthread_mutex_unlock(&d->lock);
+    *out = t;
+    return TF_OK;
+}
+
+int tf_timer_new(uint64_t duration_ns, tf_timer **out) {
+    if (!out) return TF_EINVAL;
+    uint64_t deadline;
+    int rc = deadline_after(duration_ns, &deadline);
+    if (rc) return rc;
+    return tf_timer_new_at(deadline, out);
+}
+
+/* Under the lock, for an ARMED timer whose deadline has passed before the
+ * driver got to it: fire it here. Returns the waker to drop. */
+static tf_waker *fire_now_locked(tf_timer *t) {
+    tf__wheel_remove(&tf__driver.wheel, t);
+    atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
+    tf_waker *w = t->waker;
+    t->waker = NULL;
+    return w;
+}
+
+int tf_timer_poll(tf_timer *t, const tf_waker *w) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    if (!w) return TF_EINVAL;
+    if (!tf__waker_valid(w)) return TF_EHANDLE;
+    if (atomic_load_explicit(&t->state, memory_order_acquire) == TF_TIMER_FIRED)
+        return TF_READY;
+
+    tf_driver *d = &tf__driver;
+    tf_waker *clone = NULL, *old = NULL;
+    pthread_mutex_lock(&d->lock);
+    for (;;) {
+        uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+        if (st == TF_TIMER_FIRED || st == TF_TIMER_FIRING) {
+            rc = TF_READY;
+            break;
+        }
+        if (st != TF_TIMER_ARMED && st != TF_TIMER_FIRING_RESET) {
+            rc = TF_ECANCELED;
+            break;
+        }
+        if (st == TF_TIMER_ARMED && tf__clock_now() >= t->deadline) {
+            old = fire_now_locked(t);
+            rc = TF_READY;
+            break;
+        }
+        /* Armed timers must have a driver (after fork it is restarted). */
+        rc = tf__driver_ensure_locked();
+        if (rc) break;
+        rc = TF_PENDING;
+        if (t->waker && tf__waker_same(t->waker, w)) break;
+        if (!clone) {
+            if (tf__waker_is_library(w)) {
+                tf_waker_clone(w, &clone); /* a refcount: no caller code */
+            } else {
+                /* The caller's clone function runs outside our lock; the
+                 * state is checked again afterwards. */
+                pthread_mutex_unlock(&d->lock);
+                rc = tf_waker_clone(w, &clone);
+                pthread_mutex_lock(&d->lock);
+                if (rc) break;
+                continue;
+            }
+        }
+        old = t->waker;
+        t->waker = clone;
+        clone = NULL;
+        break;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (clone) tf_waker_drop(clone);
+    if (old) tf_waker_drop(old);
+    return rc;
+}
+
+int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    if (deadline_ns == UINT64_MAX) return TF_ERANGE;
+    tf_driver *d = &tf__driver;
+    tf_waker *wake = NULL;
+    pthread_mutex_lock(&d->lock);
+    rc = tf__driver_ensure_locked();
+    if (rc) {
+        pthread_mutex_unlock(&d->lock);
+        return rc;
+    }
+    int on_driver = tf__driver_wait_not_firing_locked(t);
+    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if (on_driver && tf__timer_state_firing(st)) {
+        /* Being fired in the driver's current batch (we are inside one of
+         * its wakes): the driver re-files it when the batch is done. */
+        t->deadline = deadline_ns;
+        atomic_store(&t->state, TF_TIMER_FIRING_RESET);
+        pthread_mutex_unlock(&d->lock);
+        return TF_OK;
+    }
+    if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
+    t->deadline = deadline_ns;
+    atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
+    if (tf__driver_arm_locked(t)) {
+        atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
+        wake = t->waker;
+        t->waker = NULL;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (wake) tf_waker_wake(wake);
+    return TF_OK;
+}
+
+int tf_timer_reset(tf_timer *t, uint64_t duration_ns) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    uint64_t deadline;
+    rc = deadline_after(duration_ns, &deadline);
+    if (rc) return rc;
+    return tf_timer_reset_at(t, deadline);
+}
+
+int tf_timer_cancel(tf_timer *t) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    tf_driver *d = &tf__driver;
+    tf_waker *drop = NULL;
+    pthread_mutex_lock(&d->lock);
+    int on_driver = tf__driver_wait_not_firing_locked(t);
+    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if (on_driver && (st == TF_TIMER_FIRING || st == TF_TIMER_FIRING_RESET)) {
+        atomic_store(&t->state, TF_TIMER_FIRING_CANCEL);
+        drop = t->waker;
+        t->waker = NULL;
+        rc = TF_OK;
+    } else if (st == TF_TIMER_ARMED) {
+        tf__wheel_remove(&d->wheel, t);
+        atomic_store(&t->state, TF_TIMER_CANCELLED);
+        drop = t->waker;
+        t->waker = NULL;
+        rc = TF_OK;
+    } else {
+        rc = TF_ESTATE;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (drop) tf_waker_drop(drop);
+    return rc;
+}
+
+int tf_timer_deadline(const tf_timer *t, uint64_t *deadline_ns) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    if (!deadline_ns) return TF_EINVAL;
+    pthread_mutex_lock(&tf__driver.lock);
+    *deadline_ns = t->deadline;
+    pthread_mutex_unlock(&tf__driver.lock);
+    return TF_OK;
+}
+
+int tf_timer_free(tf_timer *t) {
+    if (!t) return TF_OK;
+    if (tf__magic(t) != TF_MAGIC_TIMER) return TF_EHANDLE;
+    tf_driver *d = &tf__driver;
+    pthread_mutex_lock(&d->lock);
+    int on_driver = tf__driver_wait_not_firing_locked(t);
+    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    tf_waker *drop = t->waker;
+    t->waker = NULL;
+    if (on_driver && tf__timer_state_firing(st)) {
+        /* The driver's batch still links it: the driver frees it. */
+        t->magic = TF_MAGIC_DEAD;
+        atomic_store(&t->state, TF_TIMER_FIRING_FREE);
+    } else {
+        if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
+        tf__pool_free(&d->timers, t);
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (drop) tf_waker_drop(drop);
+    return TF_OK;
+}

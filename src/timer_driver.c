@@ -1,0 +1,214 @@
+/* The timer driver: one thread for every timer of the process. It sleeps
+ * until the earliest deadline, fires what is due, and wakes the wakers
+ * outside its lock, so a waker's code may call back into the library. */
+#include <errno.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "clock.h"
+#include "executor_internal.h"
+#include "internal.h"
+#include "timer_driver.h"
+
+tf_driver tf__driver = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .sleep_until = UINT64_MAX,
+};
+
+static _Thread_local int tls_is_driver;
+static int conds_ready;
+
+int tf__driver_on_driver_thread(void) { return tls_is_driver; }
+
+static void init_conds(void) {
+    /* Deadlines are monotonic: the driver's condition waits must be too. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&tf__driver.wakeup, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_cond_init(&tf__driver.fire_done, NULL);
+}
+
+static void finish_batch(struct tf_timer *list) {
+    tf_driver *d = &tf__driver;
+    pthread_mutex_lock(&d->lock);
+    while (list) {
+        struct tf_timer *t = list, *next = t->next;
+        t->next = t->prev = NULL;
+        switch (atomic_load_explicit(&t->state, memory_order_relaxed)) {
+        case TF_TIMER_FIRING:
+            atomic_store(&t->state, TF_TIMER_FIRED);
+            break;
+        case TF_TIMER_FIRING_CANCEL:
+            atomic_store(&t->state, TF_TIMER_CANCELLED);
+            break;
+        case TF_TIMER_FIRING_RESET:
+            atomic_store(&t->state, TF_TIMER_ARMED);
+            if (tf__driver_arm_locked(t)) {
+                /* Reset into the past: fire in the next round, with the
+                 * waker it kept (later than asked, never earlier). */
+                t->deadline = d->wheel.elapsed + 1;
+                tf__wheel_insert(&d->wheel, t);
+            }
+            break;
+        case TF_TIMER_FIRING_FREE:
+            t->magic = TF_MAGIC_DEAD;
+            tf__pool_free(&d->timers, t);
+            break;
+        }
+        list = next;
+    }
+    d->firing = 0;
+    pthread_cond_broadcast(&d->fire_done);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void *driver_main(void *arg) {
+    (void)arg;
+    tf_driver *d = &tf__driver;
+    tls_is_driver = 1;
+    /* The default 50 us slack would make every sleep late by that much. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    pthread_mutex_lock(&d->lock);
+    while (!d->stopping) {
+        uint64_t now = tf__clock_now();
+        struct tf_timer *fired = tf__wheel_advance(&d->wheel, now);
+        if (fired) {
+            for (struct tf_timer *t = fired; t; t = t->next)
+                atomic_store_explicit(&t->state, TF_TIMER_FIRING,
+                                      memory_order_relaxed);
+            d->firing = 1;
+            d->sleep_until = 0; /* new arms need not signal us meanwhile */
+            pthread_mutex_unlock(&d->lock);
+            for (struct tf_timer *t = fired; t; t = t->next) {
+                /* A waker run earlier in this batch may have cancelled,
+                 * reset or freed t (on this thread): then no wake. */
+                uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+                if (st == TF_TIMER_FIRING_RESET) continue;
+                tf_waker *w = t->waker;
+                t->waker = NULL;
+                if (!w) continue;
+                if (st == TF_TIMER_FIRING)
+                    tf_waker_wake(w);
+                else
+                    tf_waker_drop(w);
+            }
+            finish_batch(fired);
+            pthread_mutex_lock(&d->lock);
+            continue;
+        }
+        uint64_t next = tf__wheel_next(&d->wheel);
+        d->sleep_until = next;
+        if (next == UINT64_MAX) {
+            pthread_cond_wait(&d->wakeup, &d->lock);
+        } else {
+            struct timespec ts;
+            tf__clock_to_timespec(next, &ts);
+            pthread_cond_timedwait(&d->wakeup, &d->lock, &ts);
+        }
+    }
+    d->sleep_until = UINT64_MAX;
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+static void atfork_prepare(void) { pthread_mutex_lock(&tf__driver.lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&tf__driver.lock); }
+static void atfork_child(void) {
+    /* Only the forking thread survives: the driver must be started again
+     * on the next timer call; timers armed before fork stay armed. The
+     * condition variables may have had waiters that no longer exist. */
+    tf__driver.running = 0;
+    tf__driver.stopping = 0;
+    tf__driver.firing = 0;
+    tf__driver.sleep_until = UINT64_MAX;
+    if (conds_ready) init_conds();
+    atomic_fetch_add(&tf__fork_generation, 1);
+    pthread_mutex_unlock(&tf__driver.lock);
+}
+
+__attribute__((constructor)) static void driver_init(void) {
+    tf__pool_init(&tf__driver.timers, sizeof(struct tf_timer));
+    tf__wheel_init(&tf__driver.wheel, tf__clock_now());
+    init_conds();
+    conds_ready = 1;
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void driver_stop(void) {
+    tf_driver *d = &tf__driver;
+    pthread_mutex_lock(&d->lock);
+    if (!d->running || tls_is_driver) {
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
+    d->stopping = 1;
+    pthread_cond_signal(&d->wakeup);
+    pthread_t th = d->thread;
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(th, NULL);
+    pthread_mutex_lock(&d->lock);
+    d->running = 0;
+    d->stopping = 0;
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* At dlclose() or exit: no thread of ours may outlive the code it runs. */
+__attribute__((destructor)) static void driver_fini(void) {
+    driver_stop();
+    pthread_mutex_lock(&tf__driver.lock);
+    if (tf__driver.timers.live == 0) tf__pool_destroy(&tf__driver.timers);
+    pthread_mutex_unlock(&tf__driver.lock);
+}
+
+int tf__driver_ensure_locked(void) {
+    tf_driver *d = &tf__driver;
+    if (TF_LIKELY(d->running)) return TF_OK;
+    if (!tf__thread_create_allowed()) return TF_ETHREAD;
+    /* Timers armed while no thread ran (after fork, or before a failed
+     * start) are still in the wheel; the new thread picks them up. */
+    d->stopping = 0;
+    d->sleep_until = 0;
+    if (pthread_create(&d->thread, NULL, driver_main, NULL) != 0)
+        return TF_ETHREAD;
+    d->running = 1;
+    return TF_OK;
+}
+
+int tf__driver_arm_locked(struct tf_timer *t) {
+    tf_driver *d = &tf__driver;
+    t->seq = d->seq++;
+    if (tf__wheel_insert(&d->wheel, t)) return 1;
+    if (t->deadline < d->sleep_until) {
+        d->sleep_until = t->deadline;
+        pthread_cond_signal(&d->wakeup);
+    }
+    return 0;
+}
+
+int tf__timer_state_firing(uint8_t st) {
+    return st == TF_TIMER_FIRING || st >= TF_TIMER_FIRING_CANCEL;
+}
+
+int tf__driver_wait_not_firing_locked(struct tf_timer *t) {
+    if (tls_is_driver) return 1;
+    while (tf__timer_state_firing(
+        atomic_load_explicit(&t->state, memory_order_relaxed)))
+        pthread_cond_wait(&tf__driver.fire_done, &tf__driver.lock);
+    return 0;
+}
+
+void tf__driver_release_cache(void) {
+    driver_stop();
+    pthread_mutex_lock(&tf__driver.lock);
+    if (tf__driver.timers.live == 0) tf__pool_destroy(&tf__driver.timers);
+    pthread_mutex_unlock(&tf__driver.lock);
+}
+
+size_t tf__driver_live_timers(void) {
+    pthread_mutex_lock(&tf__driver.lock);
+    size_t n = tf__driver.timers.live;
+    pthread_mutex_unlock(&tf__driver.lock);
+    return n;
+}

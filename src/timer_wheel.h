@@ -1,0 +1,48 @@
+/* A hierarchical timing wheel over 64-bit nanosecond deadlines.
+ *
+ * 8 levels of 64 slots; a level-0 slot spans 2^16 ns (65.5 us) and each
+ * level is 64 times wider, so the 8 levels cover every uint64 deadline with
+ * no overflow list. Unlike tokio's or libuv's, deadlines are never rounded:
+ * higher levels only decide when timers cascade down, and the level-0 slot
+ * at hand is scanned for exact deadlines, so a timer never fires early and
+ * the driver can sleep until the exact earliest one.
+ *
+ * The wheel is a plain data structure: the driver serializes access. */
+#ifndef TF_TIMER_WHEEL_H
+#define TF_TIMER_WHEEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TF_WHEEL_LEVELS 8
+#define TF_WHEEL_SLOTS 64
+#define TF_WHEEL_BASE_SHIFT 16
+#define TF_WHEEL_LEVEL_BITS 6
+
+struct tf_timer;
+
+typedef struct tf_wheel_slot {
+    struct tf_timer *head, *tail;
+} tf_wheel_slot;
+
+typedef struct tf_wheel {
+    uint64_t elapsed; /* the wheel's notion of now; never ahead of the clock */
+    size_t count;     /* timers in the wheel */
+    uint64_t occupied[TF_WHEEL_LEVELS];
+    tf_wheel_slot slots[TF_WHEEL_LEVELS][TF_WHEEL_SLOTS];
+} tf_wheel;
+
+void tf__wheel_init(tf_wheel *w, uint64_t now);
+/* Files t by t->deadline. Returns 0, or 1 (t not filed) when the deadline
+ * is not after the wheel's time, i.e. the timer has expired already. */
+int tf__wheel_insert(tf_wheel *w, struct tf_timer *t);
+void tf__wheel_remove(tf_wheel *w, struct tf_timer *t);
+/* When the wheel next needs attention: the exact earliest deadline when it
+ * lies in the level-0 slot that comes first, else the start of the first
+ * slot due to cascade. UINT64_MAX when empty. */
+uint64_t tf__wheel_next(const tf_wheel *w);
+/* Advances to now: unlinks every timer with deadline <= now and returns
+ * them linked through next, ordered by (deadline, arming sequence). */
+struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now);
+
+#endif

@@ -1,0 +1,226 @@
+/* Wakers: library tasks (refcounted, clone is an increment), the no-op
+ * waker, block_on's parker, and wakers the caller builds from a vtable. */
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "task.h"
+#include "waker_internal.h"
+
+typedef struct custom_waker {
+    struct tf_waker base;
+    const tf_waker_vtable *vtable;
+    void *data;
+} custom_waker;
+
+/* Smallest vtable we accept: every function up to drop. */
+#define VTABLE_MIN_SIZE (offsetof(tf_waker_vtable, drop) + sizeof(void (*)(void *)))
+
+static const struct tf_waker noop_waker = {TF_MAGIC_WAKER, TF_WAKER_KIND_NOOP, 0};
+
+const tf_waker *tf_waker_noop(void) { return &noop_waker; }
+
+static int is_waker(const tf_waker *w) {
+    uint16_t m = tf__magic(w);
+    return m == TF_MAGIC_TASK ||
+           (m == TF_MAGIC_WAKER && w->kind >= TF_WAKER_KIND_NOOP &&
+            w->kind <= TF_WAKER_KIND_PARKER);
+}
+
+static int custom_wrap(const tf_waker_vtable *vt, void *data, tf_waker **out) {
+    custom_waker *c = tf__alloc(sizeof(*c));
+    if (!c) return TF_ENOMEM;
+    c->base = (struct tf_waker){TF_MAGIC_WAKER, TF_WAKER_KIND_CUSTOM, 0};
+    c->vtable = vt;
+    c->data = data;
+    atomic_fetch_add(&tf__live_objects, 1);
+    *out = &c->base;
+    return TF_OK;
+}
+
+static void custom_release(custom_waker *c) {
+    c->base.magic = TF_MAGIC_DEAD;
+    tf__free(c);
+    atomic_fetch_sub(&tf__live_objects, 1);
+}
+
+int tf_waker_new(const tf_waker_vtable *vt, void *data, tf_waker **out) {
+    if (!vt || !out) return TF_EINVAL;
+    if (vt->size < VTABLE_MIN_SIZE || vt->reserved != 0 || !vt->clone ||
+        !vt->wake || !vt->wake_by_ref || !vt->drop)
+        return TF_EINVAL;
+    return custom_wrap(vt, data, out);
+}
+
+/* --- block_on's parker: a refcounted futex word ------------------------- */
+
+struct tf_parker {
+    struct tf_waker base;
+    _Atomic uint32_t refs;
+    _Atomic uint32_t notified;
+};
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val) {
+    return syscall(SYS_futex, (uint32_t *)addr, op, val, NULL, NULL, 0);
+}
+
+tf_parker *tf__parker_new(void) {
+    tf_parker *p = tf__alloc(sizeof(*p));
+    if (!p) return NULL;
+    p->base = (struct tf_waker){TF_MAGIC_WAKER, TF_WAKER_KIND_PARKER, 0};
+    atomic_init(&p->refs, 1);
+    atomic_init(&p->notified, 0);
+    atomic_fetch_add(&tf__live_objects, 1);
+    return p;
+}
+
+const tf_waker *tf__parker_waker(tf_parker *p) { return &p->base; }
+
+static void parker_unpark(tf_parker *p) {
+    if (atomic_exchange(&p->notified, 1) == 0)
+        futex(&p->notified, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void tf__parker_park(tf_parker *p) {
+    /* Spurious futex returns are fine: only the flag counts. */
+    while (atomic_exchange(&p->notified, 0) == 0)
+        futex(&p->notified, FUTEX_WAIT_PRIVATE, 0);
+}
+
+void tf__parker_unref(tf_parker *p) {
+    if (atomic_fetch_sub(&p->refs, 1) == 1) {
+        p->base.magic = TF_MAGIC_DEAD;
+        tf__free(p);
+        atomic_fetch_sub(&tf__live_objects, 1);
+    }
+}
+
+/* --- dispatch ----------------------------------------------------------- */
+
+int tf_waker_clone(const tf_waker *w, tf_waker **out) {
+    if (!w || !out) return TF_EINVAL;
+    if (!is_waker(w)) return TF_EHANDLE;
+    tf_waker *self = (tf_waker *)w;
+    if (w->magic == TF_MAGIC_TASK) {
+        tf__task_ref((tf_task *)self);
+        *out = self;
+        return TF_OK;
+    }
+    switch (w->kind) {
+    case TF_WAKER_KIND_PARKER:
+        atomic_fetch_add(&((tf_parker *)self)->refs, 1);
+        *out = self;
+        return TF_OK;
+    case TF_WAKER_KIND_CUSTOM: {
+        const custom_waker *c = (const custom_waker *)w;
+        void *data = c->vtable->clone(c->data);
+        if (!data) return TF_ENOMEM;
+        int rc = custom_wrap(c->vtable, data, out);
+        if (rc != TF_OK) c->vtable->drop(data);
+        return rc;
+    }
+    default: /* noop */
+        *out = self;
+        return TF_OK;
+    }
+}
+
+int tf_waker_wake(tf_waker *w) {
+    if (!w) return TF_EINVAL;
+    if (!is_waker(w)) return TF_EHANDLE;
+    if (w->magic == TF_MAGIC_TASK) {
+        tf_task *t = (tf_task *)w;
+        tf__task_wake_by_ref(t);
+        tf__task_unref(t);
+        return TF_OK;
+    }
+    switch (w->kind) {
+    case TF_WAKER_KIND_PARKER:
+        parker_unpark((tf_parker *)w);
+        tf__parker_unref((tf_parker *)w);
+        break;
+    case TF_WAKER_KIND_CUSTOM: {
+        custom_waker *c = (custom_waker *)w;
+        const tf_waker_vtable *vt = c->vtable;
+        void *data = c->data;
+        custom_release(c);
+        vt->wake(data);
+        break;
+    }
+    default:
+        break;
+    }
+    return TF_OK;
+}
+
+int tf_waker_wake_by_ref(const tf_waker *w) {
+    if (!w) return TF_EINVAL;
+    if (!is_waker(w)) return TF_EHANDLE;
+    if (w->magic == TF_MAGIC_TASK) {
+        tf__task_wake_by_ref((tf_task *)w);
+        return TF_OK;
+    }
+    switch (w->kind) {
+    case TF_WAKER_KIND_PARKER:
+        parker_unpark((tf_parker *)w);
+        break;
+    case TF_WAKER_KIND_CUSTOM: {
+        const custom_waker *c = (const custom_waker *)w;
+        c->vtable->wake_by_ref(c->data);
+        break;
+    }
+    default:
+        break;
+    }
+    return TF_OK;
+}
+
+int tf_waker_drop(tf_waker *w) {
+    if (!w) return TF_OK;
+    if (!is_waker(w)) return TF_EHANDLE;
+    if (w->magic == TF_MAGIC_TASK) {
+        tf__task_unref((tf_task *)w);
+        return TF_OK;
+    }
+    switch (w->kind) {
+    case TF_WAKER_KIND_PARKER:
+        tf__parker_unref((tf_parker *)w);
+        break;
+    case TF_WAKER_KIND_CUSTOM: {
+        custom_waker *c = (custom_waker *)w;
+        const tf_waker_vtable *vt = c->vtable;
+        void *data = c->data;
+        custom_release(c);
+        vt->drop(data);
+        break;
+    }
+    default:
+        break;
+    }
+    return TF_OK;
+}
+
+int tf__waker_same(const tf_waker *a, const tf_waker *b) {
+    if (a == b) return 1;
+    if (a->magic == TF_MAGIC_WAKER && b->magic == TF_MAGIC_WAKER &&
+        a->kind == TF_WAKER_KIND_CUSTOM && b->kind == TF_WAKER_KIND_CUSTOM) {
+        const custom_waker *ca = (const custom_waker *)a;
+        const custom_waker *cb = (const custom_waker *)b;
+        return ca->vtable == cb->vtable && ca->data == cb->data;
+    }
+    return 0;
+}
+
+int tf__waker_is_library(const tf_waker *w) {
+    return w->magic == TF_MAGIC_TASK || w->kind != TF_WAKER_KIND_CUSTOM;
+}
+
+int tf__waker_valid(const tf_waker *w) { return is_waker(w); }
+
+int tf_waker_will_wake(const tf_waker *a, const tf_waker *b) {
+    if (!a || !b) return TF_EINVAL;
+    if (!is_waker(a) || !is_waker(b)) return TF_EHANDLE;
+    return tf__waker_same(a, b);
+}
