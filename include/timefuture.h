@@ -506,13 +506,18 @@ TF_API int tf_executor_new(uint32_t threads, tf_executor **out);
  *
  * Stops and joins the worker threads, then drops every unfinished C task's
  * future (its drop function runs on this thread). External tasks are
- * forgotten. Wakers that still refer to its tasks stay valid: waking them
- * does nothing; memory is released when the last of them is dropped.
+ * forgotten, except one taken by tf_executor_next() and not yet reported:
+ * it must still be reported, which returns ::TF_ESHUTDOWN and releases it
+ * (the only call allowed on @p executor afterwards). Wakers that still
+ * refer to its tasks stay valid: waking them does nothing; memory is
+ * released when the last of them is dropped.
  * @param executor The executor (consumed). NULL is accepted and ignored.
  * @retval TF_OK Success.
  * @retval TF_EHANDLE @p executor is not an executor.
  * @retval TF_EBUSY Called from one of its own worker threads or from inside
  *         one of its tasks' poll; nothing was done.
+ * @retval TF_EFORK The executor was created before fork(); nothing is freed
+ *         (its threads and locks did not survive into this process).
  * @par Thread safety
  * Any thread, but no other call may use @p executor concurrently (wakes of
  * its tasks may) or afterwards.
@@ -639,6 +644,8 @@ TF_API int tf_executor_next(tf_executor *executor, uint64_t timeout_ns,
  * @retval TF_EHANDLE A handle is of the wrong type, or @p waker is not an
  *         external task of @p executor.
  * @retval TF_ESTATE The task was not taken by tf_executor_next().
+ * @retval TF_ESHUTDOWN The executor was freed while the task was being
+ *         polled; the task is released.
  * @par Thread safety
  * Any thread (not necessarily the one that took the task).
  */

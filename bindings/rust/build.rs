@@ -94,7 +94,10 @@ fn from_build_dir(dir: &Path) -> Result<Found, String> {
             .into_iter()
             .find(|candidate| candidate.join("timefuture.h").exists()),
     };
-    Ok(Found { link_dirs: vec![dir], include_dir })
+    Ok(Found {
+        link_dirs: vec![dir],
+        include_dir,
+    })
 }
 
 fn from_pkg_config() -> Result<Found, String> {
@@ -150,7 +153,10 @@ fn from_pkg_config() -> Result<Found, String> {
                 dir
             }
         });
-    Ok(Found { link_dirs, include_dir })
+    Ok(Found {
+        link_dirs,
+        include_dir,
+    })
 }
 
 /// Directories the dynamic loader searches anyway: no rpath needed.

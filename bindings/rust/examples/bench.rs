@@ -74,7 +74,11 @@ async fn sleeps(count: usize, duration: Duration) -> Result<Vec<f64>, Error> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let tasks: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
+    let tasks: u64 = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
     if count == 0 {
         return Err("SLEEPS must be at least 1".into());
@@ -89,8 +93,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A task on the executor's worker, awaited from this thread.
     let executor = Executor::new(1)?;
     let task = executor.spawn(sleeps(count, duration))?;
-    report_sleeps("in a task on Executor::new(1)", executor.block_on(task)???, target_us);
+    report_sleeps(
+        "in a task on Executor::new(1)",
+        executor.block_on(task)???,
+        target_us,
+    );
     // The same loop driven by the library's tf_block_on on this thread.
-    report_sleeps("under timefuture::block_on", timefuture::block_on(sleeps(count, duration))??, target_us);
+    report_sleeps(
+        "under timefuture::block_on",
+        timefuture::block_on(sleeps(count, duration))??,
+        target_us,
+    );
     Ok(())
 }

@@ -57,12 +57,20 @@ struct Join<T> {
 
 impl<T> Join<T> {
     fn new() -> Self {
-        Join { state: Mutex::new(JoinState { result: None, finished: false, waker: None }) }
+        Join {
+            state: Mutex::new(JoinState {
+                result: None,
+                finished: false,
+                waker: None,
+            }),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, JoinState<T>> {
         // Nothing panics while the lock is held; tolerate poison anyway.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Store the outcome (first one wins) and wake the awaiting task.
@@ -123,7 +131,9 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle").field("finished", &self.is_finished()).finish()
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 
@@ -137,7 +147,10 @@ struct Task<F: Future> {
 }
 
 /// `tf_poll_fn` of a spawned Rust future.
-unsafe extern "C" fn poll_task<F: Future>(state: *mut c_void, waker: *const sys::tf_waker) -> c_int {
+unsafe extern "C" fn poll_task<F: Future>(
+    state: *mut c_void,
+    waker: *const sys::tf_waker,
+) -> c_int {
     // SAFETY: state is the Box<Task<F>> given to tf_executor_spawn; the
     // library polls a task on one thread at a time and never after its
     // drop function ran.
@@ -254,7 +267,10 @@ impl Executor {
         F::Output: Send + 'static,
     {
         let join = Arc::new(Join::new());
-        let task = Box::into_raw(Box::new(Task { future, join: Arc::clone(&join) }));
+        let task = Box::into_raw(Box::new(Task {
+            future,
+            join: Arc::clone(&join),
+        }));
         // SAFETY: poll_task/drop_task match Task<F>; on success the task
         // owns the box.
         let status = unsafe {
@@ -317,6 +333,10 @@ impl Executor {
     /// worker threads the spawned tasks run on them, and with none this
     /// thread polls them in between.
     ///
+    /// Like any blocking call it should not be made from inside a task: it
+    /// would hold up the worker thread that polls the task, and with no
+    /// worker threads it fails with [`Error::Busy`].
+    ///
     /// # Errors
     /// [`Error::NoMemory`] if the library could not make a waker; with no
     /// worker threads, the errors of [`run_ready`](Executor::run_ready) and
@@ -339,7 +359,10 @@ impl Executor {
         let (receiver, sender) = UnixStream::pair().map_err(|_| Error::System)?;
         receiver.set_nonblocking(true).map_err(|_| Error::System)?;
         sender.set_nonblocking(true).map_err(|_| Error::System)?;
-        let signal = Arc::new(FdSignal { woken: AtomicBool::new(true), sender });
+        let signal = Arc::new(FdSignal {
+            woken: AtomicBool::new(true),
+            sender,
+        });
         let waker = Waker::from(Arc::clone(&signal));
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
@@ -357,8 +380,16 @@ impl Executor {
             }
             // Nothing ready: sleep until a task or the future is woken.
             let mut fds = [
-                PollFd { fd: executor_fd, events: POLLIN, revents: 0 },
-                PollFd { fd: receiver.as_raw_fd(), events: POLLIN, revents: 0 },
+                PollFd {
+                    fd: executor_fd,
+                    events: POLLIN,
+                    revents: 0,
+                },
+                PollFd {
+                    fd: receiver.as_raw_fd(),
+                    events: POLLIN,
+                    revents: 0,
+                },
             ];
             // SAFETY: fds is a valid array of two pollfd structs.
             let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as NfdsT, -1) };
@@ -402,7 +433,9 @@ impl Drop for Executor {
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executor").field("threads", &self.threads).finish()
+        f.debug_struct("Executor")
+            .field("threads", &self.threads)
+            .finish()
     }
 }
 
@@ -496,7 +529,11 @@ unsafe extern "C" fn poll_block_on<T>(state: *mut c_void, waker: *const sys::tf_
 /// [`Error::NoMemory`] if the library could not allocate its waker.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     let future = pin!(future);
-    let mut state = BlockOn { future, output: None, panic: None };
+    let mut state = BlockOn {
+        future,
+        output: None,
+        panic: None,
+    };
     // SAFETY: poll_block_on matches BlockOn<F::Output>; state outlives the
     // call, which polls only on this thread.
     let status = unsafe {

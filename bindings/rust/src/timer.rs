@@ -173,7 +173,9 @@ impl Drop for Timer {
 
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timer").field("deadline_ns", &self.deadline_ns()).finish()
+        f.debug_struct("Timer")
+            .field("deadline_ns", &self.deadline_ns())
+            .finish()
     }
 }
 
@@ -210,7 +212,9 @@ impl Sleep {
 /// # }
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep { timer: Timer::new(duration).map_err(Some) }
+    Sleep {
+        timer: Timer::new(duration).map_err(Some),
+    }
 }
 
 impl Future for Sleep {

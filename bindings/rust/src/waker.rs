@@ -164,8 +164,12 @@ unsafe fn c_waker_drop(data: *const ()) {
 
 /// The vtable of Rust wakers that stand for a C waker. A `static`, so its
 /// address identifies such wakers.
-static C_WAKER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(c_waker_clone, c_waker_wake, c_waker_wake_by_ref, c_waker_drop);
+static C_WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(
+    c_waker_clone,
+    c_waker_wake,
+    c_waker_wake_by_ref,
+    c_waker_drop,
+);
 
 /// If `waker` stands for a C waker, that C waker (borrowed from `waker`).
 pub(crate) fn as_c_waker(waker: &Waker) -> Option<*const sys::tf_waker> {
@@ -191,7 +195,10 @@ impl BorrowedWaker<'_> {
         // SAFETY: the vtable's functions accept any live C waker; the
         // ManuallyDrop keeps us from releasing a reference we do not own.
         let waker = unsafe { Waker::from_raw(RawWaker::new(raw as *const (), &C_WAKER_VTABLE)) };
-        BorrowedWaker { waker: ManuallyDrop::new(waker), _lender: PhantomData }
+        BorrowedWaker {
+            waker: ManuallyDrop::new(waker),
+            _lender: PhantomData,
+        }
     }
 }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build the Rust binding's benchmark (bindings/rust/examples/bench.rs) in
+# release mode against a C build directory and print its figures:
+#   bench/bench_rust.sh [BUILD_DIR [TASKS [SLEEPS]]]   (default BUILD_DIR: build/)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$root/build}"
+shift || true
+if [[ ! -f "$build/libtimefuture.so" ]]; then
+    echo "bench_rust.sh: no libtimefuture.so in '$build'; build the C library first" >&2
+    exit 2
+fi
+export TIMEFUTURE_BUILD_DIR="$(cd "$build" && pwd)"
+export TIMEFUTURE_INCLUDE_DIR="$root/include"
+export CARGO_TARGET_DIR="$root/bindings/rust/target"
+
+cargo build --offline --release --quiet --example bench \
+    --manifest-path "$root/bindings/rust/Cargo.toml"
+"$CARGO_TARGET_DIR/release/examples/bench" "$@"

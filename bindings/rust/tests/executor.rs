@@ -1,0 +1,357 @@
+//! The crate's executor: spawn, run, block_on, JoinHandle, panics, shutdown.
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use common::MiniExecutor;
+use timefuture::{sleep, Error, Executor, JoinHandle, Timer};
+
+/// Pending once (after waking itself), then Ready.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Sets a flag when dropped.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn run_polls_every_task_on_the_caller_thread() {
+    let executor = Executor::new(0).unwrap();
+    assert_eq!(executor.threads(), 0);
+    let done = Arc::new(AtomicUsize::new(0));
+    let caller = std::thread::current().id();
+    for _ in 0..1000 {
+        let done = Arc::clone(&done);
+        drop(
+            executor
+                .spawn(async move {
+                    YieldOnce(false).await;
+                    assert_eq!(std::thread::current().id(), caller);
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap(),
+        );
+    }
+    assert_eq!(executor.task_count().unwrap(), 1000);
+    executor.run().unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), 1000);
+    assert_eq!(executor.task_count().unwrap(), 0);
+}
+
+#[test]
+fn run_ready_polls_without_waiting() {
+    let executor = Executor::new(0).unwrap();
+    let handle = executor.spawn(YieldOnce(false)).unwrap();
+    let mut polls = 0;
+    while !handle.is_finished() {
+        polls += executor.run_ready().unwrap();
+        assert!(
+            polls <= 2,
+            "a task that yields once was polled {polls} times"
+        );
+    }
+    assert_eq!(polls, 2);
+    // Nothing is left to poll.
+    assert_eq!(executor.run_ready().unwrap(), 0);
+}
+
+#[test]
+fn join_handles_carry_outputs_across_worker_threads() {
+    let executor = Executor::new(2).unwrap();
+    let handles: Vec<JoinHandle<u64>> = (0..200u64)
+        .map(|i| {
+            executor
+                .spawn(async move {
+                    YieldOnce(false).await;
+                    i * i
+                })
+                .unwrap()
+        })
+        .collect();
+    let sum = executor
+        .block_on(async move {
+            let mut sum = 0;
+            for handle in handles {
+                sum += handle.await.unwrap();
+            }
+            sum
+        })
+        .unwrap();
+    assert_eq!(sum, (0..200u64).map(|i| i * i).sum::<u64>());
+}
+
+#[test]
+fn a_task_awaits_another_task() {
+    for threads in [0, 2] {
+        let executor = Arc::new(Executor::new(threads).unwrap());
+        let inner = executor.spawn(async { "inner" }).unwrap();
+        let outer = executor
+            .spawn(async move {
+                sleep(Duration::from_millis(1)).await.unwrap();
+                format!("{} done", inner.await.unwrap())
+            })
+            .unwrap();
+        assert_eq!(executor.block_on(outer).unwrap().unwrap(), "inner done");
+    }
+}
+
+#[test]
+fn many_concurrent_sleeps_on_the_crate_executor() {
+    for threads in [0, 2] {
+        let executor = Executor::new(threads).unwrap();
+        let handles: Vec<_> = (0..1000u64)
+            .map(|i| {
+                executor
+                    .spawn(async move {
+                        let duration = Duration::from_micros(50 * (i % 100));
+                        let start = Instant::now();
+                        sleep(duration).await?;
+                        Ok::<_, Error>(start.elapsed() >= duration)
+                    })
+                    .unwrap()
+            })
+            .collect();
+        let on_time = executor
+            .block_on(async move {
+                let mut on_time = 0;
+                for handle in handles {
+                    if handle.await.unwrap().unwrap() {
+                        on_time += 1;
+                    }
+                }
+                on_time
+            })
+            .unwrap();
+        assert_eq!(on_time, 1000, "{threads} workers: some sleeps ended early");
+    }
+}
+
+#[test]
+fn block_on_with_no_workers_drives_spawned_tasks() {
+    let executor = Executor::new(0).unwrap();
+    let (send, receive) = mpsc::channel();
+    let task = executor
+        .spawn(async move {
+            sleep(Duration::from_millis(2)).await.unwrap();
+            send.send(7).unwrap();
+        })
+        .unwrap();
+    // The main future is not Send (Rc) and waits on a plain channel that a
+    // spawned task fills: block_on must poll that task in between.
+    let local = std::rc::Rc::new(35);
+    let value = executor
+        .block_on(async move {
+            task.await.unwrap();
+            *local + receive.recv().unwrap()
+        })
+        .unwrap();
+    assert_eq!(value, 42);
+}
+
+#[test]
+fn free_block_on_runs_any_future() {
+    let start = Instant::now();
+    let local = std::rc::Rc::new(5);
+    let out = timefuture::block_on(async move {
+        sleep(Duration::from_millis(3)).await.unwrap();
+        *local
+    })
+    .unwrap();
+    assert_eq!(out, 5);
+    assert!(start.elapsed() >= Duration::from_millis(3));
+}
+
+#[test]
+fn a_panicking_task_is_reported_through_its_join_handle() {
+    for threads in [0, 2] {
+        let executor = Executor::new(threads).unwrap();
+        let panicking = executor
+            .spawn(async {
+                YieldOnce(false).await;
+                panic!("boom {}", 42);
+            })
+            .unwrap();
+        let result: Result<(), Error> = executor.block_on(panicking).unwrap();
+        match result {
+            Err(Error::Panicked(message)) => assert_eq!(message, "boom 42"),
+            other => panic!("expected a panic, got {other:?}"),
+        }
+        // The executor is unharmed.
+        let fine = executor.spawn(async { 1 }).unwrap();
+        assert_eq!(executor.block_on(fine).unwrap(), Ok(1));
+    }
+}
+
+#[test]
+fn a_panic_in_block_on_reaches_the_caller() {
+    let caught = std::panic::catch_unwind(|| {
+        timefuture::block_on(async {
+            sleep(Duration::from_millis(1)).await.unwrap();
+            panic!("inside block_on");
+        })
+    });
+    let payload = caught.expect_err("the panic was swallowed");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"inside block_on"));
+}
+
+#[test]
+fn dropping_the_executor_drops_unfinished_tasks() {
+    for threads in [0, 2] {
+        let executor = Executor::new(threads).unwrap();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(Arc::clone(&dropped));
+        let handle = executor
+            .spawn(async move {
+                let _flag = flag;
+                Timer::new(Duration::from_secs(3600))
+                    .unwrap()
+                    .await
+                    .unwrap();
+            })
+            .unwrap();
+        // Let it start waiting on its timer.
+        if threads == 0 {
+            executor.run_ready().unwrap();
+        }
+        drop(executor);
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the task's future was not dropped"
+        );
+        assert!(handle.is_finished());
+        assert_eq!(timefuture::block_on(handle).unwrap(), Err(Error::Shutdown));
+    }
+}
+
+/// Panics when dropped.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped");
+    }
+}
+
+#[test]
+fn a_panic_while_dropping_an_unfinished_task_is_reported() {
+    let executor = Executor::new(0).unwrap();
+    let guard = PanicOnDrop;
+    let handle = executor
+        .spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    executor.run_ready().unwrap();
+    // The drop function runs inside tf_executor_free: it must not unwind.
+    drop(executor);
+    assert_eq!(
+        timefuture::block_on(handle).unwrap(),
+        Err(Error::Panicked("dropped".to_owned()))
+    );
+}
+
+#[test]
+fn dropping_the_last_handle_inside_a_task_frees_the_executor() {
+    let executor = Arc::new(Executor::new(2).unwrap());
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(Arc::clone(&dropped));
+    // A task that never finishes: freeing the executor drops it.
+    let waiting = executor
+        .spawn(async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    let (send, receive) = mpsc::channel();
+    let own = Arc::clone(&executor);
+    drop(executor);
+    // Give the executor's last handle to one of its own tasks.
+    let spawner = Arc::clone(&own);
+    let detached = spawner
+        .spawn(async move {
+            receive.recv().unwrap();
+            drop(own);
+        })
+        .unwrap();
+    drop(detached);
+    drop(spawner);
+    send.send(()).unwrap();
+    assert_eq!(timefuture::block_on(waiting).unwrap(), Err(Error::Shutdown));
+    assert!(dropped.load(Ordering::SeqCst));
+}
+
+#[test]
+fn c_wakers_work_under_a_foreign_executor() {
+    // A library task's waker, cloned by a future, woken from another thread.
+    let executor = Executor::new(1).unwrap();
+    let (send, receive) = mpsc::channel::<std::task::Waker>();
+    let ready = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&ready);
+    let task = executor
+        .spawn(std::future::poll_fn(move |cx| {
+            if seen.load(Ordering::SeqCst) {
+                return Poll::Ready("woken");
+            }
+            send.send(cx.waker().clone()).unwrap();
+            Poll::Pending
+        }))
+        .unwrap();
+    let waker = receive.recv().unwrap();
+    ready.store(true, Ordering::SeqCst);
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    // Awaited on the hand-written executor, whose waker is a Rust one.
+    let mini = MiniExecutor::new();
+    let out = Arc::new(std::sync::Mutex::new(None));
+    let slot = Arc::clone(&out);
+    mini.spawn(async move {
+        *slot.lock().unwrap() = Some(task.await);
+    });
+    mini.run();
+    assert_eq!(out.lock().unwrap().take(), Some(Ok("woken")));
+}
+
+#[test]
+fn nested_block_on_without_workers_is_busy() {
+    let executor = Arc::new(Executor::new(0).unwrap());
+    let inner = Arc::clone(&executor);
+    let handle = executor
+        .spawn(async move { inner.block_on(std::future::pending::<()>()).err() })
+        .unwrap();
+    executor.run().unwrap();
+    assert_eq!(timefuture::block_on(handle).unwrap(), Ok(Some(Error::Busy)));
+}
+
+#[test]
+fn bad_arguments_are_errors() {
+    assert_eq!(Executor::new(100_000).unwrap_err(), Error::Invalid);
+}
+
+#[test]
+fn executors_and_handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Executor>();
+    assert_send_sync::<JoinHandle<String>>();
+}

@@ -1,0 +1,337 @@
+/* The executor's rules: queued once however often woken, a wake during a
+ * poll re-queues after it, wakes after completion or after the executor
+ * are harmless, drop runs exactly once, worker pools, block_on, run_ready's
+ * bound, and re-entrancy errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+typedef struct {
+    int polls;
+    int drops;
+    int pending_polls; /* return PENDING this many times, waking itself */
+    tf_waker *kept;    /* a clone kept by the future */
+} counter_future;
+
+static int counter_poll(void *s, const tf_waker *w) {
+    counter_future *f = s;
+    f->polls++;
+    if (f->pending_polls > 0) {
+        f->pending_polls--;
+        tf_waker_wake_by_ref(w);
+        return TF_PENDING;
+    }
+    return TF_READY;
+}
+
+static void counter_drop(void *s) { ((counter_future *)s)->drops++; }
+
+static void test_spawn_run_drop_once(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    counter_future f[100] = {0};
+    for (int i = 0; i < 100; i++) {
+        f[i].pending_polls = i % 3;
+        assert_int_equal(tf_executor_spawn(e, counter_poll, counter_drop, &f[i]), TF_OK);
+    }
+    uint64_t tasks = 0, ext = 9;
+    assert_int_equal(tf_executor_count(e, &tasks, &ext), TF_OK);
+    assert_int_equal(tasks, 100);
+    assert_int_equal(ext, 0);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(f[i].polls, 1 + i % 3); /* a self-wake re-polls once */
+        assert_int_equal(f[i].drops, 1);
+    }
+    assert_int_equal(tf_executor_count(e, &tasks, NULL), TF_OK);
+    assert_int_equal(tasks, 0);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+/* Keeps a clone of its waker and stays pending until told to finish. */
+typedef struct {
+    int polls;
+    int drops;
+    int finish;
+    tf_waker *kept;
+} parked_future;
+
+static int parked_poll(void *s, const tf_waker *w) {
+    parked_future *f = s;
+    f->polls++;
+    if (f->finish) return TF_READY;
+    if (!f->kept) assert_int_equal(tf_waker_clone(w, &f->kept), TF_OK);
+    return TF_PENDING;
+}
+
+static void parked_drop(void *s) {
+    parked_future *f = s;
+    f->drops++;
+    tf_waker_drop(f->kept);
+    f->kept = NULL;
+}
+
+static void test_many_wakes_queue_once(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    parked_future f = {0};
+    assert_int_equal(tf_executor_spawn(e, parked_poll, parked_drop, &f), TF_OK);
+    uint64_t polled;
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(polled, 1);
+    assert_int_equal(f.polls, 1);
+    for (int i = 0; i < 1000; i++) assert_int_equal(tf_waker_wake_by_ref(f.kept), TF_OK);
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(polled, 1);
+    assert_int_equal(f.polls, 2);
+    /* Not woken: not polled. */
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(polled, 0);
+    f.finish = 1;
+    tf_waker *extra;
+    assert_int_equal(tf_waker_clone(f.kept, &extra), TF_OK);
+    assert_int_equal(tf_waker_wake(extra), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    assert_int_equal(f.polls, 3);
+    assert_int_equal(f.drops, 1);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+/* Wakes itself through a clone during the poll, several times. */
+static int wake_during_poll(void *s, const tf_waker *w) {
+    counter_future *f = s;
+    f->polls++;
+    if (f->polls < 5) {
+        tf_waker *c;
+        assert_int_equal(tf_waker_clone(w, &c), TF_OK);
+        tf_waker_wake_by_ref(c);
+        tf_waker_wake_by_ref(c); /* twice: still one re-poll */
+        tf_waker_wake(c);
+        return TF_PENDING;
+    }
+    return TF_READY;
+}
+
+static void test_wake_during_poll_requeues(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    counter_future f = {0};
+    assert_int_equal(tf_executor_spawn(e, wake_during_poll, counter_drop, &f), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    assert_int_equal(f.polls, 5);
+    assert_int_equal(f.drops, 1);
+    tf_executor_free(e);
+}
+
+static void test_free_drops_unfinished(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    parked_future f[50] = {0};
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(tf_executor_spawn(e, parked_poll, parked_drop, &f[i]), TF_OK);
+    /* Half are polled once and wait; half were never polled. Each is
+     * dropped exactly once either way. */
+    uint64_t polled;
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(polled, 50);
+    for (int i = 0; i < 25; i++) tf_waker_wake_by_ref(f[i].kept);
+    tf_waker *survivor = NULL;
+    assert_int_equal(tf_waker_clone(f[0].kept, &survivor), TF_OK);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(f[i].drops, 1);
+        assert_int_equal(f[i].polls, 1);
+    }
+    /* A waker that outlived its executor is harmless. */
+    assert_int_equal(tf_waker_wake_by_ref(survivor), TF_OK);
+    assert_int_equal(tf_waker_wake(survivor), TF_OK);
+}
+
+typedef struct {
+    atomic_int *done;
+    int spins;
+} work_item;
+
+static int work_poll(void *s, const tf_waker *w) {
+    (void)w;
+    work_item *it = s;
+    volatile int x = 0;
+    for (int i = 0; i < it->spins; i++) x += i;
+    atomic_fetch_add(it->done, 1);
+    return TF_READY;
+}
+
+static void test_worker_pool_runs_everything(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(4, &e), TF_OK);
+    atomic_int done = 0;
+    work_item *items = calloc(N, sizeof(*items));
+    for (int i = 0; i < N; i++) {
+        items[i] = (work_item){&done, i % 100};
+        assert_int_equal(tf_executor_spawn(e, work_poll, NULL, &items[i]), TF_OK);
+    }
+    /* run() waits for the workers and helps them. */
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    assert_int_equal(atomic_load(&done), N);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    free(items);
+}
+
+/* A task that awaits a timer, run by workers while the caller waits. */
+typedef struct {
+    tf_timer *timer;
+    uint64_t deadline;
+    atomic_int *done;
+    int early;
+} sleeper;
+
+static int sleeper_poll(void *s, const tf_waker *w) {
+    sleeper *z = s;
+    if (!z->timer) {
+        assert_int_equal(tf_timer_new_at(z->deadline, &z->timer), TF_OK);
+    }
+    int rc = tf_timer_poll(z->timer, w);
+    if (rc == TF_PENDING) return TF_PENDING;
+    assert_int_equal(rc, TF_READY);
+    if (tf_now_ns() < z->deadline) z->early = 1;
+    atomic_fetch_add(z->done, 1);
+    return TF_READY;
+}
+
+static void sleeper_drop(void *s) {
+    sleeper *z = s;
+    tf_timer_free(z->timer);
+    z->timer = NULL;
+}
+
+static void test_timers_on_worker_pool(void **state) {
+    (void)state;
+    enum { N = 2000 };
+    for (uint32_t threads = 0; threads <= 3; threads += 3) {
+        tf_executor *e;
+        assert_int_equal(tf_executor_new(threads, &e), TF_OK);
+        atomic_int done = 0;
+        sleeper *z = calloc(N, sizeof(*z));
+        uint64_t now = tf_now_ns();
+        for (int i = 0; i < N; i++) {
+            z[i] = (sleeper){NULL, now + (uint64_t)(i % 50) * 1000000u, &done, 0};
+            assert_int_equal(tf_executor_spawn(e, sleeper_poll, sleeper_drop, &z[i]), TF_OK);
+        }
+        assert_int_equal(tf_executor_run(e), TF_OK);
+        assert_int_equal(atomic_load(&done), N);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(z[i].early, 0);
+            assert_null(z[i].timer);
+        }
+        assert_int_equal(tf_executor_free(e), TF_OK);
+        free(z);
+    }
+}
+
+static int self_waker(void *s, const tf_waker *w) {
+    int *polls = s;
+    (*polls)++;
+    tf_waker_wake_by_ref(w);
+    return TF_PENDING;
+}
+
+static void test_run_ready_is_bounded(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    int polls = 0;
+    assert_int_equal(tf_executor_spawn(e, self_waker, NULL, &polls), TF_OK);
+    uint64_t polled = 0;
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_true(polled >= 1);
+    assert_true(polled <= 66); /* 2 * live + 64 */
+    assert_int_equal((uint64_t)polls, polled);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+static tf_executor *reentrant_exec;
+static int reentrant_poll(void *s, const tf_waker *w) {
+    (void)w;
+    int *results = s;
+    results[0] = tf_executor_run(reentrant_exec);
+    results[1] = tf_executor_free(reentrant_exec);
+    uint64_t n;
+    results[2] = tf_executor_run_ready(reentrant_exec, &n);
+    /* Spawning from inside a poll is allowed. */
+    results[3] = tf_executor_spawn(reentrant_exec, counter_poll, NULL, &results[4]);
+    return TF_READY;
+}
+
+static void test_reentrant_calls(void **state) {
+    (void)state;
+    assert_int_equal(tf_executor_new(0, &reentrant_exec), TF_OK);
+    int results[8] = {0};
+    assert_int_equal(tf_executor_spawn(reentrant_exec, reentrant_poll, NULL, results), TF_OK);
+    assert_int_equal(tf_executor_run(reentrant_exec), TF_OK);
+    assert_int_equal(results[0], TF_EBUSY);
+    assert_int_equal(results[1], TF_EBUSY);
+    assert_int_equal(results[2], TF_EBUSY);
+    assert_int_equal(results[3], TF_OK);
+    assert_int_equal(tf_executor_free(reentrant_exec), TF_OK);
+}
+
+static void test_argument_errors(void **state) {
+    (void)state;
+    tf_executor *e = NULL;
+    assert_int_equal(tf_executor_new(0, NULL), TF_EINVAL);
+    assert_int_equal(tf_executor_new(100000, &e), TF_EINVAL);
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_executor_spawn(e, NULL, NULL, NULL), TF_EINVAL);
+    assert_int_equal(tf_executor_spawn(NULL, counter_poll, NULL, NULL), TF_EINVAL);
+    tf_timer *t;
+    assert_int_equal(tf_timer_new(1000000000u, &t), TF_OK);
+    assert_int_equal(tf_executor_spawn((tf_executor *)t, counter_poll, NULL, NULL), TF_EHANDLE);
+    assert_int_equal(tf_executor_run((tf_executor *)t), TF_EHANDLE);
+    assert_int_equal(tf_executor_free((tf_executor *)t), TF_EHANDLE);
+    assert_int_equal(tf_timer_poll((tf_timer *)e, tf_waker_noop()), TF_EHANDLE);
+    assert_int_equal(tf_timer_free((tf_timer *)e), TF_EHANDLE);
+    tf_timer_free(t);
+    assert_int_equal(tf_executor_run(NULL), TF_EINVAL);
+    assert_int_equal(tf_executor_free(NULL), TF_OK);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+static void test_strerror_and_version(void **state) {
+    (void)state;
+    for (int s = 1; s >= -14; s--) {
+        const char *m = tf_strerror(s);
+        assert_non_null(m);
+        assert_string_not_equal(m, "unknown status");
+    }
+    assert_string_equal(tf_strerror(-1000), "unknown status");
+    assert_int_equal(tf_version(), TF_VERSION_NUMBER);
+    assert_string_equal(tf_version_string(), TF_VERSION_STRING);
+    uint64_t a = tf_now_ns(), b = tf_now_ns();
+    assert_true(b >= a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spawn_run_drop_once),
+        cmocka_unit_test(test_many_wakes_queue_once),
+        cmocka_unit_test(test_wake_during_poll_requeues),
+        cmocka_unit_test(test_free_drops_unfinished),
+        cmocka_unit_test(test_worker_pool_runs_everything),
+        cmocka_unit_test(test_timers_on_worker_pool),
+        cmocka_unit_test(test_run_ready_is_bounded),
+        cmocka_unit_test(test_reentrant_calls),
+        cmocka_unit_test(test_argument_errors),
+        cmocka_unit_test(test_strerror_and_version),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

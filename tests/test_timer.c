@@ -1,0 +1,334 @@
+/* Timers: never early, the TimerFuture waker rules (store on pending,
+ * replace unless will_wake), reset, cancel, free, ordering, ranges. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define MS 1000000ull
+
+static void test_fires_not_early(void **state) {
+    (void)state;
+    counting_waker c;
+    cw_init(&c);
+    tf_waker *w = cw_make(&c);
+    tf_timer *t = NULL;
+    uint64_t start = tf_now_ns();
+    assert_int_equal(tf_timer_new(20 * MS, &t), TF_OK);
+    uint64_t deadline = 0;
+    assert_int_equal(tf_timer_deadline(t, &deadline), TF_OK);
+    assert_true(deadline >= start + 20 * MS);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(atomic_load(&c.clones), 1);
+    assert_int_equal(cw_wait_wakes(&c, 1, 10000), 1);
+    assert_true(atomic_load(&c.woken_at) >= deadline);
+    assert_true(tf_now_ns() >= deadline);
+    assert_int_equal(tf_timer_poll(t, w), TF_READY);
+    assert_int_equal(tf_timer_poll(t, w), TF_READY); /* stays ready */
+    /* The stored clone was consumed by the wake. */
+    assert_int_equal(atomic_load(&c.wakes), 1);
+    tf_timer_free(t);
+    tf_waker_drop(w);
+    assert_int_equal(atomic_load(&c.refs), 0);
+    cw_destroy(&c);
+}
+
+static void test_same_waker_is_not_cloned_again(void **state) {
+    (void)state;
+    counting_waker c;
+    cw_init(&c);
+    tf_waker *w = cw_make(&c);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(10000 * MS, &t), TF_OK);
+    for (int i = 0; i < 10; i++) assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(atomic_load(&c.clones), 1);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    /* Freeing drops the stored clone without waking it. */
+    assert_int_equal(atomic_load(&c.drops), 1);
+    assert_int_equal(cw_total_wakes(&c), 0);
+    tf_waker_drop(w);
+    assert_int_equal(atomic_load(&c.refs), 0);
+    cw_destroy(&c);
+}
+
+static void test_moved_future_wakes_new_task(void **state) {
+    (void)state;
+    counting_waker a, b;
+    cw_init(&a);
+    cw_init(&b);
+    tf_waker *wa = cw_make(&a), *wb = cw_make(&b);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(20 * MS, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, wa), TF_PENDING);
+    /* The future moved to another task: the old waker is released. */
+    assert_int_equal(tf_timer_poll(t, wb), TF_PENDING);
+    assert_int_equal(atomic_load(&a.drops), 1);
+    assert_int_equal(cw_wait_wakes(&b, 1, 10000), 1);
+    assert_int_equal(cw_total_wakes(&a), 0);
+    tf_timer_free(t);
+    tf_waker_drop(wa);
+    tf_waker_drop(wb);
+    assert_int_equal(atomic_load(&a.refs) + atomic_load(&b.refs), 0);
+    cw_destroy(&a);
+    cw_destroy(&b);
+}
+
+static void test_cancel(void **state) {
+    (void)state;
+    counting_waker c;
+    cw_init(&c);
+    tf_waker *w = cw_make(&c);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(5 * MS, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(tf_timer_cancel(t), TF_OK);
+    assert_int_equal(atomic_load(&c.drops), 1);
+    assert_int_equal(tf_timer_poll(t, w), TF_ECANCELED);
+    assert_int_equal(tf_timer_cancel(t), TF_ESTATE);
+    sleep_ms(30);
+    assert_int_equal(cw_total_wakes(&c), 0);
+    /* Reset re-arms a cancelled timer. */
+    assert_int_equal(tf_timer_reset(t, 5 * MS), TF_OK);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(cw_wait_wakes(&c, 1, 10000), 1);
+    assert_int_equal(tf_timer_poll(t, w), TF_READY);
+    assert_int_equal(tf_timer_cancel(t), TF_ESTATE); /* already fired */
+    tf_timer_free(t);
+    tf_waker_drop(w);
+    assert_int_equal(atomic_load(&c.refs), 0);
+    cw_destroy(&c);
+}
+
+static void test_reset_moves_deadline(void **state) {
+    (void)state;
+    counting_waker c;
+    cw_init(&c);
+    tf_waker *w = cw_make(&c);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(5 * MS, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(tf_timer_reset(t, 60 * MS), TF_OK);
+    uint64_t deadline;
+    tf_timer_deadline(t, &deadline);
+    /* The stored waker is kept and woken at the new deadline, not before. */
+    assert_int_equal(cw_wait_wakes(&c, 1, 10000), 1);
+    assert_true(atomic_load(&c.woken_at) >= deadline);
+    assert_int_equal(tf_timer_poll(t, w), TF_READY);
+    /* Reset after fire: pending again, then ready again. */
+    assert_int_equal(tf_timer_reset(t, 5 * MS), TF_OK);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(cw_wait_wakes(&c, 2, 10000), 2);
+    assert_int_equal(tf_timer_poll(t, w), TF_READY);
+    /* Reset into the past wakes at once. */
+    assert_int_equal(tf_timer_reset(t, 10000 * MS), TF_OK);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(tf_timer_reset_at(t, tf_now_ns() - 1), TF_OK);
+    assert_int_equal(cw_wait_wakes(&c, 3, 10000), 3);
+    assert_int_equal(tf_timer_poll(t, w), TF_READY);
+    tf_timer_free(t);
+    tf_waker_drop(w);
+    assert_int_equal(atomic_load(&c.refs), 0);
+    cw_destroy(&c);
+}
+
+static void test_free_armed_never_wakes(void **state) {
+    (void)state;
+    enum { N = 200 };
+    counting_waker *c = calloc(N, sizeof(*c));
+    int after_free[N];
+    for (int i = 0; i < N; i++) {
+        cw_init(&c[i]);
+        tf_waker *w = cw_make(&c[i]);
+        tf_timer *t = NULL;
+        /* Deadlines around now, so some frees race with the driver. */
+        assert_int_equal(tf_timer_new((uint64_t)(i % 5) * 20000, &t), TF_OK);
+        int rc = tf_timer_poll(t, w);
+        assert_true(rc == TF_PENDING || rc == TF_READY);
+        assert_int_equal(tf_timer_free(t), TF_OK);
+        after_free[i] = cw_total_wakes(&c[i]);
+        assert_true(after_free[i] <= 1);
+        tf_waker_drop(w);
+    }
+    sleep_ms(50);
+    for (int i = 0; i < N; i++) {
+        /* Nothing arrived after tf_timer_free returned, and every clone the
+         * timer held was released. */
+        assert_int_equal(cw_total_wakes(&c[i]), after_free[i]);
+        assert_int_equal(atomic_load(&c[i].refs), 0);
+        cw_destroy(&c[i]);
+    }
+    free(c);
+}
+
+static void test_past_and_now_deadlines(void **state) {
+    (void)state;
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new_at(0, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, tf_waker_noop()), TF_READY);
+    tf_timer_free(t);
+    assert_int_equal(tf_timer_new(0, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, tf_waker_noop()), TF_READY);
+    tf_timer_free(t);
+    assert_int_equal(tf_timer_new_at(tf_now_ns(), &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, tf_waker_noop()), TF_READY);
+    tf_timer_free(t);
+}
+
+static void test_ranges(void **state) {
+    (void)state;
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(UINT64_MAX, &t), TF_ERANGE);
+    assert_int_equal(tf_timer_new(UINT64_MAX - tf_now_ns(), &t), TF_ERANGE);
+    assert_int_equal(tf_timer_new_at(UINT64_MAX, &t), TF_ERANGE);
+    assert_null(t);
+    /* The largest deadline is fine, and so is a day. */
+    assert_int_equal(tf_timer_new_at(UINT64_MAX - 1, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, tf_waker_noop()), TF_PENDING);
+    assert_int_equal(tf_timer_reset(t, 86400ull * 1000 * MS), TF_OK);
+    assert_int_equal(tf_timer_poll(t, tf_waker_noop()), TF_PENDING);
+    assert_int_equal(tf_timer_reset(t, UINT64_MAX), TF_ERANGE);
+    assert_int_equal(tf_timer_reset_at(t, UINT64_MAX), TF_ERANGE);
+    tf_timer_free(t);
+    assert_int_equal(tf_timer_new(1, NULL), TF_EINVAL);
+}
+
+/* Equal deadlines fire in arming order, even when armed at different
+ * distances from the deadline (so they sit at different wheel levels). */
+typedef struct {
+    pthread_mutex_t lock;
+    int order[64];
+    int n;
+} order_log;
+typedef struct {
+    order_log *log;
+    int index;
+} order_entry;
+
+static void *ord_clone(void *d) { return d; }
+static void ord_wake_by_ref(void *d) {
+    order_entry *e = d;
+    pthread_mutex_lock(&e->log->lock);
+    e->log->order[e->log->n++] = e->index;
+    pthread_mutex_unlock(&e->log->lock);
+}
+static void ord_wake(void *d) { ord_wake_by_ref(d); }
+static void ord_drop(void *d) { (void)d; }
+static const tf_waker_vtable ord_vt = {sizeof(tf_waker_vtable), 0, ord_clone,
+                                       ord_wake, ord_wake_by_ref, ord_drop};
+
+static void test_equal_deadlines_fire_in_arming_order(void **state) {
+    (void)state;
+    order_log log = {.n = 0};
+    pthread_mutex_init(&log.lock, NULL);
+    order_entry entries[64];
+    tf_timer *timers[64];
+    uint64_t deadline = tf_now_ns() + 300 * MS;
+    for (int i = 0; i < 64; i++) {
+        entries[i] = (order_entry){&log, i};
+        tf_waker *w;
+        assert_int_equal(tf_waker_new(&ord_vt, &entries[i], &w), TF_OK);
+        assert_int_equal(tf_timer_new_at(deadline, &timers[i]), TF_OK);
+        assert_int_equal(tf_timer_poll(timers[i], w), TF_PENDING);
+        tf_waker_drop(w);
+        if (i % 16 == 15) sleep_ms(60); /* later arms land lower in the wheel */
+    }
+    for (int tries = 0; tries < 1000; tries++) {
+        pthread_mutex_lock(&log.lock);
+        int n = log.n;
+        pthread_mutex_unlock(&log.lock);
+        if (n == 64) break;
+        sleep_ms(10);
+    }
+    assert_int_equal(log.n, 64);
+    for (int i = 0; i < 64; i++) assert_int_equal(log.order[i], i);
+    for (int i = 0; i < 64; i++) tf_timer_free(timers[i]);
+    pthread_mutex_destroy(&log.lock);
+}
+
+/* Many timers with scattered deadlines: every one fires, none early. */
+typedef struct {
+    atomic_int fired;
+    atomic_int early;
+} spread_stats;
+typedef struct {
+    spread_stats *stats;
+    uint64_t deadline;
+} spread_entry;
+
+static void *sp_clone(void *d) { return d; }
+static void sp_wake_by_ref(void *d) {
+    spread_entry *e = d;
+    if (tf_now_ns() < e->deadline) atomic_fetch_add(&e->stats->early, 1);
+    atomic_fetch_add(&e->stats->fired, 1);
+}
+static void sp_wake(void *d) { sp_wake_by_ref(d); }
+static void sp_drop(void *d) { (void)d; }
+static const tf_waker_vtable sp_vt = {sizeof(tf_waker_vtable), 0, sp_clone,
+                                      sp_wake, sp_wake_by_ref, sp_drop};
+
+static void test_many_timers_none_early(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    spread_stats stats = {0};
+    spread_entry *entries = calloc(N, sizeof(*entries));
+    tf_timer **timers = calloc(N, sizeof(*timers));
+    unsigned seed = 12345;
+    uint64_t now = tf_now_ns();
+    for (int i = 0; i < N; i++) {
+        seed = seed * 1103515245u + 12345u;
+        /* 0..300 ms, with a few far-off ones that will be cancelled */
+        uint64_t d = now + (seed >> 8) % (300 * MS);
+        entries[i] = (spread_entry){&stats, d};
+        assert_int_equal(tf_timer_new_at(d, &timers[i]), TF_OK);
+        tf_waker *w;
+        assert_int_equal(tf_waker_new(&sp_vt, &entries[i], &w), TF_OK);
+        int rc = tf_timer_poll(timers[i], w);
+        assert_true(rc == TF_PENDING || rc == TF_READY);
+        if (rc == TF_READY) atomic_fetch_add(&stats.fired, 1);
+        tf_waker_drop(w);
+    }
+    for (int tries = 0; tries < 3000 && atomic_load(&stats.fired) < N; tries++)
+        sleep_ms(10);
+    assert_int_equal(atomic_load(&stats.fired), N);
+    assert_int_equal(atomic_load(&stats.early), 0);
+    for (int i = 0; i < N; i++) assert_int_equal(tf_timer_poll(timers[i], tf_waker_noop()), TF_READY);
+    for (int i = 0; i < N; i++) tf_timer_free(timers[i]);
+    free(entries);
+    free(timers);
+}
+
+static int timer_poll_fn(void *s, const tf_waker *w) {
+    return tf_timer_poll(s, w);
+}
+
+static void test_block_on_timer(void **state) {
+    (void)state;
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(10 * MS, &t), TF_OK);
+    uint64_t deadline;
+    tf_timer_deadline(t, &deadline);
+    assert_int_equal(tf_block_on(timer_poll_fn, t), TF_READY);
+    assert_true(tf_now_ns() >= deadline);
+    tf_timer_free(t);
+    assert_int_equal(tf_block_on(NULL, NULL), TF_EINVAL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fires_not_early),
+        cmocka_unit_test(test_same_waker_is_not_cloned_again),
+        cmocka_unit_test(test_moved_future_wakes_new_task),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_reset_moves_deadline),
+        cmocka_unit_test(test_free_armed_never_wakes),
+        cmocka_unit_test(test_past_and_now_deadlines),
+        cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_equal_deadlines_fire_in_arming_order),
+        cmocka_unit_test(test_many_timers_none_early),
+        cmocka_unit_test(test_block_on_timer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
