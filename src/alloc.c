@@ -64,3 +64,12 @@ int tf__thread_create_allowed(void) {
     tf__thread_create_hook h = atomic_load(&thread_hook);
     return h ? h() : 1;
 }
+
+int tf__mutex_init(pthread_mutex_t *m) {
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0) return -1;
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    int rc = pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc;
+}

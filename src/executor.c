@@ -13,7 +13,7 @@
 #define MAX_THREADS 1024u
 /* Tasks a consumer takes per lock: all of them when it is the only one,
  * a few when workers share the queue, so none sits behind a busy worker. */
-#define BATCH_SOLO 1024u
+#define BATCH_SOLO SIZE_MAX
 #define BATCH_SHARED 16u
 
 _Atomic uint32_t tf__fork_generation;
@@ -189,7 +189,7 @@ int tf_executor_new(uint32_t threads, tf_executor **out) {
     int rc = TF_ENOMEM;
     if (tf__queue_init(&e->runq) != TF_OK) goto fail_mem;
     if (tf__queue_init(&e->extq) != TF_OK) goto fail_runq;
-    if (pthread_mutex_init(&e->pool_lock, NULL) != 0) goto fail_extq;
+    if (tf__mutex_init(&e->pool_lock) != 0) goto fail_extq;
     if (pthread_mutex_init(&e->fd_lock, NULL) != 0) goto fail_pool_lock;
     if (threads) {
         e->threads = tf__alloc(threads * sizeof(pthread_t));
@@ -313,7 +313,7 @@ int tf_executor_run_ready(tf_executor *e, uint64_t *polled) {
         tf_task *list;
         uint64_t left = bound - count;
         size_t n = tf__queue_pop_batch(&e->runq, &list,
-                                       left < BATCH_SOLO ? left : BATCH_SOLO);
+                                       left < 1024 ? (size_t)left : 1024);
         if (!n) break;
         run_list(e, list);
         count += n;

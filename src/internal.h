@@ -2,6 +2,7 @@
 #ifndef TF_INTERNAL_H
 #define TF_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,10 @@ extern atomic_long tf__live_objects;
 typedef int (*tf__thread_create_hook)(void);
 void tf__set_thread_create_hook(tf__thread_create_hook hook);
 int tf__thread_create_allowed(void);
+
+/* Initializes an adaptive mutex (spins briefly before sleeping): the
+ * library's locks are held for a few instructions at a time. */
+int tf__mutex_init(pthread_mutex_t *m);
 
 static inline void tf__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

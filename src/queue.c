@@ -16,7 +16,7 @@ int tf__queue_init(tf_queue *q) {
     atomic_init(&q->head, NULL);
     q->tail = NULL;
     atomic_init(&q->sleepers, 0);
-    if (pthread_mutex_init(&q->lock, NULL) != 0) return TF_ENOMEM;
+    if (tf__mutex_init(&q->lock) != 0) return TF_ENOMEM;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -80,6 +80,14 @@ size_t tf__queue_pop_batch(tf_queue *q, tf_task **list, size_t max) {
     if (!head) {
         refill(q);
         head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    }
+    if (max == SIZE_MAX) {
+        /* Everything: detach the whole FIFO without walking it. */
+        atomic_store_explicit(&q->head, NULL, memory_order_relaxed);
+        q->tail = NULL;
+        pthread_mutex_unlock(&q->lock);
+        *list = head;
+        return head ? 1 : 0;
     }
     size_t n = 0;
     tf_task *first = head, *t = head, *prev = NULL;

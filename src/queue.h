@@ -24,7 +24,9 @@ typedef struct tf_queue {
 int tf__queue_init(tf_queue *q);
 void tf__queue_destroy(tf_queue *q);
 void tf__queue_push(tf_queue *q, struct tf_task *t);
-/* Pops up to max tasks into a list linked through next; returns the count. */
+/* Pops up to max tasks into a list linked through next; returns the count,
+ * except for max == SIZE_MAX (take everything, without counting): then
+ * returns nonzero if the list is not empty. */
 size_t tf__queue_pop_batch(tf_queue *q, struct tf_task **list, size_t max);
 int tf__queue_nonempty(tf_queue *q);
 

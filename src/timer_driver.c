@@ -11,7 +11,10 @@
 #include "timer_driver.h"
 
 tf_driver tf__driver = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
+    /* Adaptive: spins briefly before sleeping. The lock is held for short
+     * stretches by the driver and by every timer call, and glibc's default
+     * mutex would put the loser to sleep at once. */
+    .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
     .sleep_until = UINT64_MAX,
 };
 
@@ -178,7 +181,6 @@ int tf__driver_ensure_locked(void) {
 
 int tf__driver_arm_locked(struct tf_timer *t) {
     tf_driver *d = &tf__driver;
-    t->seq = d->seq++;
     if (tf__wheel_insert(&d->wheel, t)) return 1;
     if (t->deadline < d->sleep_until) {
         d->sleep_until = t->deadline;

@@ -20,7 +20,6 @@ typedef struct tf_driver {
     int stopping;
     int firing;               /* a batch's wakers are being woken */
     uint64_t sleep_until;     /* the driver's current wake-up time */
-    uint32_t seq;             /* arming sequence */
 } tf_driver;
 
 extern tf_driver tf__driver;

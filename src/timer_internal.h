@@ -24,7 +24,7 @@ struct tf_timer {
     uint16_t magic;
     _Atomic uint8_t state;
     uint8_t level;       /* wheel level while ARMED */
-    uint32_t seq;        /* arming order, for equal deadlines */
+    uint32_t reserved;
     uint64_t deadline;
     tf_waker *waker;     /* stored clone, owned by the timer */
     struct tf_timer *next, *prev;

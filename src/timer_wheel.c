@@ -38,13 +38,16 @@ static void slot_append(tf_wheel *w, unsigned level, unsigned s,
     w->occupied[level] |= UINT64_C(1) << s;
 }
 
+/* The level is where the deadline first differs from now, at slot
+ * granularity: the slot is then ahead of the level's current slot. */
+static unsigned level_for(const tf_wheel *w, uint64_t deadline) {
+    uint64_t diff = (w->elapsed ^ deadline) >> TF_WHEEL_BASE_SHIFT;
+    return diff ? (unsigned)(63 - __builtin_clzll(diff)) / TF_WHEEL_LEVEL_BITS : 0;
+}
+
 int tf__wheel_insert(tf_wheel *w, struct tf_timer *t) {
     if (t->deadline <= w->elapsed) return 1;
-    /* The level is where the deadline first differs from now, at slot
-     * granularity: the slot is then ahead of the level's current slot. */
-    uint64_t diff = (w->elapsed ^ t->deadline) >> TF_WHEEL_BASE_SHIFT;
-    unsigned level =
-        diff ? (unsigned)(63 - __builtin_clzll(diff)) / TF_WHEEL_LEVEL_BITS : 0;
+    unsigned level = level_for(w, t->deadline);
     t->level = (uint8_t)level;
     slot_append(w, level, slot_of(t->deadline, level), t);
     w->count++;
@@ -108,41 +111,13 @@ uint64_t tf__wheel_next(const tf_wheel *w) {
     return next_event(w, &l, &s);
 }
 
-static int timer_before(const struct tf_timer *a, const struct tf_timer *b) {
-    if (a->deadline != b->deadline) return a->deadline < b->deadline;
-    return (int32_t)(a->seq - b->seq) < 0;
-}
-
-/* Stable merge sort of a singly linked list by (deadline, seq). */
-static struct tf_timer *sort_fired(struct tf_timer *list) {
-    if (!list || !list->next) return list;
-    struct tf_timer *slow = list, *fast = list->next;
-    while (fast && fast->next) {
-        slow = slow->next;
-        fast = fast->next->next;
-    }
-    struct tf_timer *b = slow->next;
-    slow->next = NULL;
-    struct tf_timer *a = sort_fired(list);
-    b = sort_fired(b);
-    struct tf_timer head, *tail = &head;
-    while (a && b) {
-        if (timer_before(b, a)) {
-            tail->next = b;
-            b = b->next;
-        } else {
-            tail->next = a;
-            a = a->next;
-        }
-        tail = tail->next;
-    }
-    tail->next = a ? a : b;
-    return head.next;
-}
-
+/* Arming order among equal deadlines needs no sort: a slot receives
+ * direct inserts only once the wheel's time has entered its window, which
+ * is exactly when the higher levels cascade into it (highest first on
+ * ties), so appending keeps every slot in arming order for equal
+ * deadlines, and the walk below keeps that order. */
 struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
     struct tf_timer *fired = NULL, **fired_tail = &fired;
-    size_t nfired = 0;
     unsigned level, s;
     while (next_event(w, &level, &s) <= now) {
         uint64_t start = slot_start(w->elapsed, level, s);
@@ -153,26 +128,22 @@ struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
         w->occupied[level] &= ~(UINT64_C(1) << s);
         while (t) {
             struct tf_timer *next = t->next;
-            w->count--;
-            if (t->deadline <= now && (level == 0 || t->deadline <= w->elapsed)) {
+            /* Level 0 fires what is due by now; higher levels cascade, and
+             * only what is due at the slot's start expires there. */
+            uint64_t due_by = level == 0 ? now : w->elapsed;
+            if (t->deadline <= due_by) {
+                w->count--;
                 *fired_tail = t;
                 fired_tail = &t->next;
-                nfired++;
-            } else if (level == 0) {
-                /* Later in this slot: back in, deadline kept exact. */
-                slot_append(w, 0, s, t);
-                w->count++;
             } else {
-                /* Cascade towards level 0; it cannot have expired here
-                 * since deadline > elapsed. */
-                tf__wheel_insert(w, t);
+                unsigned l = level == 0 ? 0 : level_for(w, t->deadline);
+                t->level = (uint8_t)l;
+                slot_append(w, l, slot_of(t->deadline, l), t);
             }
             t = next;
         }
     }
     *fired_tail = NULL;
     if (now > w->elapsed) w->elapsed = now;
-    /* Only equal deadlines that met in different levels can be out of arming
-     * order; a sort of the (usually short) batch settles it. */
-    return nfired > 1 ? sort_fired(fired) : fired;
+    return fired;
 }

@@ -42,7 +42,8 @@ void tf__wheel_remove(tf_wheel *w, struct tf_timer *t);
  * slot due to cascade. UINT64_MAX when empty. */
 uint64_t tf__wheel_next(const tf_wheel *w);
 /* Advances to now: unlinks every timer with deadline <= now and returns
- * them linked through next, ordered by (deadline, arming sequence). */
+ * them linked through next; timers with equal deadlines come in the order
+ * they were inserted. */
 struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now);
 
 #endif

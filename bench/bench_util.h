@@ -1,0 +1,47 @@
+/* Small helpers for the benchmark programs: statistics and peak RSS. */
+#ifndef TF_BENCH_UTIL_H
+#define TF_BENCH_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static int bench_cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts v in place; returns the p-th percentile (0..100). */
+static inline uint64_t bench_percentile(uint64_t *v, size_t n, double p) {
+    qsort(v, n, sizeof(*v), bench_cmp_u64);
+    size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+static inline double bench_mean(const uint64_t *v, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)v[i];
+    return s / (double)n;
+}
+
+/* Peak resident set size of this process, in MiB. */
+static inline double bench_peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* Current resident set size, in MiB (from /proc/self/statm). */
+static inline double bench_rss_mib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return (double)resident * 4096.0 / (1024.0 * 1024.0);
+}
+
+#endif
