@@ -16,6 +16,7 @@ int tf__queue_init(tf_queue *q) {
     atomic_init(&q->head, NULL);
     q->tail = NULL;
     atomic_init(&q->sleepers, 0);
+    atomic_init(&q->signal_pending, 0);
     if (tf__mutex_init(&q->lock) != 0) return TF_ENOMEM;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -41,8 +42,11 @@ void tf__queue_push(tf_queue *q, tf_task *t) {
     } while (!atomic_compare_exchange_weak_explicit(
         &q->inbox, &old, t, memory_order_seq_cst, memory_order_relaxed));
     /* Pairs with the waiter's increment of sleepers before its re-check:
-     * either we see the sleeper or it sees our task. */
-    if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) != 0) {
+     * either we see the sleeper or it sees our task. While one signal is
+     * on its way, later pushes need not send another: the woken waiter
+     * clears signal_pending before it re-checks the queue. */
+    if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) != 0 &&
+        atomic_exchange_explicit(&q->signal_pending, 1, memory_order_seq_cst) == 0) {
         pthread_mutex_lock(&q->lock);
         pthread_cond_signal(&q->cond);
         pthread_mutex_unlock(&q->lock);
@@ -121,7 +125,11 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
     }
     pthread_mutex_lock(&q->lock);
     atomic_fetch_add_explicit(&q->sleepers, 1, memory_order_seq_cst);
-    while (!tf__queue_nonempty(q) && !stop(arg)) {
+    for (;;) {
+        /* Cleared before the check, so a push that saw it set (and sent no
+         * signal) is seen by the check. */
+        atomic_store_explicit(&q->signal_pending, 0, memory_order_seq_cst);
+        if (tf__queue_nonempty(q) || stop(arg)) break;
         if (deadline == UINT64_MAX) {
             pthread_cond_wait(&q->cond, &q->lock);
         } else {

@@ -17,6 +17,7 @@ typedef struct tf_queue {
     _Atomic(struct tf_task *) head;  /* FIFO, written under lock */
     struct tf_task *tail;
     _Atomic uint32_t sleepers;
+    _Atomic uint32_t signal_pending; /* a signal is on its way to a sleeper */
     pthread_mutex_t lock;
     pthread_cond_t cond;
 } tf_queue;

@@ -23,23 +23,23 @@ static int deadline_after(uint64_t duration_ns, uint64_t *deadline) {
 int tf_timer_new_at(uint64_t deadline_ns, tf_timer **out) {
     if (!out) return TF_EINVAL;
     if (deadline_ns == UINT64_MAX) return TF_ERANGE;
+    tf_timer *t = tf__timer_alloc();
+    if (!t) return TF_ENOMEM;
+    t->magic = TF_MAGIC_TIMER;
+    t->level = 0;
+    t->reserved = 0;
+    t->waker = NULL;
+    t->next = t->prev = NULL;
+    __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
+    atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
     tf_driver *d = &tf__driver;
     pthread_mutex_lock(&d->lock);
     int rc = tf__driver_ensure_locked();
     if (rc) {
         pthread_mutex_unlock(&d->lock);
+        tf__timer_release(t);
         return rc;
     }
-    tf_timer *t = tf__pool_alloc(&d->timers);
-    if (!t) {
-        pthread_mutex_unlock(&d->lock);
-        return TF_ENOMEM;
-    }
-    t->magic = TF_MAGIC_TIMER;
-    t->waker = NULL;
-    t->next = t->prev = NULL;
-    t->deadline = deadline_ns;
-    atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
     if (tf__driver_arm_locked(t))
         atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_relaxed);
     pthread_mutex_unlock(&d->lock);
@@ -137,13 +137,13 @@ int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
     if (on_driver && tf__timer_state_firing(st)) {
         /* Being fired in the driver's current batch (we are inside one of
          * its wakes): the driver re-files it when the batch is done. */
-        t->deadline = deadline_ns;
+        __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
         atomic_store(&t->state, TF_TIMER_FIRING_RESET);
         pthread_mutex_unlock(&d->lock);
         return TF_OK;
     }
     if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
-    t->deadline = deadline_ns;
+    __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
     if (tf__driver_arm_locked(t)) {
         atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
@@ -195,19 +195,28 @@ int tf_timer_deadline(const tf_timer *t, uint64_t *deadline_ns) {
     int rc = check_timer(t);
     if (rc) return rc;
     if (!deadline_ns) return TF_EINVAL;
-    pthread_mutex_lock(&tf__driver.lock);
-    *deadline_ns = t->deadline;
-    pthread_mutex_unlock(&tf__driver.lock);
+    /* Written only under the driver lock, atomically: no lock to read. */
+    *deadline_ns = __atomic_load_n(&t->deadline, __ATOMIC_RELAXED);
     return TF_OK;
 }
 
 int tf_timer_free(tf_timer *t) {
     if (!t) return TF_OK;
     if (tf__magic(t) != TF_MAGIC_TIMER) return TF_EHANDLE;
+    uint8_t st = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (st == TF_TIMER_FIRED || st == TF_TIMER_CANCELLED) {
+        /* Out of the wheel and out of any batch: the driver is done with
+         * it (these states are set after its last access), and no other
+         * call may use it now. */
+        tf_waker *drop = t->waker;
+        tf__timer_release(t);
+        if (drop) tf_waker_drop(drop);
+        return TF_OK;
+    }
     tf_driver *d = &tf__driver;
     pthread_mutex_lock(&d->lock);
     int on_driver = tf__driver_wait_not_firing_locked(t);
-    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    st = atomic_load_explicit(&t->state, memory_order_relaxed);
     tf_waker *drop = t->waker;
     t->waker = NULL;
     if (on_driver && tf__timer_state_firing(st)) {
@@ -216,7 +225,7 @@ int tf_timer_free(tf_timer *t) {
         atomic_store(&t->state, TF_TIMER_FIRING_FREE);
     } else {
         if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
-        tf__pool_free(&d->timers, t);
+        tf__timer_release(t);
     }
     pthread_mutex_unlock(&d->lock);
     if (drop) tf_waker_drop(drop);

@@ -15,6 +15,7 @@ tf_driver tf__driver = {
      * stretches by the driver and by every timer call, and glibc's default
      * mutex would put the loser to sleep at once. */
     .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
+    .pool_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
     .sleep_until = UINT64_MAX,
 };
 
@@ -51,13 +52,13 @@ static void finish_batch(struct tf_timer *list) {
             if (tf__driver_arm_locked(t)) {
                 /* Reset into the past: fire in the next round, with the
                  * waker it kept (later than asked, never earlier). */
-                t->deadline = d->wheel.elapsed + 1;
+                __atomic_store_n(&t->deadline, d->wheel.elapsed + 1,
+                                 __ATOMIC_RELAXED);
                 tf__wheel_insert(&d->wheel, t);
             }
             break;
         case TF_TIMER_FIRING_FREE:
-            t->magic = TF_MAGIC_DEAD;
-            tf__pool_free(&d->timers, t);
+            tf__timer_release(t);
             break;
         }
         list = next;
@@ -116,8 +117,14 @@ static void *driver_main(void *arg) {
     return NULL;
 }
 
-static void atfork_prepare(void) { pthread_mutex_lock(&tf__driver.lock); }
-static void atfork_parent(void) { pthread_mutex_unlock(&tf__driver.lock); }
+static void atfork_prepare(void) {
+    pthread_mutex_lock(&tf__driver.lock);
+    pthread_mutex_lock(&tf__driver.pool_lock);
+}
+static void atfork_parent(void) {
+    pthread_mutex_unlock(&tf__driver.pool_lock);
+    pthread_mutex_unlock(&tf__driver.lock);
+}
 static void atfork_child(void) {
     /* Only the forking thread survives: the driver must be started again
      * on the next timer call; timers armed before fork stay armed. The
@@ -128,6 +135,7 @@ static void atfork_child(void) {
     tf__driver.sleep_until = UINT64_MAX;
     if (conds_ready) init_conds();
     atomic_fetch_add(&tf__fork_generation, 1);
+    pthread_mutex_unlock(&tf__driver.pool_lock);
     pthread_mutex_unlock(&tf__driver.lock);
 }
 
@@ -159,10 +167,7 @@ static void driver_stop(void) {
 
 /* At dlclose() or exit: no thread of ours may outlive the code it runs. */
 __attribute__((destructor)) static void driver_fini(void) {
-    driver_stop();
-    pthread_mutex_lock(&tf__driver.lock);
-    if (tf__driver.timers.live == 0) tf__pool_destroy(&tf__driver.timers);
-    pthread_mutex_unlock(&tf__driver.lock);
+    tf__driver_release_cache();
 }
 
 int tf__driver_ensure_locked(void) {
@@ -203,14 +208,27 @@ int tf__driver_wait_not_firing_locked(struct tf_timer *t) {
 
 void tf__driver_release_cache(void) {
     driver_stop();
-    pthread_mutex_lock(&tf__driver.lock);
+    pthread_mutex_lock(&tf__driver.pool_lock);
     if (tf__driver.timers.live == 0) tf__pool_destroy(&tf__driver.timers);
-    pthread_mutex_unlock(&tf__driver.lock);
+    pthread_mutex_unlock(&tf__driver.pool_lock);
 }
 
 size_t tf__driver_live_timers(void) {
-    pthread_mutex_lock(&tf__driver.lock);
+    pthread_mutex_lock(&tf__driver.pool_lock);
     size_t n = tf__driver.timers.live;
-    pthread_mutex_unlock(&tf__driver.lock);
+    pthread_mutex_unlock(&tf__driver.pool_lock);
     return n;
+}
+
+struct tf_timer *tf__timer_alloc(void) {
+    pthread_mutex_lock(&tf__driver.pool_lock);
+    struct tf_timer *t = tf__pool_alloc(&tf__driver.timers);
+    pthread_mutex_unlock(&tf__driver.pool_lock);
+    return t;
+}
+
+void tf__timer_release(struct tf_timer *t) {
+    pthread_mutex_lock(&tf__driver.pool_lock);
+    tf__pool_free(&tf__driver.timers, t);
+    pthread_mutex_unlock(&tf__driver.pool_lock);
 }

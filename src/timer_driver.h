@@ -14,7 +14,10 @@ typedef struct tf_driver {
     pthread_cond_t wakeup;    /* the driver sleeps on it */
     pthread_cond_t fire_done; /* broadcast after each batch of wakes */
     tf_wheel wheel;
-    tf_pool timers;           /* timer memory */
+    /* Timer memory has its own lock, so freeing a fired timer does not
+     * contend with the driver. Order: lock, then pool_lock. */
+    pthread_mutex_t pool_lock;
+    tf_pool timers;
     pthread_t thread;
     int running;              /* the thread exists */
     int stopping;
@@ -39,6 +42,9 @@ int tf__timer_state_firing(uint8_t st);
 /* Stops the thread and releases cached timer memory if no timer is alive
  * (tf_set_allocator, library unload). */
 void tf__driver_release_cache(void);
+/* Timer memory (takes pool_lock; may be called under lock). */
+struct tf_timer *tf__timer_alloc(void);
+void tf__timer_release(struct tf_timer *t);
 /* Number of timers alive, for tf_set_allocator. */
 size_t tf__driver_live_timers(void);
 

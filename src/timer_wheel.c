@@ -23,11 +23,14 @@ static inline uint64_t slot_start(uint64_t elapsed, unsigned level, unsigned s) 
 void tf__wheel_init(tf_wheel *w, uint64_t now) {
     memset(w, 0, sizeof(*w));
     w->elapsed = now;
+    w->l0_min_slot = -1;
 }
 
 static void slot_append(tf_wheel *w, unsigned level, unsigned s,
                         struct tf_timer *t) {
     tf_wheel_slot *sl = &w->slots[level][s];
+    if (level == 0 && w->l0_min_slot == (int)s && t->deadline < w->l0_min)
+        w->l0_min = t->deadline;
     t->next = NULL;
     t->prev = sl->tail;
     if (sl->tail)
@@ -56,6 +59,7 @@ int tf__wheel_insert(tf_wheel *w, struct tf_timer *t) {
 
 void tf__wheel_remove(tf_wheel *w, struct tf_timer *t) {
     unsigned level = t->level, s = slot_of(t->deadline, level);
+    if (level == 0 && w->l0_min_slot == (int)s) w->l0_min_slot = -1;
     tf_wheel_slot *sl = &w->slots[level][s];
     if (t->prev)
         t->prev->next = t->next;
@@ -79,23 +83,26 @@ static int first_slot(const tf_wheel *w, unsigned level) {
     return __builtin_ctzll(ahead ? ahead : occ);
 }
 
-static uint64_t slot_min_deadline(const tf_wheel_slot *sl) {
+static uint64_t slot_min_deadline(tf_wheel *w, unsigned s) {
+    if (w->l0_min_slot == (int)s) return w->l0_min;
     uint64_t m = UINT64_MAX;
-    for (const struct tf_timer *t = sl->head; t; t = t->next)
+    for (const struct tf_timer *t = w->slots[0][s].head; t; t = t->next)
         if (t->deadline < m) m = t->deadline;
+    w->l0_min_slot = (int)s;
+    w->l0_min = m;
     return m;
 }
 
 /* The next event: level and slot, and its time. Higher levels win ties so
  * that cascading comes before firing the level-0 slot it may feed. */
-static uint64_t next_event(const tf_wheel *w, unsigned *level_out,
+static uint64_t next_event(tf_wheel *w, unsigned *level_out,
                            unsigned *slot_out) {
     uint64_t best = UINT64_MAX;
     for (int level = TF_WHEEL_LEVELS - 1; level >= 0; level--) {
         int s = first_slot(w, (unsigned)level);
         if (s < 0) continue;
         uint64_t when = level == 0
-                            ? slot_min_deadline(&w->slots[0][s])
+                            ? slot_min_deadline(w, (unsigned)s)
                             : slot_start(w->elapsed, (unsigned)level, (unsigned)s);
         if (when < best) {
             best = when;
@@ -106,7 +113,7 @@ static uint64_t next_event(const tf_wheel *w, unsigned *level_out,
     return best;
 }
 
-uint64_t tf__wheel_next(const tf_wheel *w) {
+uint64_t tf__wheel_next(tf_wheel *w) {
     unsigned l, s;
     return next_event(w, &l, &s);
 }
@@ -123,20 +130,42 @@ struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
         uint64_t start = slot_start(w->elapsed, level, s);
         if (start > w->elapsed) w->elapsed = start;
         tf_wheel_slot *sl = &w->slots[level][s];
+        if (level == 0) {
+            /* Unlink what is due by now, in place; note the earliest of
+             * the rest so the next look at this slot needs no scan. */
+            uint64_t min = UINT64_MAX;
+            struct tf_timer *t = sl->head;
+            while (t) {
+                struct tf_timer *next = t->next;
+                if (t->deadline <= now) {
+                    if (t->prev) t->prev->next = next; else sl->head = next;
+                    if (next) next->prev = t->prev; else sl->tail = t->prev;
+                    w->count--;
+                    *fired_tail = t;
+                    fired_tail = &t->next;
+                } else if (t->deadline < min) {
+                    min = t->deadline;
+                }
+                t = next;
+            }
+            if (!sl->head) w->occupied[0] &= ~(UINT64_C(1) << s);
+            w->l0_min_slot = (int)s;
+            w->l0_min = min;
+            continue;
+        }
+        /* Cascade towards level 0; only what is due at the slot's start
+         * expires here. */
         struct tf_timer *t = sl->head;
         sl->head = sl->tail = NULL;
         w->occupied[level] &= ~(UINT64_C(1) << s);
         while (t) {
             struct tf_timer *next = t->next;
-            /* Level 0 fires what is due by now; higher levels cascade, and
-             * only what is due at the slot's start expires there. */
-            uint64_t due_by = level == 0 ? now : w->elapsed;
-            if (t->deadline <= due_by) {
+            if (t->deadline <= w->elapsed) {
                 w->count--;
                 *fired_tail = t;
                 fired_tail = &t->next;
             } else {
-                unsigned l = level == 0 ? 0 : level_for(w, t->deadline);
+                unsigned l = level_for(w, t->deadline);
                 t->level = (uint8_t)l;
                 slot_append(w, l, slot_of(t->deadline, l), t);
             }

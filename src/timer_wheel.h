@@ -29,6 +29,11 @@ typedef struct tf_wheel {
     uint64_t elapsed; /* the wheel's notion of now; never ahead of the clock */
     size_t count;     /* timers in the wheel */
     uint64_t occupied[TF_WHEEL_LEVELS];
+    /* The earliest deadline in one level-0 slot, so that the driver does
+     * not rescan the slot it just partly fired; invalid when l0_min_slot
+     * is -1. */
+    int l0_min_slot;
+    uint64_t l0_min;
     tf_wheel_slot slots[TF_WHEEL_LEVELS][TF_WHEEL_SLOTS];
 } tf_wheel;
 
@@ -40,7 +45,7 @@ void tf__wheel_remove(tf_wheel *w, struct tf_timer *t);
 /* When the wheel next needs attention: the exact earliest deadline when it
  * lies in the level-0 slot that comes first, else the start of the first
  * slot due to cascade. UINT64_MAX when empty. */
-uint64_t tf__wheel_next(const tf_wheel *w);
+uint64_t tf__wheel_next(tf_wheel *w);
 /* Advances to now: unlinks every timer with deadline <= now and returns
  * them linked through next; timers with equal deadlines come in the order
  * they were inserted. */

@@ -271,7 +271,7 @@ static void scenario(uint32_t workers) {
     /* Caller-made wakers, cloned. */
     atomic_store(&plain_refs, 1);
     tf_waker *pw = NULL, *pw2 = NULL;
-    TRY(rc, tf_waker_new(&plain_vt, NULL, &pw));
+    TRY(rc, tf_waker_new(&plain_vt, &plain_refs, &pw));
     CHECK(rc == TF_OK);
     TRY(rc, tf_waker_clone(pw, &pw2));
     CHECK(rc == TF_OK);
@@ -434,6 +434,8 @@ typedef struct {
     atomic_long *done;
     int depth;
     tf_timer *t;
+    tf_waker *relay_waker; /* caller-made: each new and clone allocates */
+    relay rl;
 } tree_task;
 
 static int tree_poll(void *s, const tf_waker *w) {
@@ -444,7 +446,10 @@ static int tree_poll(void *s, const tf_waker *w) {
             tree_task *child = malloc(sizeof(*child));
             CHECK(child != NULL);
             if (!child) return TF_READY;
-            *child = (tree_task){tt->pool, tt->done, tt->depth - 1, NULL};
+            memset(child, 0, sizeof(*child));
+            child->pool = tt->pool;
+            child->done = tt->done;
+            child->depth = tt->depth - 1;
             TRY(rc, tf_executor_spawn(tt->pool, tree_poll, free, child));
             CHECK(rc == TF_OK);
         }
@@ -454,12 +459,25 @@ static int tree_poll(void *s, const tf_waker *w) {
         TRY(rc, tf_timer_new(50000, &tt->t));
         CHECK(rc == TF_OK);
         if (rc) return rc;
+        CHECK(tf_waker_clone(w, &tt->rl.inner) == TF_OK);
+        atomic_store(&tt->rl.refs, 1);
+        TRY(rc, tf_waker_new(&relay_vt, &tt->rl, &tt->relay_waker));
+        CHECK(rc == TF_OK);
     }
-    TRY(rc, tf_timer_poll(tt->t, w));
+    /* Cloned afresh on each poll (as a foreign runtime would), so every
+     * poll allocates. */
+    tf_waker *fresh = NULL;
+    TRY(rc, tf_waker_clone(tt->relay_waker, &fresh));
+    CHECK(rc == TF_OK);
+    TRY(rc, tf_timer_poll(tt->t, fresh));
+    CHECK(tf_waker_drop(fresh) == TF_OK);
     if (rc == TF_PENDING) return rc;
     CHECK(rc == TF_READY);
     CHECK(tf_timer_free(tt->t) == TF_OK);
     tt->t = NULL;
+    CHECK(tf_waker_drop(tt->relay_waker) == TF_OK);
+    CHECK(atomic_load(&tt->rl.refs) == 0);
+    CHECK(tf_waker_drop(tt->rl.inner) == TF_OK);
     atomic_fetch_add(tt->done, 1);
     return TF_READY;
 }
@@ -482,7 +500,10 @@ static void test_random_failures_on_many_threads(void **state) {
         for (int i = 0; i < ROOTS; i++) {
             tree_task *root = malloc(sizeof(*root));
             assert_non_null(root);
-            *root = (tree_task){pool, &done, DEPTH, NULL};
+            memset(root, 0, sizeof(*root));
+            root->pool = pool;
+            root->done = &done;
+            root->depth = DEPTH;
             TRY(rc, tf_executor_spawn(pool, tree_poll, free, root));
             assert_int_equal(rc, TF_OK);
         }
@@ -564,7 +585,10 @@ static void test_thread_creation_fails(void **state) {
         if (k == WORKERS + 1) {
             assert_int_equal(rc, TF_ETHREAD);
             assert_ptr_equal(t, (tf_timer *)0x1);
+            /* Fail the next attempt too: tf_timer_new_at starts it alike. */
+            atomic_store(&thread_fail_at, atomic_load(&thread_attempts) + 1);
             assert_int_equal(tf_timer_new_at(0, &t), TF_ETHREAD);
+            assert_ptr_equal(t, (tf_timer *)0x1);
             assert_int_equal(count_threads(), base + WORKERS);
             rc = tf_timer_new(1000000, &t);
             points++;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds tests/packaging/consumer/main.c out of tree from an installed
+# prefix with nothing but `pkg-config --cflags --libs timefuture` (shared)
+# and `pkg-config --static ...` (static), and runs both.
+# Usage: pkgconfig_consumer.sh PREFIX LIBDIR CC SOURCE WORKDIR VERSION
+set -euo pipefail
+prefix=$1 libdir=$2 cc=$3 src=$4 work=$5 version=$6
+case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
+rm -rf "$work" && mkdir -p "$work"
+# Only the scratch prefix: a timefuture.pc installed on the machine must not
+# be found instead.
+export PKG_CONFIG_LIBDIR=$libdir/pkgconfig PKG_CONFIG_PATH=
+pc() { pkg-config "$@" timefuture; }
+
+[ "$(pc --modversion)" = "$version" ] || { echo "FAIL: modversion $(pc --modversion), want $version"; exit 1; }
+pc --atleast-version=1.0 || { echo "FAIL: does not satisfy timefuture >= 1.0"; exit 1; }
+! pc --atleast-version=2.0 || { echo "FAIL: claims to satisfy timefuture >= 2.0"; exit 1; }
+[ "$(pc --variable=prefix)" = "$prefix" ] || { echo "FAIL: prefix is $(pc --variable=prefix)"; exit 1; }
+echo "pkg-config: --cflags --libs: $(pc --cflags --libs)"
+echo "pkg-config: --static --cflags --libs: $(pc --static --cflags --libs)"
+
+# Shared: the rpath stands in for an ld.so.conf entry of a real prefix.
+# (Word splitting of the flags is intended.)
+# shellcheck disable=SC2046
+"$cc" -std=c11 $(pc --cflags) "$src" -o "$work/consumer_shared" $(pc --libs) \
+  -Wl,-rpath,"$(pc --variable=libdir)"
+readelf -d "$work/consumer_shared" | grep -q 'NEEDED.*\[libtimefuture\.so\.1\]' ||
+  { echo "FAIL: the shared consumer does not need libtimefuture.so.1"; exit 1; }
+out=$("$work/consumer_shared")
+echo "$out"
+grep -q "^consumer (shared): libtimefuture $version, timer fired on time$" <<<"$out"
+
+# Static: a fully static program, so the .a and Libs.private are what
+# make it link.
+# shellcheck disable=SC2046
+"$cc" -std=c11 $(pc --static --cflags) "$src" -o "$work/consumer_static" -static \
+  $(pc --static --libs)
+if readelf -d "$work/consumer_static" | grep -q 'NEEDED'; then
+  echo "FAIL: the static consumer needs shared libraries:"; readelf -d "$work/consumer_static"; exit 1
+fi
+out=$("$work/consumer_static")
+echo "$out"
+grep -q "^consumer (static): libtimefuture $version, timer fired on time$" <<<"$out"
+echo "PASS: pkg-config consumers (shared and static) built and ran"
