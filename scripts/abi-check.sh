@@ -102,10 +102,12 @@ tool() { python3 "$here/abi_tool.py" "$@"; }
 # --load-all-types with --drop-private-types keeps every public type, such
 # as tf_api_v1 (reachable from no signature), and nothing private; the
 # --no-* flags keep paths of the build machine out of the committed file.
+# abi_tool.py prune then keeps only what the public ABI reaches (see there).
 dump() {
   abidw --drop-undefined-syms --load-all-types --drop-private-types \
     --headers-dir "$headers" --no-corpus-path --no-comp-dir-path --no-show-locs \
-    --no-elf-needed --out-file "$2" "$1"
+    --no-elf-needed --out-file "$2.raw" "$1"
+  tool prune "$2.raw" "$2" "$headers"
 }
 
 # Structs are compared by abi_tool.py compat, which allows growth at the end

@@ -10,6 +10,7 @@ versioned tables only grew at the end. It reads the XML that abidw writes.
   abi_tool.py compat OLD.abi NEW.abi
   abi_tool.py header HEADERS_DIR CURRENT.abi
   abi_tool.py symbols ABI
+  abi_tool.py prune  IN.abi OUT.abi HEADERS_DIR
 
 Every check prints one line per problem and exits 1 if there was any.
 """
@@ -328,6 +329,102 @@ def cmd_header(args):
     return problems
 
 
+def cmd_prune(args):
+    """Keep only the public ABI in an abidw dump.
+
+    abidw --load-all-types is needed for tf_api_v1, which no signature
+    reaches, but it also loads every type of every translation unit: the
+    library's private types and the system's (pthread, timespec), which
+    --drop-private-types and suppressions do not fully remove. Internal
+    refactoring would then show up as ABI changes. So this keeps the
+    exported declarations and the defined public tf_* structs, and then
+    only the types those reach; source paths are cut to base names so the
+    file names no directory of the build machine."""
+    import glob
+    import os
+    src, dst, hdir = args
+    public = set()
+    for path in glob.glob(os.path.join(hdir, "*.h")):
+        text = open(path, encoding="utf-8").read()
+        public.update(re.findall(r"\b(?:struct|union|enum)\s+(tf_\w+)\s*\{", text))
+    tree = ET.parse(src)
+    root = tree.getroot()
+    byid = {}
+    for el in root.iter():
+        if el.get("id") is not None:
+            byid[el.get("id")] = el
+    # A record the public headers only declare (tf_timer, tf_waker) stays
+    # opaque even where a compiler's debug info describes its private
+    # layout.
+    for el in list(byid.values()):
+        if (el.tag in ("class-decl", "union-decl", "enum-decl")
+                and el.get("is-declaration-only") != "yes"
+                and el.get("name") not in public):
+            for child in list(el):
+                el.remove(child)
+            for attr in ("size-in-bits", "alignment-in-bits"):
+                el.attrib.pop(attr, None)
+            el.set("is-declaration-only", "yes")
+
+    def is_public_record(el):
+        return (el.tag in ("class-decl", "union-decl", "enum-decl")
+                and el.get("is-declaration-only") != "yes"
+                and el.get("name") in public)
+
+    roots = []
+    for instr in root.iter("abi-instr"):
+        for el in instr:
+            if el.tag in ("function-decl", "var-decl"):
+                if el.get("elf-symbol-id"):
+                    roots.append(el)
+            elif is_public_record(el):
+                roots.append(el)
+            elif el.tag == "typedef-decl" and (el.get("name") or "").startswith("tf_"):
+                target = byid.get(el.get("type-id"))
+                if target is not None and is_public_record(target):
+                    roots.append(el)
+    def closure(start):
+        seen = set()
+        todo = list(start)
+        while todo:
+            el = todo.pop()
+            for sub in el.iter():
+                for attr in ("type-id", "naming-typedef-id"):
+                    ref = sub.get(attr)
+                    if ref and ref not in seen and ref in byid:
+                        seen.add(ref)
+                        todo.append(byid[ref])
+        return seen
+
+    keep = closure(roots)
+    # Which types count as reachable from the functions is recomputed here,
+    # so that it does not depend on which unit happened to mention a type.
+    reachable = closure([r for r in roots if r.tag in ("function-decl", "var-decl")])
+    for tid, el in byid.items():
+        if tid in reachable:
+            el.attrib.pop("is-non-reachable", None)
+        elif tid in keep or el in roots:
+            el.set("is-non-reachable", "yes")
+    for instr in list(root.iter("abi-instr")):
+        for el in list(instr):
+            if el.get("id") is not None:
+                if el.get("id") not in keep and el not in roots:
+                    instr.remove(el)
+            elif el.tag in ("function-decl", "var-decl") and not el.get("elf-symbol-id"):
+                instr.remove(el)
+        if instr.get("path"):
+            instr.set("path", instr.get("path").replace("\\", "/").rsplit("/", 1)[-1])
+    for parent in list(root.iter()):
+        for instr in list(parent.findall("abi-instr")):
+            if len(instr) == 0:
+                parent.remove(instr)
+    ET.indent(tree, space="  ")
+    tree.write(dst, encoding="unicode")
+    with open(dst, "a", encoding="utf-8") as f:
+        f.write("\n")
+    return []
+
+
 def cmd_symbols(args):
     c = Corpus(args[0])
     for sym, v in sorted(c.symbols.items()):
@@ -337,7 +434,7 @@ def cmd_symbols(args):
 
 def main():
     cmds = {"rules": (cmd_rules, 1), "map": (cmd_map, 3), "compat": (cmd_compat, 2),
-            "header": (cmd_header, 2),
+            "header": (cmd_header, 2), "prune": (cmd_prune, 3),
             "symbols": (cmd_symbols, 1)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) - 2 != cmds[sys.argv[1]][1]:
         sys.stderr.write(__doc__)

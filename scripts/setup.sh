@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that are missing, configures and builds
+# libtimefuture in build/, and runs the timer demo (the async book's
+# example). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libcmocka-dev                       # unit tests
+  doxygen graphviz                    # API documentation
+  abigail-tools                       # ABI baseline and gate
+  clang libclang-rt-14-dev            # libFuzzer, sanitizers
+  valgrind cppcheck clang-tidy        # reliability checks
+  python3 python3-dev                 # Python binding
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+echo "== building"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build
+
+echo "== the timer demo (the async book's example: a 2 s timer)"
+./build/examples/timer_tutorial
