@@ -13,6 +13,7 @@ PACKAGES=(
   clang libclang-rt-14-dev            # libFuzzer, sanitizers
   valgrind cppcheck clang-tidy        # reliability checks
   python3 python3-dev                 # Python binding
+  libuv1-dev                          # benchmarks: the libuv peer
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

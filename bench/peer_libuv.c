@@ -1,0 +1,132 @@
+/* The same workloads on libuv, for comparison in the same run on the same
+ * machine (libuv's timers take milliseconds, so sub-millisecond sleeps
+ * round up to 1 ms, as a libuv user would have to).
+ * usage: peer_libuv timers [n] | sleep [count] | wake [round_trips] */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "bench_util.h"
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static size_t fired;
+static void on_timer(uv_timer_t *t) {
+    (void)t;
+    fired++;
+}
+
+static int bench_timers(size_t n) {
+    uv_loop_t *loop = uv_default_loop();
+    uv_timer_t *timers = malloc(n * sizeof(*timers));
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    uint64_t start = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        uv_timer_init(loop, &timers[i]);
+        uv_timer_start(&timers[i], on_timer, seed % 1000, 0);
+    }
+    uint64_t armed = now_ns();
+    uv_run(loop, UV_RUN_DEFAULT);
+    uint64_t end = now_ns();
+    printf("libuv %zu timers over 1000 ms: arm %.1f ms, total %.1f ms, peak rss %.1f MiB (%zu fired)\n",
+           n, (double)(armed - start) / 1e6, (double)(end - start) / 1e6, bench_peak_rss_mib(), fired);
+    return fired == n ? 0 : 1;
+}
+
+static int bench_sleep(size_t count) {
+    uv_loop_t *loop = uv_default_loop();
+    uint64_t *samples = malloc(count * sizeof(*samples));
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    /* A 100 us sleep has to be asked as 1 ms, like a 1 ms one. */
+    for (size_t i = 0; i < count; i++) {
+        uint64_t t0 = now_ns();
+        uv_update_time(loop);
+        uv_timer_start(&t, on_timer, 1, 0);
+        uv_run(loop, UV_RUN_ONCE);
+        samples[i] = now_ns() - t0;
+    }
+    double mean = bench_mean(samples, count);
+    uint64_t p50 = bench_percentile(samples, count, 50);
+    uint64_t p99 = bench_percentile(samples, count, 99);
+    printf("libuv %zu sleeps of 100 us or 1 ms (both asked as 1 ms): mean %.1f us, p50 %.1f us,"
+           " p99 %.1f us\n",
+           count, mean / 1e3, (double)p50 / 1e3, (double)p99 / 1e3);
+    free(samples);
+    return 0;
+}
+
+/* Two loops on two threads ping-pong uv_async_send. */
+typedef struct side {
+    uv_loop_t loop;
+    uv_async_t async;
+    struct side *other;
+    size_t count, target;
+    uint64_t last;
+    uint64_t *samples;
+} side;
+
+static void on_async(uv_async_t *a) {
+    side *s = a->data;
+    if (s->samples) {
+        uint64_t now = now_ns();
+        if (s->last) s->samples[s->count] = now - s->last;
+        s->last = now;
+    }
+    s->count++;
+    uv_async_send(&s->other->async);
+    if (s->count >= s->target) uv_close((uv_handle_t *)&s->async, NULL);
+}
+
+static void *run_side(void *p) {
+    side *s = p;
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int bench_wake(size_t n) {
+    side a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.other = &b;
+    b.other = &a;
+    a.target = n;
+    b.target = n;
+    a.samples = calloc(n + 1, sizeof(uint64_t));
+    uv_loop_init(&a.loop);
+    uv_loop_init(&b.loop);
+    uv_async_init(&a.loop, &a.async, on_async);
+    uv_async_init(&b.loop, &b.async, on_async);
+    a.async.data = &a;
+    b.async.data = &b;
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, run_side, &a);
+    pthread_create(&tb, NULL, run_side, &b);
+    uv_async_send(&a.async);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    size_t m = n - 1;
+    uint64_t p50 = bench_percentile(a.samples + 1, m, 50);
+    printf("libuv %zu cross-thread wake round trips (uv_async_send): median %.2f us, mean %.2f us\n", n,
+           (double)p50 / 1e3, bench_mean(a.samples + 1, m) / 1e3);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    size_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
+    if (!strcmp(mode, "timers")) return bench_timers(n ? n : 1000000);
+    if (!strcmp(mode, "sleep")) return bench_sleep(n ? n : 1000);
+    if (!strcmp(mode, "wake")) return bench_wake(n ? n : 100000);
+    fprintf(stderr, "usage: peer_libuv timers|sleep|wake [n]\n");
+    return 2;
+}
