@@ -139,7 +139,7 @@ TF_API uint64_t tf_now_ns(void);
 /**
  * @brief A memory allocator the library uses for all of its allocations.
  *
- * A versioned table: set @ref size to `sizeof(tf_allocator)`; fields may be
+ * A versioned table: set @ref tf_allocator::size to `sizeof(tf_allocator)`; fields may be
  * appended in later versions, never reordered.
  */
 typedef struct tf_allocator {
@@ -192,7 +192,7 @@ typedef struct tf_waker tf_waker;
 /**
  * @brief The behaviour of a waker made by the caller (Rust's RawWakerVTable).
  *
- * A versioned, append-only table: set @ref size to `sizeof(tf_waker_vtable)`.
+ * A versioned, append-only table: set @ref tf_waker_vtable::size to `sizeof(tf_waker_vtable)`.
  * The table must stay valid for as long as any waker made from it lives
  * (a static table is usual). The functions may be called from any thread,
  * including the library's timer driver thread and worker threads, and must
@@ -711,7 +711,7 @@ TF_API int tf_block_on(tf_poll_fn poll, void *state);
  * @brief Every public function of ABI major version 1, in a fixed order.
  *
  * Append-only: entries are never removed or reordered; new ones are added at
- * the end and @ref size grows.
+ * the end and @ref tf_api_v1::size grows.
  */
 typedef struct tf_api_v1 {
     /** `sizeof` the table as the library was built: entries beyond it are

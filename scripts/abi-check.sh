@@ -47,6 +47,8 @@
 #   --update         rewrite the baseline if the change is an accepted one
 #   --history        also check every committed revision of the baseline
 #   --previous FILE  also check that FILE -> baseline only added (repeatable)
+#   --dump FILE      only write the library's ABI, as the baseline holds it,
+#                    to FILE (no check)
 #
 # Exit status: 0 accepted, 1 rejected, 2 usage or tool error.
 set -euo pipefail
@@ -60,6 +62,8 @@ update=0
 history=0
 previous=()
 lib=
+candidate=
+dump_only=
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//; /^set -euo/d' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -70,6 +74,7 @@ while [ $# -gt 0 ]; do
     --update) update=1; shift ;;
     --history) history=1; shift ;;
     --previous) previous+=("$2"); shift 2 ;;
+    --dump) dump_only=$2; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "abi-check: unknown option $1" >&2; exit 2 ;;
     *) [ -z "$lib" ] || usage; lib=$1; shift ;;
@@ -139,6 +144,13 @@ compat() {
   return $bad
 }
 
+if [ -n "$dump_only" ]; then
+  dump "$lib" "$tmp/current.abi"
+  cp "$tmp/current.abi" "$dump_only"
+  say "wrote the ABI of $lib to $dump_only"
+  exit 0
+fi
+
 # 1. Exported symbols: only tf_*, all versioned. Type A symbols are the
 #    version definitions themselves (TF_1.0).
 nm -D --defined-only --with-symbol-versions "$lib" > "$tmp/nm.txt" 2>/dev/null ||
@@ -183,15 +195,16 @@ else
   if [ $update -eq 0 ]; then
     reject "the change only adds, but the baseline was not regenerated with it: if it is intended, follow the procedure at the top of scripts/abi-check.sh (cmake --build BUILD --target abi-update) and commit the map and abi/ together"
   fi
-  cp "$tmp/current.abi" "$baseline"
-  say "updated the baseline $baseline: commit it with the map and the header"
+  # The new baseline is written only after the older ones accept it too.
+  candidate=$tmp/current.abi
 fi
+candidate=${candidate:-$baseline}
 
-# 5. and 6. Older baselines against the current one.
+# 5. and 6. Older baselines against the current (or candidate) one.
 check_old() {
   local old=$1 label=$2
-  if cmp -s "$old" "$baseline"; then return 0; fi
-  if compat "$old" "$baseline" > "$tmp/why.txt"; then
+  if cmp -s "$old" "$candidate"; then return 0; fi
+  if compat "$old" "$candidate" > "$tmp/why.txt"; then
     say "$label -> current baseline: additions only, in new version nodes"
   else
     cat "$tmp/why.txt"
@@ -216,5 +229,9 @@ if [ $history -eq 1 ]; then
   else
     say "history: not a git checkout, skipped"
   fi
+fi
+if [ "$candidate" != "$baseline" ]; then
+  cp "$candidate" "$baseline"
+  say "updated the baseline $baseline: commit it with the map and the header"
 fi
 say "OK"

@@ -1,43 +1,48 @@
 /* The exported function table for programs that dlopen() the library.
- * Append-only, like sqlite3_api_routines: never reorder or remove. */
+ * Append-only, like sqlite3_api_routines: never reorder or remove; a new
+ * entry goes at the end of tf_api_v1 together with a new version node
+ * (docs/design.md, "Adding functions"). Designated initializers, so that
+ * entries of the same type cannot be swapped by a mistake in order. */
 #include "internal.h"
 
 static const tf_api_v1 api_v1 = {
-    sizeof(tf_api_v1),
-    TF_VERSION_NUMBER,
-    tf_version,
-    tf_version_string,
-    tf_strerror,
-    tf_now_ns,
-    tf_set_allocator,
-    tf_waker_new,
-    tf_waker_noop,
-    tf_waker_clone,
-    tf_waker_wake,
-    tf_waker_wake_by_ref,
-    tf_waker_drop,
-    tf_waker_will_wake,
-    tf_timer_new,
-    tf_timer_new_at,
-    tf_timer_poll,
-    tf_timer_reset,
-    tf_timer_reset_at,
-    tf_timer_cancel,
-    tf_timer_deadline,
-    tf_timer_free,
-    tf_executor_new,
-    tf_executor_free,
-    tf_executor_spawn,
-    tf_executor_run,
-    tf_executor_run_ready,
-    tf_executor_count,
-    tf_executor_spawn_external,
-    tf_executor_next,
-    tf_executor_report,
-    tf_executor_fd,
-    tf_block_on,
+    .size = sizeof(tf_api_v1),
+    .version = TF_VERSION_NUMBER,
+    .version_fn = tf_version,
+    .version_string = tf_version_string,
+    .strerror = tf_strerror,
+    .now_ns = tf_now_ns,
+    .set_allocator = tf_set_allocator,
+    .waker_new = tf_waker_new,
+    .waker_noop = tf_waker_noop,
+    .waker_clone = tf_waker_clone,
+    .waker_wake = tf_waker_wake,
+    .waker_wake_by_ref = tf_waker_wake_by_ref,
+    .waker_drop = tf_waker_drop,
+    .waker_will_wake = tf_waker_will_wake,
+    .timer_new = tf_timer_new,
+    .timer_new_at = tf_timer_new_at,
+    .timer_poll = tf_timer_poll,
+    .timer_reset = tf_timer_reset,
+    .timer_reset_at = tf_timer_reset_at,
+    .timer_cancel = tf_timer_cancel,
+    .timer_deadline = tf_timer_deadline,
+    .timer_free = tf_timer_free,
+    .executor_new = tf_executor_new,
+    .executor_free = tf_executor_free,
+    .executor_spawn = tf_executor_spawn,
+    .executor_run = tf_executor_run,
+    .executor_run_ready = tf_executor_run_ready,
+    .executor_count = tf_executor_count,
+    .executor_spawn_external = tf_executor_spawn_external,
+    .executor_next = tf_executor_next,
+    .executor_report = tf_executor_report,
+    .executor_fd = tf_executor_fd,
+    .block_on = tf_block_on,
 };
 
 const void *tf_get_api(uint32_t abi_major) {
+    /* Every 1.x library serves the v1 table; an older caller reads only
+     * the prefix it knows. */
     return abi_major == 1 ? &api_v1 : NULL;
 }

@@ -158,13 +158,15 @@ static void test_free_drops_unfinished(void **state) {
 typedef struct {
     atomic_int *done;
     int spins;
+    long result; /* keeps the busy work from being optimized away */
 } work_item;
 
 static int work_poll(void *s, const tf_waker *w) {
     (void)w;
     work_item *it = s;
-    volatile int x = 0;
-    for (int i = 0; i < it->spins; i++) x += i;
+    long x = 0;
+    for (int i = 0; i < it->spins; i++) x += i * (long)it->spins;
+    it->result = x;
     atomic_fetch_add(it->done, 1);
     return TF_READY;
 }
@@ -177,12 +179,16 @@ static void test_worker_pool_runs_everything(void **state) {
     atomic_int done = 0;
     work_item *items = calloc(N, sizeof(*items));
     for (int i = 0; i < N; i++) {
-        items[i] = (work_item){&done, i % 100};
+        items[i] = (work_item){&done, i % 100, 0};
         assert_int_equal(tf_executor_spawn(e, work_poll, NULL, &items[i]), TF_OK);
     }
     /* run() waits for the workers and helps them. */
     assert_int_equal(tf_executor_run(e), TF_OK);
     assert_int_equal(atomic_load(&done), N);
+    for (int i = 0; i < N; i++) {
+        long n = i % 100;
+        assert_int_equal(items[i].result, n * (n - 1) / 2 * n);
+    }
     assert_int_equal(tf_executor_free(e), TF_OK);
     free(items);
 }

@@ -13,6 +13,9 @@
 #               version raised: rejected until the baseline is regenerated,
 #               accepted by --update, and from then on its removal (the real
 #               library) is rejected
+#   rewritten_baseline  tf_timer_deadline removed, and the committed baseline
+#               rewritten by hand to match: the library then matches the
+#               baseline, but the history check (--history) rejects it
 set -uo pipefail
 
 scenario=$1 gate=$2 baseline=$3 headers=$4 map=$5 lib=$6 real_lib=$7 scratch_map=$8
@@ -119,6 +122,24 @@ added_node)
   # real library) is a removal.
   run_gate --baseline "$work/baseline.abi" --map "$map" --headers "$headers" "$real_lib"
   expect_reject "REJECTED: INCOMPATIBLE" "tf_abi_selftest_added@$node: removed"
+  ;;
+rewritten_baseline)
+  repo=$work/repo
+  mkdir -p "$repo/abi"
+  cp "$baseline" "$repo/abi/libtimefuture.abi"
+  g() { git -C "$repo" -c user.name=selftest -c user.email=selftest@invalid "$@"; }
+  g init -q && g add abi && g commit -qm "baseline 1.0" || die "git failed"
+  edit_header "TF_API int tf_timer_deadline(const tf_timer *timer, uint64_t *deadline_ns);" ""
+  # The removal, with a baseline regenerated from it outside the procedure.
+  bash "$gate" --headers "$work/include" --dump "$repo/abi/libtimefuture.abi" "$lib" ||
+    die "could not dump the scratch library"
+  run_gate --baseline "$repo/abi/libtimefuture.abi" --map "$map" --headers "$work/include" "$lib"
+  expect_accept "matches the baseline"
+  run_gate --history --baseline "$repo/abi/libtimefuture.abi" --map "$map" --headers "$work/include" "$lib"
+  expect_reject "REJECTED: the baseline differs from baseline of commit" "tf_timer_deadline@TF_1\.0: removed"
+  g commit -qam "rewrite the baseline" || die "git failed"
+  run_gate --history --baseline "$repo/abi/libtimefuture.abi" --map "$map" --headers "$work/include" "$lib"
+  expect_reject "REJECTED: the baseline differs from baseline of commit" "tf_timer_deadline@TF_1\.0: removed"
   ;;
 *)
   die "unknown scenario"

@@ -1,0 +1,2 @@
+add_subdirectory(abi)
+add_subdirectory(packaging)
