@@ -253,33 +253,38 @@ static tf_task *task_alloc(tf_executor *e, int *rc) {
     return t;
 }
 
+/* The common part of both spawns: a new task, scheduled at once. */
+static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
+                      tf_drop_fn drop, void *data, uint64_t tag) {
+    int rc;
+    tf_task *t = task_alloc(e, &rc);
+    if (!t) return rc;
+    t->flags = flags;
+    t->u.poll = poll;
+    t->drop = drop;
+    if (flags & TF_TASK_EXTERNAL) {
+        t->v.tag = tag;
+        atomic_fetch_add(&e->live_external, 1);
+    } else {
+        t->v.data = data;
+        atomic_fetch_add(&e->live_tasks, 1);
+    }
+    tf__executor_schedule(e, t);
+    return TF_OK;
+}
+
 int tf_executor_spawn(tf_executor *e, tf_poll_fn poll, tf_drop_fn drop,
                       void *state) {
     int rc = check(e);
     if (rc) return rc;
     if (!poll) return TF_EINVAL;
-    tf_task *t = task_alloc(e, &rc);
-    if (!t) return rc;
-    t->u.poll = poll;
-    t->drop = drop;
-    t->v.data = state;
-    atomic_fetch_add(&e->live_tasks, 1);
-    tf__executor_schedule(e, t);
-    return TF_OK;
+    return spawn_task(e, 0, poll, drop, state, 0);
 }
 
 int tf_executor_spawn_external(tf_executor *e, uint64_t tag) {
     int rc = check(e);
     if (rc) return rc;
-    tf_task *t = task_alloc(e, &rc);
-    if (!t) return rc;
-    t->flags = TF_TASK_EXTERNAL;
-    t->u.poll = NULL;
-    t->drop = NULL;
-    t->v.tag = tag;
-    atomic_fetch_add(&e->live_external, 1);
-    tf__executor_schedule(e, t);
-    return TF_OK;
+    return spawn_task(e, TF_TASK_EXTERNAL, NULL, NULL, NULL, tag);
 }
 
 int tf_executor_run(tf_executor *e) {

@@ -127,18 +127,20 @@ int tf_waker_clone(const tf_waker *w, tf_waker **out) {
     }
 }
 
-int tf_waker_wake(tf_waker *w) {
-    if (!w) return TF_EINVAL;
+/* Releases one reference, waking first if asked: tf_waker_wake and
+ * tf_waker_drop. A caller-made waker gets its own wake (not wake_by_ref
+ * plus drop), as Rust's Waker::wake(self) does. */
+static int release(tf_waker *w, int wake) {
     if (!is_waker(w)) return TF_EHANDLE;
     if (w->magic == TF_MAGIC_TASK) {
         tf_task *t = (tf_task *)w;
-        tf__task_wake_by_ref(t);
+        if (wake) tf__task_wake_by_ref(t);
         tf__task_unref(t);
         return TF_OK;
     }
     switch (w->kind) {
     case TF_WAKER_KIND_PARKER:
-        parker_unpark((tf_parker *)w);
+        if (wake) parker_unpark((tf_parker *)w);
         tf__parker_unref((tf_parker *)w);
         break;
     case TF_WAKER_KIND_CUSTOM: {
@@ -146,13 +148,18 @@ int tf_waker_wake(tf_waker *w) {
         const tf_waker_vtable *vt = c->vtable;
         void *data = c->data;
         custom_release(c);
-        vt->wake(data);
+        (wake ? vt->wake : vt->drop)(data);
         break;
     }
     default:
         break;
     }
     return TF_OK;
+}
+
+int tf_waker_wake(tf_waker *w) {
+    if (!w) return TF_EINVAL;
+    return release(w, 1);
 }
 
 int tf_waker_wake_by_ref(const tf_waker *w) {
@@ -179,27 +186,7 @@ int tf_waker_wake_by_ref(const tf_waker *w) {
 
 int tf_waker_drop(tf_waker *w) {
     if (!w) return TF_OK;
-    if (!is_waker(w)) return TF_EHANDLE;
-    if (w->magic == TF_MAGIC_TASK) {
-        tf__task_unref((tf_task *)w);
-        return TF_OK;
-    }
-    switch (w->kind) {
-    case TF_WAKER_KIND_PARKER:
-        tf__parker_unref((tf_parker *)w);
-        break;
-    case TF_WAKER_KIND_CUSTOM: {
-        custom_waker *c = (custom_waker *)w;
-        const tf_waker_vtable *vt = c->vtable;
-        void *data = c->data;
-        custom_release(c);
-        vt->drop(data);
-        break;
-    }
-    default:
-        break;
-    }
-    return TF_OK;
+    return release(w, 0);
 }
 
 int tf__waker_same(const tf_waker *a, const tf_waker *b) {
