@@ -413,9 +413,11 @@ TF_API int tf_timer_reset_at(tf_timer *timer, uint64_t deadline_ns);
 /**
  * @brief Disarm the timer.
  *
- * Drops any stored waker without waking it. When this returns, no wake from
- * this timer can arrive until it is reset. Polls return ::TF_ECANCELED.
- * Cancelling a fired or cancelled timer changes nothing.
+ * A stored waker is woken (on the calling thread, before this returns), so
+ * a task awaiting the timer polls it again and sees ::TF_ECANCELED instead
+ * of waiting for ever. When this returns, no wake from this timer can
+ * arrive until it is reset. Cancelling a fired or cancelled timer changes
+ * nothing.
  * @param timer The timer (borrowed).
  * @retval TF_OK The timer was armed and is now cancelled.
  * @retval TF_ESTATE The timer had already fired or been cancelled.

@@ -168,26 +168,28 @@ int tf_timer_cancel(tf_timer *t) {
     int rc = check_timer(t);
     if (rc) return rc;
     tf_driver *d = &tf__driver;
-    tf_waker *drop = NULL;
+    tf_waker *wake = NULL;
     pthread_mutex_lock(&d->lock);
     int on_driver = tf__driver_wait_not_firing_locked(t);
     uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
     if (on_driver && (st == TF_TIMER_FIRING || st == TF_TIMER_FIRING_RESET)) {
         atomic_store(&t->state, TF_TIMER_FIRING_CANCEL);
-        drop = t->waker;
+        wake = t->waker;
         t->waker = NULL;
         rc = TF_OK;
     } else if (st == TF_TIMER_ARMED) {
         tf__wheel_remove(&d->wheel, t);
         atomic_store(&t->state, TF_TIMER_CANCELLED);
-        drop = t->waker;
+        wake = t->waker;
         t->waker = NULL;
         rc = TF_OK;
     } else {
         rc = TF_ESTATE;
     }
     pthread_mutex_unlock(&d->lock);
-    if (drop) tf_waker_drop(drop);
+    /* The awaiting task must learn of the cancellation: it polls again and
+     * gets TF_ECANCELED. */
+    if (wake) tf_waker_wake(wake);
     return rc;
 }
 

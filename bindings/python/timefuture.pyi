@@ -180,6 +180,9 @@ def sleep_until(deadline: float, /) -> Sleep:
 def yield_now() -> YieldNow:
     """An awaitable that lets the other ready tasks run once."""
 
+def spawn(coro: Coroutine[Any, Any, _T], /) -> Task[_T]:
+    """Spawn the coroutine on the executor running the current task."""
+
 def current_task() -> Optional[Task[Any]]:
     """The Task a timefuture executor is running on this thread, or None."""
 

@@ -530,6 +530,8 @@ static PyMethodDef Task_methods[] = {
      "exception($self, /)\n--\n\nThe exception the coroutine raised, or "
      "None. Raises CancelledError if\nthe task was cancelled and "
      "RuntimeError if it is still running."},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "Task[T] in annotations."},
     {"cancel", TFPY_CAST(Task_cancel), METH_NOARGS,
      "cancel($self, /)\n--\n\nAsk the task to stop: timefuture.CancelledError "
      "is thrown into the\ncoroutine at its next step (it may catch it). "
@@ -648,20 +650,27 @@ static int tfpy_is_coroutine(PyObject *obj) {
            PyObject_TypeCheck(obj, &PyGen_Type);
 }
 
+/* Refuse anything but a coroutine object, with a hint for the usual slip
+ * of passing the async function itself. */
+static int tfpy_check_coroutine(PyObject *coro, const char *fname) {
+    if (tfpy_is_coroutine(coro))
+        return 0;
+    if (PyCallable_Check(coro))
+        PyErr_Format(PyExc_TypeError,
+                     "%s() needs a coroutine object, not the %.100s %R "
+                     "itself: call it, e.g. %s(main())",
+                     fname, Py_TYPE(coro)->tp_name, coro, fname);
+    else
+        PyErr_Format(PyExc_TypeError,
+                     "%s() needs a coroutine object (the result of calling "
+                     "an async def function), not %.100s",
+                     fname, Py_TYPE(coro)->tp_name);
+    return -1;
+}
+
 static TaskObject *executor_spawn(ExecutorObject *self, PyObject *coro) {
-    if (!tfpy_is_coroutine(coro)) {
-        if (PyCallable_Check(coro))
-            PyErr_Format(PyExc_TypeError,
-                         "spawn() needs a coroutine object, not the %.100s "
-                         "%R itself: call it, e.g. spawn(main())",
-                         Py_TYPE(coro)->tp_name, coro);
-        else
-            PyErr_Format(PyExc_TypeError,
-                         "spawn() needs a coroutine object (the result of "
-                         "calling an async def function), not %.100s",
-                         Py_TYPE(coro)->tp_name);
+    if (tfpy_check_coroutine(coro, "spawn") < 0)
         return NULL;
-    }
     if (executor_ensure(self) < 0)
         return NULL;
     TaskObject *t = PyObject_GC_New(TaskObject, &TaskType);
@@ -1095,8 +1104,9 @@ static PyMethodDef Executor_methods[] = {
     {"capsule", TFPY_CAST(Executor_capsule), METH_NOARGS,
      "capsule($self, /)\n--\n\nA PyCapsule named 'timefuture.tf_executor' "
      "holding the library's\ntf_executor pointer, for C extensions that "
-     "spawn C tasks (tf_executor_spawn)\non it. Valid until close(); C "
-     "tasks need threads >= 1."},
+     "spawn C tasks (tf_executor_spawn)\non it; C tasks need threads >= 1. "
+     "Valid until close() or until a run\nis interrupted (the executor is "
+     "then freed and replaced by a new one)."},
     {"__enter__", TFPY_CAST(Executor_enter), METH_NOARGS,
      "__enter__($self, /)\n--\n\nReturn the executor."},
     {"__exit__", TFPY_CAST(Executor_exit), METH_VARARGS,
@@ -1145,7 +1155,6 @@ struct TimerObject {
     PyObject_HEAD
     tf_timer *timer;
     uint64_t duration_ns;
-    tf_waker *waiter;      /* clone of the awaiting task's waker (cancel) */
     SleepObject *awaiter;  /* borrowed: the await in progress, if any */
     uint8_t cancelled;
     PyObject *weakreflist;
@@ -1165,31 +1174,19 @@ struct SleepObject {
     uint8_t state;
 };
 
-/* Poll the timer with `waker`, keeping the Timer's copy of the waiter's
- * waker current so that cancel() can wake it (the library drops a
- * cancelled timer's waker without waking it). */
+/* Poll the timer with `waker`, keeping track of which await of a Timer is
+ * in progress (a timer stores one waker, so it has one awaiter). If the
+ * Timer is cancelled, the library wakes the stored waker and the next poll
+ * raises TimerCancelled. */
 static int sleep_poll_timer(SleepObject *s, const tf_waker *waker) {
     int rc = tf_timer_poll(s->timer, waker);
     TimerObject *tm = s->owner;
     if (!tm)
         return rc;
-    if (rc == TF_PENDING) {
+    if (rc == TF_PENDING)
         tm->awaiter = s;
-        if (!tm->waiter || tf_waker_will_wake(tm->waiter, waker) != 1) {
-            tf_waker *clone = NULL;
-            if (tf_waker_clone(waker, &clone) == TF_OK) {
-                tf_waker_drop(tm->waiter);
-                tm->waiter = clone;
-            }
-        }
-    } else {
-        if (tm->awaiter == s)
-            tm->awaiter = NULL;
-        if (tm->waiter) {
-            tf_waker_drop(tm->waiter);
-            tm->waiter = NULL;
-        }
-    }
+    else if (tm->awaiter == s)
+        tm->awaiter = NULL;
     return rc;
 }
 
@@ -1425,8 +1422,6 @@ static void Timer_dealloc(TimerObject *self) {
         PyObject_ClearWeakRefs((PyObject *)self);
     if (self->timer)
         tf_timer_free(self->timer);
-    if (self->waiter)
-        tf_waker_drop(self->waiter);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1458,14 +1453,8 @@ static PyObject *Timer_cancel(TimerObject *self, PyObject *unused) {
         Py_RETURN_FALSE;
     if (rc < 0)
         return tfpy_raise(rc, "tf_timer_cancel");
+    /* The library wakes the awaiting task, which then sees TimerCancelled. */
     self->cancelled = 1;
-    /* The library dropped the stored waker; wake the awaiting task so that
-     * it sees TimerCancelled instead of waiting for ever. */
-    if (self->waiter) {
-        tf_waker *w = self->waiter;
-        self->waiter = NULL;
-        tf_waker_wake(w);
-    }
     Py_RETURN_TRUE;
 }
 
@@ -1829,13 +1818,16 @@ static PyObject *sleep_start_asyncio(SleepObject *s) {
         return rc == TF_READY ? NULL : sleep_error(rc);
     }
     PyObject *loop = tfpy_running_loop();
-    if (!loop)
+    if (!loop) {
+        sleep_abandon(s);
         return NULL;
+    }
     BridgeObject *b = tfpy_bridge_for(loop);
     PyObject *fut = b ? PyObject_CallMethod(loop, "create_future", NULL) : NULL;
     Py_DECREF(loop);
     if (!fut) {
         Py_XDECREF(b);
+        sleep_abandon(s);
         return NULL;
     }
     /* asyncio's Task only accepts a yielded future marked as blocking. */
@@ -1868,6 +1860,7 @@ static PyObject *sleep_start_asyncio(SleepObject *s) {
 fail:
     Py_DECREF(fut);
     Py_DECREF(b);
+    sleep_abandon(s);
     return NULL;
 }
 
@@ -1888,13 +1881,8 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
                         "timefuture executor is running; await instead");
         return NULL;
     }
-    if (!tfpy_is_coroutine(coro)) {
-        PyErr_Format(PyExc_TypeError,
-                     "run() needs a coroutine object (e.g. run(main())), not "
-                     "%.100s",
-                     Py_TYPE(coro)->tp_name);
+    if (tfpy_check_coroutine(coro, "run") < 0)
         return NULL;
-    }
     PyObject *targs = PyTuple_New(0);
     PyObject *tkw = threads ? Py_BuildValue("{sO}", "threads", threads) : NULL;
     if (!targs || (threads && !tkw)) {
@@ -1915,6 +1903,19 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
     executor_drop_all(ex);
     Py_DECREF(ex);
     return r;
+}
+
+static PyObject *tfpy_spawn(PyObject *module, PyObject *coro) {
+    (void)module;
+    tfpy_ctx *ctx = tfpy_current;
+    if (!ctx) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "timefuture.spawn() must be called inside a task of "
+                        "a timefuture executor; use Executor.spawn() "
+                        "elsewhere");
+        return NULL;
+    }
+    return (PyObject *)executor_spawn(ctx->ex, coro);
 }
 
 static PyObject *tfpy_current_task(PyObject *module, PyObject *unused) {
@@ -1966,6 +1967,10 @@ static PyMethodDef tfpy_functions[] = {
      "yield_now()\n--\n\nAn awaitable that lets the other ready tasks run "
      "once: the task wakes\nitself and is polled again after them (under "
      "asyncio, like asyncio.sleep(0))."},
+    {"spawn", TFPY_CAST(tfpy_spawn), METH_O,
+     "spawn(coro, /)\n--\n\nSpawn the coroutine on the executor running the "
+     "current task and return\nits Task handle (like asyncio.create_task). "
+     "Only valid inside a task."},
     {"current_task", TFPY_CAST(tfpy_current_task), METH_NOARGS,
      "current_task()\n--\n\nThe Task being run by a timefuture executor on "
      "this thread, or None."},

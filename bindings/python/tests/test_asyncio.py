@@ -1,0 +1,216 @@
+"""timefuture's awaitables inside ordinary asyncio programs."""
+
+import asyncio
+import gc
+import os
+import random
+import threading
+import unittest
+
+import timefuture as tf
+
+
+def _bridge_readers(loop):
+    """The loop's readers whose callback belongs to timefuture's bridge."""
+    selector = getattr(loop, "_selector", None)
+    if selector is None:
+        return None
+    found = []
+    for key in selector.get_map().values():
+        reader = key.data[0] if key.data else None
+        cb = getattr(reader, "_callback", None)
+        owner = getattr(cb, "__self__", None)
+        if type(owner).__name__ == "_AsyncioBridge":
+            found.append((key.fd, owner))
+    return found
+
+
+class AsyncioTest(unittest.TestCase):
+    def test_sleep_in_asyncio_run(self):
+        async def main():
+            start = tf.monotonic_ns()
+            await tf.sleep(0.01)
+            return tf.monotonic_ns() - start
+
+        self.assertGreaterEqual(asyncio.run(main()), 10_000_000)
+
+    def test_wakeups_arrive_through_the_executor_fd(self):
+        async def main():
+            loop = asyncio.get_running_loop()
+            timer = tf.Timer(3600)  # surely waited for through the bridge
+            task = asyncio.ensure_future(self._await(timer))
+            await asyncio.sleep(0.001)
+            timer.reset(0)
+            await task
+            return _bridge_readers(loop)
+
+        readers = asyncio.run(main())
+        if readers is None:
+            self.skipTest("the event loop has no selector to inspect")
+        self.assertEqual(len(readers), 1)
+        fd, bridge = readers[0]
+        self.assertEqual(fd, bridge.fd)
+        self.assertGreaterEqual(fd, 0)
+
+    def test_many_concurrent_sleeps(self):
+        count = 2000
+        rng = random.Random(7)
+        durations = [rng.uniform(0, 0.05) for _ in range(count)]
+
+        async def sleeper(d):
+            start = tf.monotonic_ns()
+            await tf.sleep(d)
+            return tf.monotonic_ns() - start >= int(d * 1e9)
+
+        async def main():
+            return await asyncio.gather(*(sleeper(d) for d in durations))
+
+        self.assertEqual(asyncio.run(main()), [True] * count)
+
+    def test_mixed_with_asyncio_sleep(self):
+        order = []
+
+        async def tf_side():
+            start = tf.monotonic_ns()
+            await tf.sleep(0.02)
+            self.assertGreaterEqual(tf.monotonic_ns() - start, 20_000_000)
+            order.append("tf")
+
+        async def aio_side():
+            # Resumed by the loop's next iteration, which is before any
+            # wake of the timer can be read from the fd.
+            await asyncio.sleep(0)
+            order.append("asyncio")
+
+        async def main():
+            await asyncio.gather(tf_side(), aio_side())
+
+        asyncio.run(main())
+        self.assertEqual(order, ["asyncio", "tf"])
+
+    def test_timer_reset_and_cancel(self):
+        async def waiter(timer):
+            await timer
+            return tf.monotonic()
+
+        async def main():
+            timer = tf.Timer(3600)
+            task = asyncio.ensure_future(waiter(timer))
+            await asyncio.sleep(0.005)
+            timer.reset(0.01)
+            deadline = timer.deadline
+            woke = await task
+            self.assertGreaterEqual(woke, deadline)
+
+            timer2 = tf.Timer(3600)
+            task2 = asyncio.ensure_future(waiter(timer2))
+            await asyncio.sleep(0.005)
+            self.assertTrue(timer2.cancel())
+            with self.assertRaises(tf.TimerCancelled) as cm:
+                await task2
+            self.assertEqual(cm.exception.code, tf.ECANCELED)
+            timer2.reset(0.001)
+            await timer2
+            return "ok"
+
+        self.assertEqual(asyncio.run(main()), "ok")
+
+    def test_asyncio_cancellation_of_a_waiting_task(self):
+        finished = []
+
+        async def sleeper():
+            try:
+                await tf.sleep(3600)
+            finally:
+                finished.append(True)
+
+        async def main():
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(sleeper(), 0.02)
+            # the abandoned wait is dropped by the bridge; the loop is idle
+            await tf.sleep(0.005)
+            return "ok"
+
+        self.assertEqual(asyncio.run(main()), "ok")
+        self.assertEqual(finished, [True])
+
+    def test_timer_can_be_awaited_again_after_asyncio_cancellation(self):
+        async def main():
+            timer = tf.Timer(3600)
+            task = asyncio.ensure_future(self._await(timer))
+            await asyncio.sleep(0.005)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            timer.reset(0.002)
+            await timer  # the cancelled await no longer holds the timer
+            return "ok"
+
+        self.assertEqual(asyncio.run(main()), "ok")
+
+    @staticmethod
+    async def _await(aw):
+        await aw
+
+    def test_yield_now_under_asyncio(self):
+        order = []
+
+        async def worker(name):
+            for i in range(2):
+                order.append((name, i))
+                await tf.yield_now()
+
+        async def main():
+            await asyncio.gather(worker("a"), worker("b"))
+
+        asyncio.run(main())
+        self.assertEqual(order, [("a", 0), ("b", 0), ("a", 1), ("b", 1)])
+
+    def test_task_handle_under_asyncio_is_a_clear_error(self):
+        async def child():
+            return 1
+
+        ex = tf.Executor()
+        try:
+            handle = ex.spawn(child())
+
+            async def main():
+                await handle
+
+            with self.assertRaisesRegex(RuntimeError, "run_until_complete"):
+                asyncio.run(main())
+        finally:
+            ex.close()
+
+    def test_loop_in_another_thread(self):
+        result = []
+
+        def worker():
+            async def main():
+                await tf.sleep(0.005)
+                return threading.get_ident()
+
+            result.append(asyncio.run(main()) == threading.get_ident())
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        self.assertEqual(result, [True])
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc")
+    def test_repeated_asyncio_run_does_not_leak_descriptors(self):
+        async def main():
+            await tf.sleep(0.0005)
+
+        asyncio.run(main())
+        gc.collect()
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(30):
+            asyncio.run(main())
+        gc.collect()
+        after = len(os.listdir("/proc/self/fd"))
+        self.assertLessEqual(after, before + 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
