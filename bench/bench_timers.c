@@ -79,6 +79,11 @@ int main(int argc, char **argv) {
            " %.0f bytes per task+timer\n",
            rss0, rss_armed, bench_peak_rss_mib(),
            (rss_armed - rss0) * 1048576.0 / (double)n);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  cpu: user %.3f s, system %.3f s (all threads)\n",
+           (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     printf("  fired late by: mean %.1f us, p50 %.1f us, p99 %.1f us, max %.1f us; early: %zu\n",
            mean_late / 1e3, (double)p50 / 1e3, (double)p99 / 1e3, (double)max / 1e3, early);
     free(lateness);
