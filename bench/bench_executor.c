@@ -19,7 +19,7 @@ static int pending_once(void *s, const tf_waker *w) {
 
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-    int rounds = argc > 2 ? atoi(argv[2]) : 3;
+    int rounds = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 3;
     seen = malloc(n);
     printf("%zu tasks, each pending once (self-wake) then ready, one thread:\n", n);
     for (int r = 0; r < rounds; r++) {

@@ -9,10 +9,6 @@
 #include "bench_util.h"
 #include "timefuture.h"
 
-typedef struct {
-    tf_timer *timer;
-} sleeper;
-
 static uint64_t *lateness; /* ns after the deadline, per completed task */
 static size_t completed;
 static size_t early;

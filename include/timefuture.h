@@ -372,6 +372,8 @@ TF_API int tf_timer_new_at(uint64_t deadline_ns, tf_timer **out);
  * @retval TF_EHANDLE A handle is of the wrong type.
  * @retval TF_ENOMEM The waker could not be cloned; the previously stored
  *         waker, if any, stays registered.
+ * @retval TF_ETHREAD The timer is armed but the driver thread could not be
+ *         started again (only in the child of fork()); no waker stored.
  * @par Thread safety
  * Any thread; concurrent polls of one timer are serialized.
  */
@@ -520,6 +522,8 @@ TF_API int tf_executor_new(uint32_t threads, tf_executor **out);
  *         one of its tasks' poll; nothing was done.
  * @retval TF_EFORK The executor was created before fork(); nothing is freed
  *         (its threads and locks did not survive into this process).
+ * @retval TF_ESHUTDOWN Called again, from a drop function this call runs;
+ *         nothing more is done.
  * @par Thread safety
  * Any thread, but no other call may use @p executor concurrently (wakes of
  * its tasks may) or afterwards.
@@ -538,6 +542,7 @@ TF_API int tf_executor_free(tf_executor *executor);
  * @retval TF_EHANDLE @p executor is not an executor.
  * @retval TF_ESHUTDOWN The executor is shutting down.
  * @retval TF_ENOMEM Out of memory.
+ * @retval TF_EFORK The executor was created before fork().
  * @par Thread safety
  * Any thread, including from inside a poll.
  */
@@ -554,6 +559,8 @@ TF_API int tf_executor_spawn(tf_executor *executor, tf_poll_fn poll,
  * @retval TF_EINVAL @p executor is NULL.
  * @retval TF_EHANDLE @p executor is not an executor.
  * @retval TF_EBUSY Called from inside one of the executor's polls.
+ * @retval TF_ESHUTDOWN tf_executor_free() has begun (reachable only from
+ *         a drop function it runs).
  * @retval TF_EFORK The executor was created before fork().
  * @par Thread safety
  * Any thread; several threads may run it at once.
@@ -604,6 +611,7 @@ TF_API int tf_executor_count(tf_executor *executor, uint64_t *tasks,
  * @retval TF_EHANDLE @p executor is not an executor.
  * @retval TF_ESHUTDOWN The executor is shutting down.
  * @retval TF_ENOMEM Out of memory.
+ * @retval TF_EFORK The executor was created before fork().
  * @par Thread safety
  * Any thread.
  */

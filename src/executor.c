@@ -48,6 +48,12 @@ static void core_destroy(tf_executor *e) {
 
 void tf__executor_task_dealloc(tf_task *t) {
     tf_executor *e = t->exec;
+    /* An executor from before fork(): its pool lock may be held by a
+     * thread that does not exist in this process. Leak the task, as the
+     * executor itself is leaked (tf_executor_free refuses it). */
+    if (TF_UNLIKELY(e->fork_gen != atomic_load_explicit(&tf__fork_generation,
+                                                        memory_order_relaxed)))
+        return;
     pthread_mutex_lock(&e->pool_lock);
     tf__pool_free(&e->pool, t);
     int last = !e->handle_alive && e->pool.live == 0;

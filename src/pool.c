@@ -35,7 +35,7 @@ static void pool_trim(tf_pool *pool) {
     c->count = 0;
     pool->bump = c->objects;
     pool->bump_end = c->objects + POOL_FIRST * pool->obj_size;
-    pool->next_count = POOL_FIRST * 2;
+    pool->next_count = (size_t)POOL_FIRST * 2;
 }
 
 void *tf__pool_alloc(tf_pool *pool) {

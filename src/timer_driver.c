@@ -119,6 +119,13 @@ static void *driver_main(void *arg) {
 
 static void atfork_prepare(void) {
     pthread_mutex_lock(&tf__driver.lock);
+    /* A batch being fired is linked only from the driver's stack, which
+     * the child will not have: its timers would stay FIRING there, and
+     * every reset, cancel or free of one would wait for fire_done for
+     * ever. Let the batch finish first (wakers are short by contract);
+     * not on the driver thread itself, which would wait for itself. */
+    while (tf__driver.firing && !tls_is_driver)
+        pthread_cond_wait(&tf__driver.fire_done, &tf__driver.lock);
     pthread_mutex_lock(&tf__driver.pool_lock);
 }
 static void atfork_parent(void) {

@@ -74,12 +74,13 @@ static int is_mapped(dev_t dev, ino_t ino) {
     while (fgets(line, sizeof line, f)) {
         unsigned maj, min;
         unsigned long long inode;
-        if (sscanf(line, "%*x-%*x %*s %*x %x:%x %llu", &maj, &min, &inode) == 3 &&
+        /* All three fields are required (== 3): a short line is skipped. */
+        if (sscanf(line, "%*x-%*x %*s %*x %x:%x %llu", &maj, &min, &inode) == 3 && /* NOLINT(cert-err34-c) */
             inode == (unsigned long long)ino && makedev(maj, min) == dev && inode != 0) {
             found = 1;
         }
     }
-    fclose(f);
+    (void)fclose(f);
     return found;
 }
 
@@ -132,7 +133,7 @@ static int baseline_threads(void) {
     long tid = 0;
     if (pthread_create(&th, NULL, note_tid, &tid) == 0) pthread_join(th, NULL);
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%ld", tid);
+    (void)snprintf(path, sizeof path, "/proc/self/task/%ld", tid);
     for (int i = 0; i < 5000 && tid > 0 && access(path, F_OK) == 0; i++) sleep_us(1000);
     return count_threads();
 }

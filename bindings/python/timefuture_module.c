@@ -30,7 +30,7 @@
 
 /* How long the run loop waits inside the library with the GIL released
  * before it looks for signals (Ctrl-C) again. */
-#define TFPY_WAIT_SLICE_NS (50u * 1000u * 1000u)
+#define TFPY_WAIT_SLICE_NS (UINT64_C(50) * 1000 * 1000)
 /* How many polls the run loop makes between two signal checks while busy. */
 #define TFPY_SIGNAL_CHECK_MASK 1023u
 /* Largest duration accepted, in ns: the library adds it to the clock. */
