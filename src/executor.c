@@ -66,8 +66,14 @@ void tf__executor_task_dealloc(tf_task *t) {
 static void fd_signal(tf_executor *e) {
     if (atomic_exchange(&e->efd_signalled, 1) == 0) {
         uint64_t one = 1;
+        /* Counted, so that tf_executor_free does not close the descriptor
+         * (whose number could be reused at once) between our read of efd
+         * and the write: a wake may race with the free. */
+        atomic_fetch_add(&e->efd_writers, 1);
+        int fd = atomic_load(&e->efd);
         /* EAGAIN only if the counter is saturated: still readable. */
-        ssize_t rc = write(atomic_load(&e->efd), &one, sizeof(one));
+        ssize_t rc = fd >= 0 ? write(fd, &one, sizeof(one)) : 0;
+        atomic_fetch_sub(&e->efd_writers, 1);
         (void)rc;
     }
 }
@@ -459,7 +465,12 @@ int tf_executor_free(tf_executor *e) {
         reap = next;
     }
     int fd = atomic_exchange(&e->efd, -1);
-    if (fd >= 0) close(fd);
+    if (fd >= 0) {
+        /* A wake that read the descriptor before the exchange finishes its
+         * write first (a few instructions; later ones see -1). */
+        while (atomic_load(&e->efd_writers) != 0) tf__cpu_relax();
+        close(fd);
+    }
 
     pthread_mutex_lock(&e->pool_lock);
     e->handle_alive = 0;

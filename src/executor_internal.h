@@ -27,6 +27,7 @@ struct tf_executor {
     pthread_mutex_t fd_lock;
     atomic_int efd;
     atomic_int efd_signalled;
+    atomic_int efd_writers; /* wakes between reading efd and writing it */
     uint32_t nthreads;
     pthread_t *threads;
 };

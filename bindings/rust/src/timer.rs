@@ -111,8 +111,8 @@ impl Timer {
         check(unsafe { sys::tf_timer_reset_at(self.raw.as_ptr(), deadline_ns) }).map(drop)
     }
 
-    /// Disarm the timer: the waiting task's waker is dropped without a wake,
-    /// and polls resolve to `Err(`[`Error::Canceled`]`)` until a reset.
+    /// Disarm the timer: the waiting task is woken once, so that it polls
+    /// again, and polls resolve to `Err(`[`Error::Canceled`]`)` until a reset.
     ///
     /// Returns `Ok(true)` if the timer was armed, `Ok(false)` if it had
     /// already fired or been cancelled (nothing changes then).

@@ -1,0 +1,736 @@
+/* libFuzzer target: the input is a program of API calls over a few
+ * executors, tasks, external tasks, wakers and timers, including calls
+ * with NULL, wrong-type handles and out-of-range values. A model of what
+ * should happen is kept alongside and checked after every call:
+ *
+ * - every status is one the header documents for that call, and the
+ *   deterministic ones are exact (double cancel, poll after cancel, counts
+ *   of tasks on caller-polled executors, deadlines read back, ...);
+ * - a task is never polled after it completed or was dropped, its future
+ *   is dropped exactly once, and freeing an executor drops every one of its
+ *   unfinished futures;
+ * - every reference to a caller-made waker that the library took is given
+ *   back exactly once;
+ * - at the end of each input, with everything released, tf_set_allocator
+ *   succeeds (no object of the library is alive) and every allocation made
+ *   through it has been freed.
+ *
+ * A violated invariant calls abort(), which libFuzzer reports as a crash.
+ * Built by fuzz/CMakeLists.txt (clang, -fsanitize=fuzzer,address,undefined)
+ * from the library sources; run by scripts/fuzz.sh. */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "timefuture.h"
+
+#define REQUIRE(cond)                                                        \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            (void)fprintf(stderr, "fuzz_api.c:%d: invariant failed: %s\n",         \
+                    __LINE__, #cond);                                        \
+            abort();                                                         \
+        }                                                                    \
+    } while (0)
+#define ONE_OF2(v, a, b) ((v) == (a) || (v) == (b))
+#define ONE_OF3(v, a, b, c) (ONE_OF2(v, a, b) || (v) == (c))
+
+enum { MAX_EXEC = 3, MAX_TASKS = 48, MAX_EXT = 16, MAX_WAKERS = 12,
+       MAX_TIMERS = 8, PROGRAM = 6 };
+
+/* --- input reader --------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} input;
+
+static uint8_t u8(input *in) {
+    if (!in->n) return 0;
+    in->n--;
+    return *in->p++;
+}
+static uint32_t u32(input *in) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v = v << 8 | u8(in);
+    return v;
+}
+
+/* --- counting allocator ---------------------------------------------------- */
+
+static atomic_long allocs, frees;
+static void *fz_alloc(void *ud, size_t n) {
+    (void)ud;
+    void *p = malloc(n);
+    if (p) atomic_fetch_add(&allocs, 1);
+    return p;
+}
+static void fz_free(void *ud, void *p) {
+    (void)ud;
+    atomic_fetch_add(&frees, 1);
+    free(p);
+}
+static const tf_allocator fz_allocator = {sizeof(tf_allocator), 0, fz_alloc,
+                                          fz_free, NULL};
+
+/* --- caller-made wakers ------------------------------------------------------- */
+
+typedef struct {
+    atomic_int refs; /* references the library holds, through our vtable */
+    atomic_int wakes;
+} cdata;
+
+static cdata custom_data[2];
+
+static void *c_clone(void *d) {
+    atomic_fetch_add(&((cdata *)d)->refs, 1);
+    return d;
+}
+static void c_wake(void *d) {
+    atomic_fetch_add(&((cdata *)d)->wakes, 1);
+    atomic_fetch_sub(&((cdata *)d)->refs, 1);
+}
+static void c_wake_by_ref(void *d) { atomic_fetch_add(&((cdata *)d)->wakes, 1); }
+static void c_drop(void *d) { atomic_fetch_sub(&((cdata *)d)->refs, 1); }
+static const tf_waker_vtable c_vt = {sizeof(tf_waker_vtable), 0, c_clone,
+                                     c_wake, c_wake_by_ref, c_drop};
+
+/* --- the model ------------------------------------------------------------------ */
+
+typedef struct fz_task {
+    int used;
+    int exec;               /* index into executors */
+    uint8_t program[PROGRAM];
+    atomic_int polls;
+    atomic_int completed;
+    atomic_int drops;
+    atomic_int in_poll;
+    int wake_pending;       /* woken through a held waker, not yet polled */
+    int polls_at_wake;
+} fz_task;
+
+typedef struct {
+    tf_executor *e;
+    int workers;
+    int tasks_unfinished;   /* model, exact for caller-polled executors */
+    int ext_unfinished;
+} fz_exec;
+
+typedef struct {
+    int used, exec;
+    uint64_t tag;
+    const tf_waker *taken;  /* borrowed from tf_executor_next until report */
+    int done;
+    int woken;              /* woken while idle: next must hand it out */
+} fz_ext;
+
+typedef struct {
+    tf_timer *t;
+    int cancelled;          /* cancelled and not re-armed since */
+    int has_abs;            /* deadline known exactly */
+    uint64_t deadline;
+} fz_timer;
+
+static struct {
+    fz_exec ex[MAX_EXEC];
+    fz_task tasks[MAX_TASKS];
+    fz_ext ext[MAX_EXT];
+    tf_waker *wakers[MAX_WAKERS];   /* references we hold */
+    fz_task *waker_task[MAX_WAKERS]; /* the C task a held waker wakes */
+    int waker_ext[MAX_WAKERS];      /* or the external task's slot + 1 */
+    fz_timer timers[MAX_TIMERS];
+    int ntasks;
+} S;
+
+/* TF_FUZZ_TRACE=1 prints each operation, to read a crashing input. */
+static int trace;
+
+/* Junk that is no handle of any kind. */
+static _Alignas(16) unsigned char junk[64];
+
+static int free_waker_slot(void) {
+    for (int i = 0; i < MAX_WAKERS; i++)
+        if (!S.wakers[i]) return i;
+    return -1;
+}
+
+/* External task slot k is gone (completed, or its executor freed) and may
+ * be reused: held wakers of the old task no longer wake whatever is
+ * spawned there next. */
+static void forget_ext(int k) {
+    for (int i = 0; i < MAX_WAKERS; i++)
+        if (S.waker_ext[i] == k + 1) S.waker_ext[i] = 0;
+}
+
+static void drop_fn(void *s) {
+    fz_task *t = s;
+    REQUIRE(atomic_fetch_add(&t->drops, 1) == 0); /* exactly once */
+}
+
+static int task_poll(void *s, const tf_waker *w) {
+    fz_task *t = s;
+    REQUIRE(!atomic_load(&t->completed));
+    REQUIRE(!atomic_load(&t->drops));
+    REQUIRE(atomic_exchange(&t->in_poll, 1) == 0);
+    int p = atomic_fetch_add(&t->polls, 1);
+    int workers = S.ex[t->exec].workers;
+    int r = TF_PENDING;
+    switch (t->program[p % PROGRAM] % 8) {
+    case 0:
+        r = TF_READY;
+        break;
+    case 1: /* keep a clone for the fuzzer to wake later */
+        if (!workers) {
+            int k = free_waker_slot();
+            if (k >= 0) {
+                REQUIRE(tf_waker_clone(w, &S.wakers[k]) == TF_OK);
+                S.waker_task[k] = t;
+                S.waker_ext[k] = 0;
+            }
+        }
+        break;
+    case 2: /* yield */
+        REQUIRE(tf_waker_wake_by_ref(w) == TF_OK);
+        break;
+    case 3: { /* re-entrant calls are refused */
+        tf_executor *e = S.ex[t->exec].e;
+        REQUIRE(tf_executor_run(e) == TF_EBUSY);
+        REQUIRE(tf_executor_run_ready(e, NULL) == TF_EBUSY);
+        if (!workers) REQUIRE(tf_executor_free(e) == TF_EBUSY);
+        REQUIRE(tf_executor_report(e, w, TF_READY) == TF_EHANDLE);
+        r = p >= 3 ? 42 : TF_PENDING; /* any non-pending value completes */
+        if (r == TF_PENDING) REQUIRE(tf_waker_wake_by_ref(w) == TF_OK);
+        break;
+    }
+    case 4: /* poll a timer with our waker */
+        if (!workers) {
+            fz_timer *ft = &S.timers[t->program[0] % MAX_TIMERS];
+            if (ft->t) {
+                int rc = tf_timer_poll(ft->t, w);
+                REQUIRE(ONE_OF3(rc, TF_PENDING, TF_READY, TF_ECANCELED));
+                REQUIRE((rc == TF_ECANCELED) == ft->cancelled);
+                if (rc != TF_PENDING) r = TF_READY;
+            } else {
+                r = TF_READY;
+            }
+        } else {
+            r = TF_READY;
+        }
+        break;
+    case 5: /* spawn a sibling (caller-polled executors only) */
+        if (!workers && S.ntasks < MAX_TASKS) {
+            fz_task *n = &S.tasks[S.ntasks];
+            memset(n, 0, sizeof(*n));
+            n->used = 1;
+            n->exec = t->exec;
+            for (int i = 0; i < PROGRAM; i++) n->program[i] = t->program[(i + 1) % PROGRAM] + 1;
+            REQUIRE(tf_executor_spawn(S.ex[t->exec].e, task_poll, drop_fn, n) == TF_OK);
+            S.ntasks++;
+            S.ex[t->exec].tasks_unfinished++;
+        }
+        break;
+    case 6: /* pending with no waker kept: only a shutdown ends it */
+        break;
+    default:
+        r = -3; /* an error value completes too */
+    }
+    if (r != TF_PENDING) {
+        atomic_store(&t->completed, 1);
+        if (!workers) S.ex[t->exec].tasks_unfinished--;
+    }
+    atomic_store(&t->in_poll, 0);
+    return r;
+}
+
+/* Frees executor i and checks that every one of its futures was dropped. */
+static void exec_free(int i) {
+    fz_exec *x = &S.ex[i];
+    if (!x->e) return;
+    REQUIRE(tf_executor_free(x->e) == TF_OK);
+    for (int k = 0; k < S.ntasks; k++) {
+        fz_task *t = &S.tasks[k];
+        if (t->used && t->exec == i) {
+            REQUIRE(atomic_load(&t->drops) == 1);
+            t->used = 0;
+        }
+    }
+    for (int k = 0; k < MAX_EXT; k++) {
+        fz_ext *e = &S.ext[k];
+        if (e->used && e->exec == i) {
+            /* One still taken must be reported: the only call allowed
+             * on a freed executor. */
+            if (e->taken)
+                REQUIRE(tf_executor_report(x->e, e->taken, TF_PENDING) == TF_ESHUTDOWN);
+            memset(e, 0, sizeof(*e));
+            forget_ext(k);
+        }
+    }
+    memset(x, 0, sizeof(*x));
+}
+
+static int task_block_on(void *s, const tf_waker *w) {
+    int *left = s;
+    if ((*left)-- > 0) {
+        REQUIRE(tf_waker_wake_by_ref(w) == TF_OK);
+        return TF_PENDING;
+    }
+    return 7;
+}
+
+/* Before waking held waker k: what the wake must lead to, for tasks of
+ * caller-polled executors (whose polls happen only when we ask). */
+static void note_wake(int k) {
+    fz_task *t = S.waker_task[k];
+    if (trace)
+        (void)fprintf(stderr, "  wake of held waker %d: task %d, external %d\n", k,
+                      t ? (int)(t - S.tasks) : -1, S.waker_ext[k] - 1);
+    if (t && t->used && !S.ex[t->exec].workers && !atomic_load(&t->completed) &&
+        !t->wake_pending) {
+        t->wake_pending = 1;
+        t->polls_at_wake = atomic_load(&t->polls);
+    }
+    int x = S.waker_ext[k] - 1;
+    if (x >= 0 && S.ext[x].used && !S.ext[x].done && !S.ext[x].taken)
+        S.ext[x].woken = 1;
+}
+
+/* After tf_executor_run_ready on executor xi: every task woken since its
+ * last poll has been polled (no wake is lost, none left queued). */
+static void check_woken_polled(int xi) {
+    if (S.ex[xi].workers) return;
+    for (int k = 0; k < S.ntasks; k++) {
+        fz_task *t = &S.tasks[k];
+        if (!t->used || t->exec != xi || !t->wake_pending) continue;
+        REQUIRE(atomic_load(&t->polls) > t->polls_at_wake);
+        t->wake_pending = 0;
+    }
+}
+
+static uint64_t pick_duration(input *in) {
+    switch (u8(in) % 8) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return u8(in) * UINT64_C(1000);        /* up to 255 us */
+    case 3: return UINT64_C(3600) * 1000000000u;   /* an hour */
+    case 4: return UINT64_MAX;
+    case 5: return UINT64_MAX - u8(in);
+    case 6: return (uint64_t)u32(in) << 20;        /* up to ~52 days */
+    default: return u32(in);                       /* up to ~4 s */
+    }
+}
+
+static uint64_t pick_deadline(input *in, int *out_of_range) {
+    uint64_t now = tf_now_ns(), d;
+    switch (u8(in) % 6) {
+    case 0: d = 0; break;
+    case 1: d = now; break;
+    case 2: d = now + u8(in) * UINT64_C(1000); break;
+    case 3: d = UINT64_MAX - 1; break;
+    case 4: d = UINT64_MAX; break;
+    default: d = now + ((uint64_t)u32(in) << 16); break;
+    }
+    *out_of_range = d == UINT64_MAX;
+    return d;
+}
+
+/* One operation. */
+static void step(input *in) {
+    uint8_t op = u8(in) % 26;
+    int i = u8(in);
+    if (trace) (void)fprintf(stderr, "op %d on %d (%zu bytes left)\n", op, i, in->n);
+    fz_exec *x = &S.ex[i % MAX_EXEC];
+    int xi = i % MAX_EXEC;
+    fz_timer *ft = &S.timers[i % MAX_TIMERS];
+    int wi = i % MAX_WAKERS;
+    int rc;
+    switch (op) {
+    case 0: /* new executor */
+        if (!x->e) {
+            x->workers = u8(in) % 4 == 0;
+            REQUIRE(tf_executor_new((uint32_t)x->workers, &x->e) == TF_OK);
+        }
+        break;
+    case 1:
+        exec_free(xi);
+        break;
+    case 2: /* spawn */
+        if (x->e && S.ntasks < MAX_TASKS) {
+            fz_task *t = &S.tasks[S.ntasks];
+            memset(t, 0, sizeof(*t));
+            t->used = 1;
+            t->exec = xi;
+            for (int k = 0; k < PROGRAM; k++) t->program[k] = u8(in);
+            if (x->workers)
+                for (int k = 0; k < PROGRAM; k++)
+                    if (t->program[k] % 8 == 5) t->program[k] = 2; /* no spawns on workers */
+            REQUIRE(tf_executor_spawn(x->e, task_poll, drop_fn, t) == TF_OK);
+            S.ntasks++;
+            if (!x->workers) x->tasks_unfinished++;
+        }
+        break;
+    case 3: /* spawn an external task */
+        if (x->e) {
+            for (int k = 0; k < MAX_EXT; k++) {
+                if (S.ext[k].used) continue;
+                S.ext[k] = (fz_ext){1, xi, (uint64_t)k, NULL, 0, 0};
+                REQUIRE(tf_executor_spawn_external(x->e, (uint64_t)k) == TF_OK);
+                x->ext_unfinished++;
+                break;
+            }
+        }
+        break;
+    case 4: /* next, non-blocking */
+        if (x->e) {
+            uint64_t tag = UINT64_MAX;
+            const tf_waker *w = NULL;
+            rc = tf_executor_next(x->e, 0, &tag, &w);
+            REQUIRE(ONE_OF3(rc, TF_OK, TF_ETIMEDOUT, TF_EEMPTY));
+            /* No lost wake: a woken external task is handed out. */
+            for (int k = 0; k < MAX_EXT; k++)
+                if (S.ext[k].used && S.ext[k].exec == xi && S.ext[k].woken)
+                    REQUIRE(rc == TF_OK);
+            if (rc == TF_EEMPTY) REQUIRE(x->ext_unfinished == 0);
+            if (x->ext_unfinished == 0) REQUIRE(rc == TF_EEMPTY);
+            if (rc == TF_OK) {
+                REQUIRE(tag < MAX_EXT);
+                fz_ext *e = &S.ext[tag];
+                REQUIRE(e->used && e->exec == xi && !e->done);
+                REQUIRE(e->taken == NULL); /* never handed out twice */
+                e->taken = w;
+                e->woken = 0;
+            }
+        }
+        break;
+    case 5: /* report a taken external task */
+        for (int k = 0; k < MAX_EXT; k++) {
+            fz_ext *e = &S.ext[(k + i) % MAX_EXT];
+            if (!e->used || !e->taken) continue;
+            int result = u8(in) % 3;
+            fz_exec *ex = &S.ex[e->exec];
+            if (result == 2) { /* keep a clone, stay pending */
+                int s = free_waker_slot();
+                if (s >= 0) {
+                    REQUIRE(tf_waker_clone(e->taken, &S.wakers[s]) == TF_OK);
+                    S.waker_task[s] = NULL;
+                    S.waker_ext[s] = (int)(e - S.ext) + 1;
+                }
+                result = TF_PENDING;
+            }
+            REQUIRE(tf_executor_report(ex->e, e->taken, result) == TF_OK);
+            /* Reported twice: refused (after TF_READY the task may be gone,
+             * so only after TF_PENDING). */
+            if (result == TF_PENDING)
+                REQUIRE(tf_executor_report(ex->e, e->taken, TF_PENDING) == TF_ESTATE);
+            e->taken = NULL;
+            if (result == TF_READY) {
+                e->done = 1;
+                e->used = 0;
+                ex->ext_unfinished--;
+                forget_ext((int)(e - S.ext));
+            }
+            break;
+        }
+        break;
+    case 6: /* run what is ready */
+        if (x->e) {
+            uint64_t polled = UINT64_MAX;
+            REQUIRE(tf_executor_run_ready(x->e, &polled) == TF_OK);
+            REQUIRE(polled != UINT64_MAX);
+            check_woken_polled(xi);
+        }
+        break;
+    case 7: /* count */
+        if (x->e) {
+            uint64_t n = 0, m = 0;
+            REQUIRE(tf_executor_count(x->e, &n, &m) == TF_OK);
+            if (!x->workers) REQUIRE(n == (uint64_t)x->tasks_unfinished);
+            REQUIRE(m == (uint64_t)x->ext_unfinished);
+        }
+        break;
+    case 8:
+        if (x->e) {
+            int fd = -1;
+            REQUIRE(tf_executor_fd(x->e, &fd) == TF_OK && fd >= 0);
+        }
+        break;
+    case 9: /* clone a held waker */
+        if (S.wakers[wi]) {
+            int s = free_waker_slot();
+            if (s >= 0) {
+                REQUIRE(tf_waker_clone(S.wakers[wi], &S.wakers[s]) == TF_OK);
+                REQUIRE(tf_waker_will_wake(S.wakers[wi], S.wakers[s]) == 1);
+                S.waker_task[s] = S.waker_task[wi];
+                S.waker_ext[s] = S.waker_ext[wi];
+            }
+        }
+        break;
+    case 10:
+        if (S.wakers[wi]) {
+            note_wake(wi);
+            REQUIRE(tf_waker_wake(S.wakers[wi]) == TF_OK);
+            S.wakers[wi] = NULL;
+        }
+        break;
+    case 11:
+        if (S.wakers[wi]) {
+            note_wake(wi);
+            REQUIRE(tf_waker_wake_by_ref(S.wakers[wi]) == TF_OK);
+        }
+        break;
+    case 12:
+        REQUIRE(tf_waker_drop(S.wakers[wi]) == TF_OK); /* NULL is fine too */
+        S.wakers[wi] = NULL;
+        break;
+    case 13: { /* will_wake of any two */
+        tf_waker *a = S.wakers[wi], *b = S.wakers[u8(in) % MAX_WAKERS];
+        rc = tf_waker_will_wake(a, b);
+        if (!a || !b) REQUIRE(rc == TF_EINVAL);
+        else REQUIRE(ONE_OF2(rc, 0, 1));
+        if (a && a == b) REQUIRE(rc == 1);
+        break;
+    }
+    case 14: /* a caller-made waker */
+        if (!S.wakers[wi]) {
+            cdata *d = &custom_data[u8(in) & 1];
+            atomic_fetch_add(&d->refs, 1);
+            REQUIRE(tf_waker_new(&c_vt, d, &S.wakers[wi]) == TF_OK);
+            S.waker_task[wi] = NULL;
+            S.waker_ext[wi] = 0;
+        }
+        break;
+    case 15: /* new timer */
+        if (!ft->t) {
+            uint64_t d = pick_duration(in), before = tf_now_ns();
+            rc = tf_timer_new(d, &ft->t);
+            if (d >= UINT64_MAX - before) {
+                REQUIRE(rc == TF_ERANGE && ft->t == NULL);
+            } else if (rc == TF_ERANGE) {
+                REQUIRE(d >= UINT64_MAX - tf_now_ns()); /* the clock moved */
+                ft->t = NULL;
+            } else {
+                REQUIRE(rc == TF_OK);
+                uint64_t dl = 0;
+                REQUIRE(tf_timer_deadline(ft->t, &dl) == TF_OK);
+                uint64_t after = tf_now_ns();
+                REQUIRE(dl >= before + d);
+                REQUIRE(dl <= (after > UINT64_MAX - d ? UINT64_MAX : after + d));
+                *ft = (fz_timer){ft->t, 0, 1, dl};
+            }
+        }
+        break;
+    case 16: /* new timer at a deadline */
+        if (!ft->t) {
+            int oor;
+            uint64_t d = pick_deadline(in, &oor);
+            rc = tf_timer_new_at(d, &ft->t);
+            if (oor) {
+                REQUIRE(rc == TF_ERANGE && ft->t == NULL);
+            } else {
+                REQUIRE(rc == TF_OK);
+                *ft = (fz_timer){ft->t, 0, 1, d};
+            }
+        }
+        break;
+    case 17: /* poll a timer with a held waker or the no-op one */
+        if (ft->t) {
+            tf_waker *w = S.wakers[u8(in) % MAX_WAKERS];
+            rc = tf_timer_poll(ft->t, w ? w : tf_waker_noop());
+            REQUIRE(ONE_OF3(rc, TF_PENDING, TF_READY, TF_ECANCELED));
+            REQUIRE((rc == TF_ECANCELED) == ft->cancelled);
+            if (rc == TF_READY && ft->has_abs) REQUIRE(tf_now_ns() >= ft->deadline);
+            if (rc == TF_PENDING && ft->has_abs) REQUIRE(ft->deadline > 0);
+        }
+        break;
+    case 18: /* reset */
+        if (ft->t) {
+            uint64_t d = pick_duration(in), before = tf_now_ns();
+            rc = tf_timer_reset(ft->t, d);
+            if (d >= UINT64_MAX - before) {
+                REQUIRE(rc == TF_ERANGE);
+            } else if (rc == TF_OK) {
+                uint64_t dl = 0;
+                REQUIRE(tf_timer_deadline(ft->t, &dl) == TF_OK);
+                REQUIRE(dl >= before + d);
+                ft->cancelled = 0;
+                ft->has_abs = 1;
+                ft->deadline = dl;
+            } else {
+                REQUIRE(rc == TF_ERANGE);
+            }
+        }
+        break;
+    case 19: /* reset at */
+        if (ft->t) {
+            int oor;
+            uint64_t d = pick_deadline(in, &oor);
+            rc = tf_timer_reset_at(ft->t, d);
+            if (oor) {
+                REQUIRE(rc == TF_ERANGE);
+            } else {
+                REQUIRE(rc == TF_OK);
+                uint64_t dl = 0;
+                REQUIRE(tf_timer_deadline(ft->t, &dl) == TF_OK && dl == d);
+                ft->cancelled = 0;
+                ft->has_abs = 1;
+                ft->deadline = d;
+            }
+        }
+        break;
+    case 20: /* cancel, maybe twice */
+        if (ft->t) {
+            rc = tf_timer_cancel(ft->t);
+            REQUIRE(ONE_OF2(rc, TF_OK, TF_ESTATE));
+            if (ft->cancelled) REQUIRE(rc == TF_ESTATE);
+            if (rc == TF_OK) ft->cancelled = 1;
+            REQUIRE(tf_timer_cancel(ft->t) == TF_ESTATE);
+        }
+        break;
+    case 21: /* free */
+        REQUIRE(tf_timer_free(ft->t) == TF_OK);
+        memset(ft, 0, sizeof(*ft));
+        break;
+    case 22: { /* wrong handles and NULLs: refused, nothing changes */
+        tf_executor *be = NULL;
+        tf_timer *bt = NULL;
+        tf_waker *bw = NULL;
+        switch (u8(in) % 4) {
+        case 0: break; /* NULL */
+        case 1:
+            be = (tf_executor *)(void *)junk;
+            bt = (tf_timer *)(void *)junk;
+            bw = (tf_waker *)(void *)junk;
+            break;
+        case 2: /* a timer where an executor or waker is expected */
+            if (ft->t) {
+                be = (tf_executor *)(void *)ft->t;
+                bw = (tf_waker *)(void *)ft->t;
+            }
+            bt = x->e ? (tf_timer *)(void *)x->e : NULL;
+            break;
+        default: /* an executor or a caller-made waker as a timer */
+            if (x->e) bw = (tf_waker *)(void *)x->e;
+            if (S.wakers[wi]) {
+                be = (tf_executor *)(void *)S.wakers[wi];
+                bt = (tf_timer *)(void *)S.wakers[wi];
+            }
+        }
+        uint64_t v = 5, tag = 6;
+        const tf_waker *cw = NULL;
+        int fd = -9;
+        tf_waker *out = NULL;
+        int e_exp = be ? TF_EHANDLE : TF_EINVAL;
+        int t_exp = bt ? TF_EHANDLE : TF_EINVAL;
+        int w_exp = bw ? TF_EHANDLE : TF_EINVAL;
+        REQUIRE(tf_executor_spawn(be, task_poll, drop_fn, NULL) == e_exp);
+        REQUIRE(tf_executor_spawn_external(be, 1) == e_exp);
+        REQUIRE(tf_executor_run(be) == e_exp);
+        REQUIRE(tf_executor_run_ready(be, &v) == e_exp);
+        REQUIRE(tf_executor_count(be, &v, NULL) == e_exp);
+        REQUIRE(tf_executor_next(be, 0, &tag, &cw) == e_exp);
+        REQUIRE(tf_executor_fd(be, &fd) == e_exp);
+        REQUIRE(tf_executor_report(be, tf_waker_noop(), TF_READY) == e_exp);
+        REQUIRE(tf_executor_free(be) == (be ? TF_EHANDLE : TF_OK));
+        REQUIRE(tf_timer_poll(bt, tf_waker_noop()) == t_exp);
+        REQUIRE(tf_timer_reset(bt, 1) == t_exp);
+        REQUIRE(tf_timer_reset_at(bt, 1) == t_exp);
+        REQUIRE(tf_timer_cancel(bt) == t_exp);
+        REQUIRE(tf_timer_deadline(bt, &v) == t_exp);
+        REQUIRE(tf_timer_free(bt) == (bt ? TF_EHANDLE : TF_OK));
+        REQUIRE(tf_waker_clone(bw, &out) == w_exp);
+        REQUIRE(tf_waker_wake(bw) == w_exp);
+        REQUIRE(tf_waker_wake_by_ref(bw) == w_exp);
+        REQUIRE(tf_waker_drop(bw) == (bw ? TF_EHANDLE : TF_OK));
+        REQUIRE(tf_waker_will_wake(bw, tf_waker_noop()) == w_exp);
+        if (ft->t) REQUIRE(tf_timer_poll(ft->t, bw) == w_exp);
+        if (x->e) {
+            REQUIRE(tf_executor_report(x->e, bw, TF_READY) == w_exp);
+            REQUIRE(tf_executor_count(x->e, NULL, NULL) == TF_EINVAL);
+            REQUIRE(tf_executor_next(x->e, 0, NULL, &cw) == TF_EINVAL);
+            REQUIRE(tf_executor_spawn(x->e, NULL, NULL, NULL) == TF_EINVAL);
+        }
+        REQUIRE(v == 5 && tag == 6 && cw == NULL && fd == -9 && out == NULL);
+        break;
+    }
+    case 23: { /* block_on */
+        int left = u8(in) % 4;
+        REQUIRE(tf_block_on(task_block_on, &left) == 7);
+        break;
+    }
+    case 24: { /* odd arguments */
+        tf_executor *e = NULL;
+        REQUIRE(tf_executor_new(1025 + u8(in), &e) == TF_EINVAL && e == NULL);
+        REQUIRE(tf_strerror((int)u32(in)) != NULL);
+        tf_allocator bad = fz_allocator;
+        bad.reserved = 1;
+        REQUIRE(tf_set_allocator(&bad) == TF_EINVAL);
+        /* Handles are checked before the result value. */
+        if (x->e)
+            REQUIRE(tf_executor_report(x->e, tf_waker_noop(), u8(in) + 2) == TF_EHANDLE);
+        break;
+    }
+    default: /* run every caller-polled executor once, all counts exact */
+        for (int k = 0; k < MAX_EXEC; k++) {
+            if (!S.ex[k].e) continue;
+            REQUIRE(tf_executor_run_ready(S.ex[k].e, NULL) == TF_OK);
+            check_woken_polled(k);
+            uint64_t n = 0, m = 0;
+            REQUIRE(tf_executor_count(S.ex[k].e, &n, &m) == TF_OK);
+            if (!S.ex[k].workers) REQUIRE(n == (uint64_t)S.ex[k].tasks_unfinished);
+            REQUIRE(m == (uint64_t)S.ex[k].ext_unfinished);
+        }
+    }
+}
+
+static void release_everything(void) {
+    /* Taken external tasks are reported before their executor goes. */
+    for (int k = 0; k < MAX_EXT; k++) {
+        fz_ext *e = &S.ext[k];
+        if (e->used && e->taken) {
+            REQUIRE(tf_executor_report(S.ex[e->exec].e, e->taken, TF_PENDING) == TF_OK);
+            e->taken = NULL;
+        }
+    }
+    for (int k = 0; k < MAX_TIMERS; k++) {
+        REQUIRE(tf_timer_free(S.timers[k].t) == TF_OK);
+        S.timers[k].t = NULL;
+    }
+    /* Free the executors while wakers of their tasks are still held. */
+    for (int k = 0; k < MAX_EXEC; k++) exec_free(k);
+    for (int k = 0; k < MAX_WAKERS; k++) {
+        if (S.wakers[k]) REQUIRE(tf_waker_wake(S.wakers[k]) == TF_OK);
+        S.wakers[k] = NULL;
+    }
+    for (int k = 0; k < S.ntasks; k++) {
+        REQUIRE(atomic_load(&S.tasks[k].drops) == 1);
+        REQUIRE(!atomic_load(&S.tasks[k].in_poll));
+    }
+    /* Wakes from the driver may still be on their way to caller-made
+     * wakers of freed timers: tf_timer_free waits for those, so none. */
+    for (int k = 0; k < 2; k++) REQUIRE(atomic_load(&custom_data[k].refs) == 0);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    memset(junk, 0x5a, sizeof(junk));
+    trace = getenv("TF_FUZZ_TRACE") != NULL; /* NOLINT(concurrency-mt-unsafe): no threads yet */
+    REQUIRE(tf_set_allocator(&fz_allocator) == TF_OK);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    memset(&S, 0, sizeof(S));
+    input in = {data, size};
+    int steps = 0;
+    while (in.n && steps++ < 400) step(&in);
+    release_everything();
+    /* Nothing is alive: switching allocators is allowed, and hands back the
+     * cached timer memory, after which every allocation has been freed. */
+    REQUIRE(tf_set_allocator(&fz_allocator) == TF_OK);
+    REQUIRE(atomic_load(&allocs) == atomic_load(&frees));
+    return 0;
+}

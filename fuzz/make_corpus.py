@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Writes the fuzzer's seed corpus (fuzz/corpus/), one small file per
+scenario. Each seed is a program for fuzz_api.c: an operation byte, an
+object index byte, then the operation's own bytes (see step() there).
+Files named regress_* in corpus/ are inputs the fuzzer once failed on,
+kept so that every run replays them; this script leaves them alone."""
+import os
+
+NEW_EXEC, FREE_EXEC, SPAWN, SPAWN_EXT, NEXT, REPORT, RUN_READY, COUNT, FD = range(9)
+CLONE, WAKE, WAKE_BY_REF, DROP, WILL_WAKE, CUSTOM = range(9, 15)
+TIMER_NEW, TIMER_NEW_AT, TIMER_POLL, RESET, RESET_AT, CANCEL, TIMER_FREE = range(15, 22)
+BAD, BLOCK_ON, ODD, RUN_ALL = 22, 23, 24, 25
+
+CALLER, WORKERS = 1, 0  # byte for NEW_EXEC: 0 % 4 == 0 gives one worker
+
+SEEDS = {
+    "executor_lifecycle": [
+        NEW_EXEC, 0, CALLER,
+        SPAWN, 0, 0, 1, 2, 3, 0, 0,        # ready at once
+        SPAWN, 0, 1, 1, 0, 0, 0, 0,        # keeps its waker, then ready
+        SPAWN, 0, 6, 6, 6, 6, 6, 6,        # pending for ever: dropped at free
+        RUN_READY, 0, COUNT, 0,
+        WAKE_BY_REF, 0, RUN_READY, 0, COUNT, 0,
+        FREE_EXEC, 0, WAKE, 0],
+    "external_tasks": [
+        NEW_EXEC, 1, CALLER, FD, 1,
+        SPAWN_EXT, 1, SPAWN_EXT, 1,
+        NEXT, 1, REPORT, 0, 2,             # pending, clone kept
+        NEXT, 1, REPORT, 0, 1,             # ready
+        NEXT, 1, WAKE, 0, NEXT, 1, REPORT, 0, 1,
+        NEXT, 1, COUNT, 1, FREE_EXEC, 1],
+    "external_taken_at_free": [
+        NEW_EXEC, 2, CALLER, SPAWN_EXT, 2, NEXT, 2, FREE_EXEC, 2],
+    "timers": [
+        CUSTOM, 2, 0,
+        TIMER_NEW, 1, 2, 50, TIMER_POLL, 1, 2,
+        CANCEL, 1, TIMER_POLL, 1, 2,
+        RESET, 1, 0, TIMER_POLL, 1, 2,
+        TIMER_NEW_AT, 3, 1, TIMER_POLL, 3, 2,
+        TIMER_NEW_AT, 4, 3, TIMER_POLL, 4, 2, RESET_AT, 4, 0,
+        TIMER_NEW, 5, 4, TIMER_NEW_AT, 6, 4,
+        RESET, 3, 5, 7, TIMER_FREE, 1, TIMER_FREE, 3, DROP, 2],
+    "timer_tasks": [
+        NEW_EXEC, 0, CALLER,
+        TIMER_NEW, 0, 2, 20,
+        SPAWN, 0, 4, 4, 4, 4, 4, 4,
+        SPAWN, 0, 4, 2, 4, 2, 0, 0,
+        RUN_READY, 0, BLOCK_ON, 0, 2, RUN_READY, 0, RUN_READY, 0,
+        CANCEL, 0, RUN_READY, 0, COUNT, 0, FREE_EXEC, 0],
+    "worker_pool": [
+        NEW_EXEC, 0, WORKERS,
+        SPAWN, 0, 2, 2, 0, 0, 0, 0,
+        SPAWN, 0, 3, 3, 3, 3, 3, 3,
+        SPAWN, 0, 6, 6, 6, 6, 6, 6,
+        SPAWN_EXT, 0, NEXT, 0, REPORT, 0, 0,
+        COUNT, 0, BLOCK_ON, 0, 3, FREE_EXEC, 0],
+    "reentrant_and_spawn": [
+        NEW_EXEC, 0, CALLER,
+        SPAWN, 0, 3, 5, 5, 1, 0, 7,
+        RUN_READY, 0, RUN_READY, 0, RUN_READY, 0, RUN_READY, 0,
+        COUNT, 0, FREE_EXEC, 0],
+    "bad_handles": [
+        NEW_EXEC, 0, CALLER, TIMER_NEW, 0, 3, CUSTOM, 0, 1,
+        BAD, 0, 0, BAD, 0, 1, BAD, 0, 2, BAD, 0, 3,
+        ODD, 0, 7, 1, 2, 3, 4, 9,
+        WILL_WAKE, 0, 1, WILL_WAKE, 1, 0, CLONE, 0, WILL_WAKE, 0, 1],
+    "ranges": [
+        TIMER_NEW, 0, 4, TIMER_NEW, 0, 5, 0, TIMER_NEW_AT, 0, 4,
+        TIMER_NEW_AT, 1, 3, RESET, 1, 4, RESET_AT, 1, 4, RESET, 1, 6, 0, 0, 0, 1,
+        TIMER_POLL, 1, 9, CANCEL, 1, CANCEL, 1, TIMER_FREE, 1],
+    "run_all": [
+        RUN_ALL, 0, NEW_EXEC, 0, CALLER, TIMER_NEW, 1, 0, CUSTOM, 1, 1,
+        RUN_ALL, 1, SPAWN, 0, 1, 4, 2, 0, 0, 0, RUN_READY, 0, TIMER_POLL, 1, 1,
+        WAKE, 0, RUN_READY, 0],
+}
+
+def main():
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+    os.makedirs(out, exist_ok=True)
+    for name, prog in SEEDS.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(bytes(prog))
+
+if __name__ == "__main__":
+    main()
