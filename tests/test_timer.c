@@ -10,6 +10,15 @@
 
 #define MS 1000000ull
 
+/* Frees the timer and the test's waker reference, then checks that the
+ * library released every clone it had taken of the waker. */
+static void finish(tf_timer *t, tf_waker *w, counting_waker *c) {
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_waker_drop(w), TF_OK);
+    assert_int_equal(atomic_load(&c->refs), 0);
+    cw_destroy(c);
+}
+
 static void test_fires_not_early(void **state) {
     (void)state;
     counting_waker c;
@@ -30,10 +39,7 @@ static void test_fires_not_early(void **state) {
     assert_int_equal(tf_timer_poll(t, w), TF_READY); /* stays ready */
     /* The stored clone was consumed by the wake. */
     assert_int_equal(atomic_load(&c.wakes), 1);
-    tf_timer_free(t);
-    tf_waker_drop(w);
-    assert_int_equal(atomic_load(&c.refs), 0);
-    cw_destroy(&c);
+    finish(t, w, &c);
 }
 
 static void test_same_waker_is_not_cloned_again(void **state) {
@@ -99,10 +105,7 @@ static void test_cancel(void **state) {
     assert_int_equal(cw_wait_wakes(&c, 2, 10000), 2);
     assert_int_equal(tf_timer_poll(t, w), TF_READY);
     assert_int_equal(tf_timer_cancel(t), TF_ESTATE); /* already fired */
-    tf_timer_free(t);
-    tf_waker_drop(w);
-    assert_int_equal(atomic_load(&c.refs), 0);
-    cw_destroy(&c);
+    finish(t, w, &c);
 }
 
 static void test_reset_moves_deadline(void **state) {
@@ -131,10 +134,7 @@ static void test_reset_moves_deadline(void **state) {
     assert_int_equal(tf_timer_reset_at(t, tf_now_ns() - 1), TF_OK);
     assert_int_equal(cw_wait_wakes(&c, 3, 10000), 3);
     assert_int_equal(tf_timer_poll(t, w), TF_READY);
-    tf_timer_free(t);
-    tf_waker_drop(w);
-    assert_int_equal(atomic_load(&c.refs), 0);
-    cw_destroy(&c);
+    finish(t, w, &c);
 }
 
 static void test_free_armed_never_wakes(void **state) {
