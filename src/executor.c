@@ -46,19 +46,28 @@ static void core_destroy(tf_executor *e) {
     atomic_fetch_sub(&tf__live_objects, 1);
 }
 
-void tf__executor_task_dealloc(tf_task *t) {
-    tf_executor *e = t->exec;
+/* Frees a chain of dead tasks (linked through next) under one lock. */
+static void dealloc_chain(tf_executor *e, tf_task *chain) {
     /* An executor from before fork(): its pool lock may be held by a
-     * thread that does not exist in this process. Leak the task, as the
+     * thread that does not exist in this process. Leak the tasks, as the
      * executor itself is leaked (tf_executor_free refuses it). */
     if (TF_UNLIKELY(e->fork_gen != atomic_load_explicit(&tf__fork_generation,
                                                         memory_order_relaxed)))
         return;
     pthread_mutex_lock(&e->pool_lock);
-    tf__pool_free(&e->pool, t);
+    while (chain) {
+        tf_task *next = chain->next;
+        tf__pool_free(&e->pool, chain);
+        chain = next;
+    }
     int last = !e->handle_alive && e->pool.live == 0;
     pthread_mutex_unlock(&e->pool_lock);
     if (last) core_destroy(e);
+}
+
+void tf__executor_task_dealloc(tf_task *t) {
+    t->next = NULL;
+    dealloc_chain(t->exec, t);
 }
 
 /* --- eventfd ------------------------------------------------------------ */
@@ -109,14 +118,15 @@ static void drain_queue(tf_queue *q) {
     }
 }
 
-void tf__executor_schedule(tf_executor *e, tf_task *t) {
+/* Queues a chain of SCHEDULED tasks of one kind (newest ... oldest). */
+static void schedule_chain(tf_executor *e, tf_task *newest, tf_task *oldest) {
     if (TF_UNLIKELY(e->fork_gen != atomic_load_explicit(
                                        &tf__fork_generation,
                                        memory_order_relaxed)))
         return; /* its threads and locks did not survive fork() */
-    int external = t->flags & TF_TASK_EXTERNAL;
+    int external = newest->flags & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
-    tf__queue_push(q, t);
+    tf__queue_push_chain(q, newest, oldest);
     /* A shutdown that began before our push may have drained the queue
      * already: then nobody else will release what we pushed. */
     if (TF_UNLIKELY(atomic_load(&e->shutdown))) {
@@ -128,31 +138,54 @@ void tf__executor_schedule(tf_executor *e, tf_task *t) {
         fd_signal(e);
 }
 
+void tf__executor_schedule(tf_executor *e, tf_task *t) {
+    schedule_chain(e, t, t);
+}
+
 static void notify_if_sleepers(tf_queue *q) {
     if (atomic_load(&q->sleepers) != 0) tf__queue_broadcast(q);
 }
 
-static void run_task(tf_executor *e, tf_task *t) {
+/* What a batch of polls leaves to do once: tasks to queue again (woken
+ * during their poll) and dead tasks to free. Doing each with one atomic
+ * push and one lock per batch keeps workers and spawners off each other's
+ * cache lines. */
+typedef struct batch {
+    tf_task *requeue_newest, *requeue_oldest;
+    tf_task *dead;
+} batch;
+
+static void run_task(tf_executor *e, tf_task *t, batch *b) {
     if (!tf__task_begin_poll(t)) return;
     tf_executor *saved = tls_polling;
     tls_polling = e;
     int r = t->u.poll(t->v.data, (const tf_waker *)t);
     tls_polling = saved;
     if (r == TF_PENDING) {
-        tf__task_end_poll_pending(t);
+        if (tf__task_end_poll_pending(t)) {
+            t->next = b->requeue_newest;
+            b->requeue_newest = t;
+            if (!b->requeue_oldest) b->requeue_oldest = t;
+        }
         return;
     }
     if (t->drop) t->drop(t->v.data);
     if (atomic_fetch_sub(&e->live_tasks, 1) == 1) notify_if_sleepers(&e->runq);
-    tf__task_end_poll_complete(t);
+    if (tf__task_end_poll_complete(t) == 2) {
+        t->next = b->dead;
+        b->dead = t;
+    }
 }
 
 static void run_list(tf_executor *e, tf_task *list) {
+    batch b = {NULL, NULL, NULL};
     while (list) {
         tf_task *next = list->next;
-        run_task(e, list);
+        run_task(e, list, &b);
         list = next;
     }
+    if (b.requeue_newest) schedule_chain(e, b.requeue_newest, b.requeue_oldest);
+    if (b.dead) dealloc_chain(e, b.dead);
 }
 
 static size_t batch_size(const tf_executor *e) {
@@ -393,11 +426,11 @@ int tf_executor_report(tf_executor *e, const tf_waker *waker, int result) {
         return TF_ESHUTDOWN;
     }
     if (result == TF_PENDING) {
-        tf__task_end_poll_pending(t);
+        if (tf__task_end_poll_pending(t)) tf__executor_schedule(e, t);
     } else {
         if (atomic_fetch_sub(&e->live_external, 1) == 1)
             notify_if_sleepers(&e->extq);
-        tf__task_end_poll_complete(t);
+        if (tf__task_end_poll_complete(t) == 2) tf__executor_task_dealloc(t);
     }
     return TF_OK;
 }

@@ -35,12 +35,12 @@ void tf__queue_destroy(tf_queue *q) {
     pthread_mutex_destroy(&q->lock);
 }
 
-void tf__queue_push(tf_queue *q, tf_task *t) {
+void tf__queue_push_chain(tf_queue *q, tf_task *newest, tf_task *oldest) {
     tf_task *old = atomic_load_explicit(&q->inbox, memory_order_relaxed);
     do {
-        t->next = old;
+        oldest->next = old;
     } while (!atomic_compare_exchange_weak_explicit(
-        &q->inbox, &old, t, memory_order_seq_cst, memory_order_relaxed));
+        &q->inbox, &old, newest, memory_order_seq_cst, memory_order_relaxed));
     /* Pairs with the waiter's increment of sleepers before its re-check:
      * either we see the sleeper or it sees our task. While one signal is
      * on its way, later pushes need not send another: the woken waiter
@@ -52,6 +52,8 @@ void tf__queue_push(tf_queue *q, tf_task *t) {
         pthread_mutex_unlock(&q->lock);
     }
 }
+
+void tf__queue_push(tf_queue *q, tf_task *t) { tf__queue_push_chain(q, t, t); }
 
 /* Under q->lock: move the inbox, reversed to arrival order, to the FIFO. */
 static void refill(tf_queue *q) {

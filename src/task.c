@@ -48,12 +48,12 @@ int tf__task_begin_poll(tf_task *t) {
     }
 }
 
-void tf__task_end_poll_pending(tf_task *t) {
+int tf__task_end_poll_pending(tf_task *t) {
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
         if (cur & TF_TASK_COMPLETE) {
             tf__task_unref(t);
-            return;
+            return 0;
         }
         if (cur & TF_TASK_NOTIFIED) {
             /* Woken during the poll: the running reference becomes the
@@ -62,17 +62,15 @@ void tf__task_end_poll_pending(tf_task *t) {
                             TF_TASK_SCHEDULED;
             if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
                                                       memory_order_acq_rel,
-                                                      memory_order_acquire)) {
-                tf__executor_schedule(t->exec, t);
-                return;
-            }
+                                                      memory_order_acquire))
+                return 1;
         } else {
             uint32_t next = (cur & ~(uint32_t)TF_TASK_RUNNING) - TF_TASK_REF_ONE;
             if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
                                                       memory_order_acq_rel,
                                                       memory_order_acquire)) {
                 /* Not the last reference: the lifetime one is still held. */
-                return;
+                return 0;
             }
         }
     }
@@ -92,8 +90,7 @@ int tf__task_end_poll_complete(tf_task *t) {
         if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
                                                   memory_order_acq_rel,
                                                   memory_order_acquire)) {
-            if (next / TF_TASK_REF_ONE == 0) tf__executor_task_dealloc(t);
-            return 1;
+            return next / TF_TASK_REF_ONE == 0 ? 2 : 1;
         }
     }
 }

@@ -56,10 +56,14 @@ void tf__task_wake_by_ref(tf_task *t);
 /* Transition SCHEDULED -> RUNNING. Returns 0 if the task was completed by a
  * shutdown while queued (the queue's reference is then released). */
 int tf__task_begin_poll(tf_task *t);
-/* After a poll that returned TF_PENDING: re-queue if notified meanwhile. */
-void tf__task_end_poll_pending(tf_task *t);
+/* After a poll that returned TF_PENDING. Returns 1 if the task was woken
+ * during the poll: it is SCHEDULED again and the caller must queue it (the
+ * running reference becomes the queue's). */
+int tf__task_end_poll_pending(tf_task *t);
 /* After the final poll: mark complete and release the running and the
- * lifetime references. Returns 0 if a shutdown had already completed it. */
+ * lifetime references. Returns 0 if a shutdown had already completed it,
+ * 1 if it is complete, 2 if it is complete and that was its last reference:
+ * the caller must free it (tf__executor_task_dealloc or a batch free). */
 int tf__task_end_poll_complete(tf_task *t);
 
 #endif
