@@ -22,7 +22,6 @@ tf_driver tf__driver = {
 static _Thread_local int tls_is_driver;
 static int conds_ready;
 
-int tf__driver_on_driver_thread(void) { return tls_is_driver; }
 
 static void init_conds(void) {
     /* Deadlines are monotonic: the driver's condition waits must be too. */

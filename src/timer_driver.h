@@ -35,7 +35,6 @@ int tf__driver_arm_locked(struct tf_timer *t);
 /* Under the lock: wait until t is not part of a batch being fired (unless
  * on the driver thread). Returns 1 if the caller is the driver thread. */
 int tf__driver_wait_not_firing_locked(struct tf_timer *t);
-int tf__driver_on_driver_thread(void);
 /* 1 for FIRING and the FIRING_* states. */
 int tf__timer_state_firing(uint8_t st);
 
