@@ -165,47 +165,32 @@ def _latency_stats(samples):
     }
 
 
+async def _sleep_in_a_row(sleep, n):
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await sleep(LATENCY_SLEEP)
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
 def child_latency_asyncio(n):
     import asyncio
 
-    async def main():
-        samples = []
-        for _ in range(n):
-            t = time.perf_counter()
-            await asyncio.sleep(LATENCY_SLEEP)
-            samples.append(time.perf_counter() - t)
-        return samples
-
-    return _latency_stats(asyncio.run(main()))
+    return _latency_stats(asyncio.run(_sleep_in_a_row(asyncio.sleep, n)))
 
 
 def child_latency_timefuture(n):
     import timefuture as tf
 
-    async def main():
-        samples = []
-        for _ in range(n):
-            t = time.perf_counter()
-            await tf.sleep(LATENCY_SLEEP)
-            samples.append(time.perf_counter() - t)
-        return samples
-
-    return _latency_stats(tf.run(main()))
+    return _latency_stats(tf.run(_sleep_in_a_row(tf.sleep, n)))
 
 
 def child_latency_tf_in_asyncio(n):
     import asyncio
     import timefuture as tf
 
-    async def main():
-        samples = []
-        for _ in range(n):
-            t = time.perf_counter()
-            await tf.sleep(LATENCY_SLEEP)
-            samples.append(time.perf_counter() - t)
-        return samples
-
-    return _latency_stats(asyncio.run(main()))
+    return _latency_stats(asyncio.run(_sleep_in_a_row(tf.sleep, n)))
 
 
 CHILDREN = {

@@ -1365,19 +1365,25 @@ static SleepObject *sleep_alloc(tf_timer *timer, TimerObject *owner) {
     return s;
 }
 
+/* Wraps a timer just made (rc from its tf_timer_new*) in a sleep awaitable
+ * that owns it. */
+static PyObject *sleep_wrap(int rc, tf_timer *timer, const char *what) {
+    if (rc < 0)
+        return tfpy_raise(rc, what);
+    SleepObject *s = sleep_alloc(timer, NULL);
+    if (!s)
+        tf_timer_free(timer);
+    return (PyObject *)s;
+}
+
 static PyObject *tfpy_sleep(PyObject *module, PyObject *seconds) {
     (void)module;
     uint64_t ns;
     if (tfpy_seconds_to_ns(seconds, "seconds", &ns) < 0)
         return NULL;
-    tf_timer *timer;
+    tf_timer *timer = NULL;
     int rc = tf_timer_new(ns, &timer);
-    if (rc < 0)
-        return tfpy_raise(rc, "tf_timer_new");
-    SleepObject *s = sleep_alloc(timer, NULL);
-    if (!s)
-        tf_timer_free(timer);
-    return (PyObject *)s;
+    return sleep_wrap(rc, timer, "tf_timer_new");
 }
 
 static PyObject *tfpy_sleep_until(PyObject *module, PyObject *deadline) {
@@ -1385,14 +1391,9 @@ static PyObject *tfpy_sleep_until(PyObject *module, PyObject *deadline) {
     uint64_t ns;
     if (tfpy_seconds_to_ns(deadline, "deadline", &ns) < 0)
         return NULL;
-    tf_timer *timer;
+    tf_timer *timer = NULL;
     int rc = tf_timer_new_at(ns, &timer);
-    if (rc < 0)
-        return tfpy_raise(rc, "tf_timer_new_at");
-    SleepObject *s = sleep_alloc(timer, NULL);
-    if (!s)
-        tf_timer_free(timer);
-    return (PyObject *)s;
+    return sleep_wrap(rc, timer, "tf_timer_new_at");
 }
 
 static PyObject *Timer_new(PyTypeObject *type, PyObject *args,
