@@ -656,6 +656,7 @@ TF_API int tf_executor_next(tf_executor *executor, uint64_t timeout_ns,
  * @retval TF_ESTATE The task was not taken by tf_executor_next().
  * @retval TF_ESHUTDOWN The executor was freed while the task was being
  *         polled; the task is released.
+ * @retval TF_EFORK The executor was created before fork().
  * @par Thread safety
  * Any thread (not necessarily the one that took the task).
  */

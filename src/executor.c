@@ -414,6 +414,9 @@ int tf_executor_next(tf_executor *e, uint64_t timeout_ns, uint64_t *tag,
 int tf_executor_report(tf_executor *e, const tf_waker *waker, int result) {
     if (!e || !waker) return TF_EINVAL;
     if (tf__magic(e) != TF_MAGIC_EXECUTOR) return TF_EHANDLE;
+    if (e->fork_gen != atomic_load_explicit(&tf__fork_generation,
+                                            memory_order_relaxed))
+        return TF_EFORK;
     if (tf__magic(waker) != TF_MAGIC_TASK) return TF_EHANDLE;
     tf_task *t = (tf_task *)waker;
     if (!(t->flags & TF_TASK_EXTERNAL) || t->exec != e) return TF_EHANDLE;
