@@ -53,18 +53,17 @@ def _deadline_order(n):
 # ---------------------------------------------------------------- children
 
 
-def child_sleeps_asyncio(n):
+def _sleeps_in_asyncio(n, sleep_until, clock):
+    """n tasks on an asyncio loop, each awaiting sleep_until(deadline) with
+    deadlines on `clock` spread over SPREAD."""
     import asyncio
-
-    async def sleeper(loop, deadline):
-        await asyncio.sleep(deadline - loop.time())
 
     async def main():
         loop = asyncio.get_running_loop()
         c0, m0 = time.process_time(), time.thread_time()
         t0 = time.perf_counter()
-        base = loop.time()
-        tasks = [loop.create_task(sleeper(loop, base + SPREAD * i / n))
+        base = clock()
+        tasks = [loop.create_task(sleep_until(base + SPREAD * i / n))
                  for i in _deadline_order(n)]
         for t in tasks:
             await t
@@ -73,6 +72,16 @@ def child_sleeps_asyncio(n):
 
     wall, cpu, main_cpu = asyncio.run(main())
     return {"wall_s": wall, "cpu_s": cpu, "main_cpu_s": main_cpu}
+
+
+def child_sleeps_asyncio(n):
+    import asyncio
+
+    async def sleep_until(deadline):
+        await asyncio.sleep(deadline - asyncio.get_running_loop().time())
+
+    return _sleeps_in_asyncio(
+        n, sleep_until, lambda: asyncio.get_running_loop().time())
 
 
 def child_sleeps_timefuture(n):
@@ -96,26 +105,9 @@ def child_sleeps_timefuture(n):
 
 
 def child_sleeps_tf_in_asyncio(n):
-    import asyncio
     import timefuture as tf
 
-    async def sleeper(deadline):
-        await tf.sleep_until(deadline)
-
-    async def main():
-        loop = asyncio.get_running_loop()
-        c0, m0 = time.process_time(), time.thread_time()
-        t0 = time.perf_counter()
-        base = tf.monotonic()
-        tasks = [loop.create_task(sleeper(base + SPREAD * i / n))
-                 for i in _deadline_order(n)]
-        for t in tasks:
-            await t
-        return (time.perf_counter() - t0, time.process_time() - c0,
-                time.thread_time() - m0)
-
-    wall, cpu, main_cpu = asyncio.run(main())
-    return {"wall_s": wall, "cpu_s": cpu, "main_cpu_s": main_cpu}
+    return _sleeps_in_asyncio(n, tf.sleep_until, tf.monotonic)
 
 
 def child_yields_asyncio(n):
