@@ -248,15 +248,12 @@ static void test_live_many_tasks_worker_pool(void **state) {
 enum { FD_TASKS = 2000, FD_ROUNDS = 5 };
 
 typedef struct {
-    tf_waker *w;          /* a clone kept for the waking thread */
-    atomic_int wakes_due; /* complete once polled after this many rounds */
-    atomic_int round_seen;
-    int done;
+    tf_waker *w; /* a clone, owned by the waking thread */
 } fd_task;
 
 static struct {
     fd_task t[FD_TASKS];
-    atomic_int round;     /* the waking thread's current round */
+    atomic_int done;      /* the waking thread made its last round */
     atomic_int clones_ready;
     atomic_int completed;
 } fh;
@@ -267,27 +264,22 @@ static int fd_task_poll(void *s, const tf_waker *w) {
         assert_int_equal(tf_waker_clone(w, &t->w), TF_OK);
         atomic_fetch_add(&fh.clones_ready, 1);
     }
-    /* Done once it has been polled after the last round's wake. */
-    if (atomic_load(&fh.round) >= FD_ROUNDS) {
+    /* Done once polled after the waking thread's rounds: its final wake
+     * (which consumes its clone) guarantees that poll. */
+    if (atomic_load(&fh.done)) {
         atomic_fetch_add(&fh.completed, 1);
         return TF_READY;
     }
     return TF_PENDING;
 }
 
-static void fd_task_drop(void *s) {
-    fd_task *t = s;
-    tf_waker_drop(t->w);
-    t->w = NULL;
-}
-
 static void *fd_waker_main(void *arg) {
     (void)arg;
     while (atomic_load(&fh.clones_ready) < FD_TASKS) sched_yield();
-    for (int r = 1; r <= FD_ROUNDS; r++) {
-        atomic_store(&fh.round, r);
+    for (int r = 1; r <= FD_ROUNDS; r++)
         for (int i = 0; i < FD_TASKS; i++) tf_waker_wake_by_ref(fh.t[i].w);
-    }
+    atomic_store(&fh.done, 1);
+    for (int i = 0; i < FD_TASKS; i++) tf_waker_wake(fh.t[i].w);
     return NULL;
 }
 
@@ -321,7 +313,7 @@ static void fd_host_round(int use_drain) {
     tf_executor *e;
     assert_int_equal(tf_executor_new(0, &e), TF_OK);
     for (int i = 0; i < FD_TASKS; i++)
-        assert_int_equal(tf_executor_spawn(e, fd_task_poll, fd_task_drop, &fh.t[i]),
+        assert_int_equal(tf_executor_spawn(e, fd_task_poll, NULL, &fh.t[i]),
                          TF_OK);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, fd_waker_main, NULL), 0);
@@ -345,12 +337,14 @@ static void test_fd_host_drain(void **state) {
 enum { EXT_TASKS = 2000 };
 static tf_waker *ext_kept[EXT_TASKS];
 static atomic_int ext_kept_n;
+static atomic_int ext_done; /* set before the waking thread's final round */
 
 static void *ext_waker_main(void *arg) {
     (void)arg;
     while (atomic_load(&ext_kept_n) < EXT_TASKS) sched_yield();
     for (int r = 0; r < FD_ROUNDS; r++)
         for (int i = 0; i < EXT_TASKS; i++) tf_waker_wake_by_ref(ext_kept[i]);
+    atomic_store(&ext_done, 1);
     for (int i = 0; i < EXT_TASKS; i++) tf_waker_wake(ext_kept[i]);
     return NULL;
 }
@@ -364,6 +358,7 @@ static void test_fd_host_drain_external(void **state) {
     static int polls[EXT_TASKS];
     memset(polls, 0, sizeof(polls));
     atomic_store(&ext_kept_n, 0);
+    atomic_store(&ext_done, 0);
     for (uint64_t i = 0; i < EXT_TASKS; i++)
         assert_int_equal(tf_executor_spawn_external(e, i), TF_OK);
     pthread_t th;
@@ -371,7 +366,6 @@ static void test_fd_host_drain_external(void **state) {
     uint64_t tags[64];
     const tf_waker *wakers[64];
     uint64_t left = EXT_TASKS;
-    int waker_done = 0;
     while (left) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 20000) == 0)
@@ -389,8 +383,9 @@ static void test_fd_host_drain_external(void **state) {
                     assert_int_equal(tf_waker_clone(wakers[i], &ext_kept[tag]), TF_OK);
                     atomic_fetch_add(&ext_kept_n, 1);
                 }
-                /* Complete on a poll after the waker thread is done. */
-                if (waker_done && !first) {
+                /* Complete on a poll after the final round began: that
+                 * round's wake guarantees one. */
+                if (atomic_load(&ext_done) && !first) {
                     assert_int_equal(tf_executor_report(e, wakers[i], TF_READY), TF_OK);
                     left--;
                 } else {
@@ -398,13 +393,8 @@ static void test_fd_host_drain_external(void **state) {
                 }
             }
         } while (more);
-        if (!waker_done && atomic_load(&ext_kept_n) == EXT_TASKS) {
-            pthread_join(th, NULL);
-            waker_done = 1;
-            /* Every task was woken after its last poll: each is queued
-             * once more, and completes on that poll. */
-        }
     }
+    pthread_join(th, NULL);
     assert_int_equal(tf_executor_free(e), TF_OK);
 }
 
