@@ -680,6 +680,15 @@ static void test_misaligned_handles(void **state) {
     uint64_t v;
     size_t taken;
     int fd;
+    /* The library's own static waker passes the alignment check in every
+     * build, wherever the linker puts it. */
+    tf_timer *t;
+    assert_int_equal(tf_timer_new(TF_TIMEOUT_INFINITE / 4, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, noop), TF_PENDING);
+    tf_waker *nc;
+    assert_int_equal(tf_waker_clone(noop, &nc), TF_OK);
+    assert_int_equal(tf_waker_wake(nc), TF_OK);
+    assert_int_equal(tf_timer_free(t), TF_OK);
     for (size_t off = 1; off < 8; off++) {
         void *p = buf + off;
         assert_int_equal(tf_timer_poll((tf_timer *)p, noop), TF_EHANDLE);

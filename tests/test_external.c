@@ -655,8 +655,11 @@ static void test_nested_executor_refuses_outer_free(void **state) {
     assert_int_equal(ne.rc_ready_a, TF_EBUSY);
     assert_int_equal(ne.rc_drain_a, TF_EBUSY);
     /* Both still work. */
-    assert_int_equal(tf_executor_spawn(ne.a, ready_c, NULL, &(atomic_int){0}), TF_OK);
+    atomic_int ran;
+    atomic_init(&ran, 0);
+    assert_int_equal(tf_executor_spawn(ne.a, ready_c, NULL, &ran), TF_OK);
     assert_int_equal(tf_executor_run(ne.a), TF_OK);
+    assert_int_equal(atomic_load(&ran), 1);
     assert_int_equal(tf_executor_free(ne.b), TF_OK);
     assert_int_equal(tf_executor_free(ne.a), TF_OK);
 }
