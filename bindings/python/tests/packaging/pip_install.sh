@@ -29,6 +29,9 @@ step "fresh venv ($py -m venv)"
 "$py" -m venv "$work/venv" ||
   fail "$py -m venv failed (Debian: apt-get install python3-venv)"
 vpy=$work/venv/bin/python
+# Only what this script says: no pip settings of the environment or the
+# machine (extra find-links, indexes), no cache.
+while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^PIP_' || true)
 export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 # --no-build-isolation needs setuptools (in the venv) and wheel; both come
 # from local wheel files only, never from a network index.
