@@ -25,7 +25,9 @@
 #              natively and under valgrind (scripts/valgrind.sh), which
 #              checks the children's memory too.
 # The Python binding is not built (-DTF_BUILD_PYTHON=OFF): the interpreter
-# is not sanitized, so the binding could not load the sanitized library.
+# is not sanitized, so the binding could not load the sanitized library
+# without the runtime preloaded; scripts/test.d/60-python-sanitize.sh runs
+# the binding's tests that way.
 # (The documentation's example programs do run sanitized; the doxygen
 # checks run too, though no library code is in them.)
 # Benchmarks are not built (they are not tests).

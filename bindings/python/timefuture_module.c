@@ -1987,7 +1987,7 @@ static PyMethodDef tfpy_functions[] = {
 
 static struct PyModuleDef tfpy_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "timefuture",
+    .m_name = "timefuture._timefuture",
     .m_doc =
         "Python binding of libtimefuture: timers of one driver thread and a "
         "task executor.\n\n"
@@ -2016,7 +2016,7 @@ static int tfpy_add_type(PyObject *m, PyTypeObject *type, const char *name) {
     return 0;
 }
 
-PyMODINIT_FUNC PyInit_timefuture(void) {
+PyMODINIT_FUNC PyInit__timefuture(void) {
     PyObject *m = PyModule_Create(&tfpy_module);
     if (!m)
         return NULL;

@@ -1,8 +1,9 @@
-"""Type stubs of the `timefuture` extension module (the Python binding of
-libtimefuture): timers of one driver thread and a task executor."""
+"""Type stubs of the `timefuture._timefuture` extension module (the Python
+binding of libtimefuture, re-exported by the `timefuture` package): timers of
+one driver thread and a task executor."""
 
-from types import TracebackType
-from typing import Any, Coroutine, Generator, Generic, Optional, Type, TypeVar
+from types import GenericAlias, TracebackType
+from typing import Any, Coroutine, Generator, Generic, Optional, Type, TypeVar, final
 
 _T = TypeVar("_T")
 
@@ -59,6 +60,8 @@ class CancelledError(BaseException):
     """Thrown into a task's coroutine by Task.cancel() and raised by awaiting
     a cancelled task (not asyncio's class)."""
 
+# Not subclassable at run time (the C types lack Py_TPFLAGS_BASETYPE).
+@final
 class Sleep:
     """An awaitable completing at a deadline of the library's timer driver;
     made by sleep(), sleep_until() and by awaiting a Timer."""
@@ -69,13 +72,14 @@ class Sleep:
         """The awaitable is its own iterator."""
     def __next__(self) -> Any:
         """One step of the wait."""
-    def send(self, value: None) -> Any:
+    def send(self, value: None, /) -> Any:
         """Resume the wait (value must be None)."""
-    def throw(self, typ: Any, val: Any = ..., tb: Any = ...) -> Any:
+    def throw(self, typ: Any, val: Any = ..., tb: Any = ..., /) -> Any:
         """Abandon the wait and raise the given exception."""
     def close(self) -> None:
         """Abandon the wait."""
 
+@final
 class YieldNow:
     """The awaitable returned by yield_now()."""
 
@@ -86,6 +90,7 @@ class YieldNow:
     def __next__(self) -> Any:
         """One step."""
 
+@final
 class Timer:
     """A re-armable timer of the library's driver thread, armed on creation.
 
@@ -110,10 +115,13 @@ class Timer:
     def cancelled(self) -> bool:
         """True after cancel() until the next reset()."""
 
+@final
 class Task(Generic[_T]):
     """The handle of a coroutine spawned on an Executor; await it from
     another timefuture task to get the coroutine's result or exception."""
 
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias:
+        """``Task[int]`` at run time, as for asyncio.Task."""
     def __await__(self) -> Generator[Any, None, _T]:
         """Wait for the task and return its result (or raise its exception)."""
     def done(self) -> bool:
@@ -130,6 +138,7 @@ class Task(Generic[_T]):
         """Throw CancelledError into the coroutine at its next step; False if
         the task had already finished."""
 
+@final
 class Executor:
     """A libtimefuture executor running Python coroutines as external tasks.
 
@@ -138,11 +147,11 @@ class Executor:
 
     def __init__(self, threads: int = 0) -> None:
         """Create the executor with 0..1024 worker threads for C tasks."""
-    def spawn(self, coro: Coroutine[Any, Any, _T]) -> Task[_T]:
+    def spawn(self, coro: Coroutine[Any, Any, _T], /) -> Task[_T]:
         """Schedule the coroutine as a task and return its handle."""
     def run(self) -> None:
         """Run tasks until none is left."""
-    def run_until_complete(self, aw: "Coroutine[Any, Any, _T] | Task[_T]") -> _T:
+    def run_until_complete(self, aw: "Coroutine[Any, Any, _T] | Task[_T]", /) -> _T:
         """Run until ``aw`` is done; return its result or raise its exception."""
     def close(self) -> None:
         """Close every unfinished task and free the library executor."""
