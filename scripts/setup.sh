@@ -14,6 +14,7 @@ PACKAGES=(
   valgrind cppcheck clang-tidy        # reliability checks
   python3 python3-dev                 # Python binding
   python3-venv python3-wheel-whl      # Python binding: offline pip installs
+  mypy                                # Python binding: stubtest of the stub
   rustc cargo                         # Rust binding (Debian's toolchain)
   spin                                # model checking of the thread protocols
   libuv1-dev libglib2.0-dev libevent-dev  # event-loop adapters; libuv peer
