@@ -2,13 +2,13 @@
 //! `block_on` functions.
 
 use std::any::Any;
-use std::ffi::{c_int, c_void};
+use std::os::raw::{c_int, c_void};
 use std::future::Future;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -365,7 +365,10 @@ impl Executor {
         });
         let waker = Waker::from(Arc::clone(&signal));
         let mut cx = Context::from_waker(&waker);
-        let mut future = pin!(future);
+        let mut future = future;
+        // SAFETY: the future is shadowed and never moved again (stack
+        // pinning; std's pin! macro is newer than Rust 1.63).
+        let mut future = unsafe { Pin::new_unchecked(&mut future) };
         loop {
             if signal.woken.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
@@ -470,7 +473,7 @@ struct PollFd {
     revents: i16,
 }
 
-type NfdsT = std::ffi::c_ulong;
+type NfdsT = std::os::raw::c_ulong;
 const POLLIN: i16 = 0x1;
 
 extern "C" {
@@ -528,7 +531,9 @@ unsafe extern "C" fn poll_block_on<T>(state: *mut c_void, waker: *const sys::tf_
 /// # Errors
 /// [`Error::NoMemory`] if the library could not allocate its waker.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
-    let future = pin!(future);
+    let mut future = future;
+    // SAFETY: the future is shadowed and never moved again (stack pinning).
+    let future = unsafe { Pin::new_unchecked(&mut future) };
     let mut state = BlockOn {
         future,
         output: None,

@@ -6,7 +6,8 @@
 
 #![allow(non_camel_case_types, dead_code)]
 
-use std::ffi::{c_char, c_int, c_void};
+// std::os::raw: std::ffi has these aliases only since Rust 1.64.
+use std::os::raw::{c_char, c_int, c_void};
 
 pub const TF_OK: c_int = 0;
 pub const TF_PENDING: c_int = 0;

@@ -311,7 +311,7 @@ fn c_wakers_work_under_a_foreign_executor() {
     let ready = Arc::new(AtomicBool::new(false));
     let seen = Arc::clone(&ready);
     let task = executor
-        .spawn(std::future::poll_fn(move |cx| {
+        .spawn(common::poll_fn(move |cx| {
             if seen.load(Ordering::SeqCst) {
                 return Poll::Ready("woken");
             }

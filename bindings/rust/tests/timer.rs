@@ -227,7 +227,7 @@ fn timer_moves_from_a_library_task_to_a_foreign_task() {
         .spawn(async move {
             let mut timer = Timer::new(Duration::from_millis(20)).unwrap();
             let mut send = Some(send);
-            std::future::poll_fn(move |cx| {
+            common::poll_fn(move |cx| {
                 let poll = std::pin::Pin::new(&mut timer).poll(cx);
                 assert!(poll.is_pending(), "20 ms passed in one poll");
                 // Hand the registered timer over and finish this task.
