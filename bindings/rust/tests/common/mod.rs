@@ -111,6 +111,21 @@ impl Wake for Counter {
     }
 }
 
+/// Wait until `condition` holds, for things another thread finishes a
+/// moment after the event the test saw (e.g. the timer driver letting go of
+/// a waker after waking it). The limit only keeps a broken build from
+/// hanging the test run; it is far above any expected delay.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "gave up after 30 s waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Poll `future` once with `waker`.
 pub fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(future).poll(&mut Context::from_waker(waker))
