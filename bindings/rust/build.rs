@@ -9,7 +9,8 @@
 //!
 //! Either way the library's directory is added to the rpath of the crate's
 //! own tests and examples, so they run without installing, and the header's
-//! major version must match the ABI major version this crate was written for.
+//! major version must match the ABI major version this crate was written for
+//! (and its minor version be at least the one whose functions it calls).
 //!
 //! Dependents get the same facts through the `links` metadata:
 //! `DEP_TIMEFUTURE_LIBDIR` (the directory holding the library) and
@@ -27,6 +28,9 @@ use std::process::Command;
 
 /// The `TF_ABI_MAJOR` of the header the crate's declarations mirror.
 const ABI_MAJOR: u32 = 1;
+/// The oldest minor version with every function the crate calls
+/// (tf_executor_drain and tf_timer_peek are new in 1.1).
+const MIN_MINOR: u32 = 1;
 
 fn main() {
     for var in [
@@ -79,11 +83,11 @@ fn main() {
         }
     }
 
-    match found.include_dir.as_deref().map(read_header_major) {
-        Some(Ok(major)) if major == ABI_MAJOR => {}
-        Some(Ok(major)) => panic!(
-            "libtimefuture's header has major version {major}, but this crate \
-             implements ABI major version {ABI_MAJOR}"
+    match found.include_dir.as_deref().map(read_header_version) {
+        Some(Ok((major, minor))) if major == ABI_MAJOR && minor >= MIN_MINOR => {}
+        Some(Ok((major, minor))) => panic!(
+            "libtimefuture's header has version {major}.{minor}, but this crate \
+             needs {ABI_MAJOR}.{MIN_MINOR} or a later {ABI_MAJOR}.x"
         ),
         Some(Err(message)) => println!("cargo:warning={message}"),
         None => println!(
@@ -173,10 +177,12 @@ fn from_pkg_config() -> Result<Found, String> {
     };
 
     let version = run(&["--modversion"])?;
-    let major: Option<u32> = version.split('.').next().and_then(|m| m.parse().ok());
-    if major != Some(ABI_MAJOR) {
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().ok());
+    let (major, minor) = (parts.next().flatten(), parts.next().flatten());
+    if major != Some(ABI_MAJOR) || minor.map_or(true, |minor| minor < MIN_MINOR) {
         return Err(format!(
-            "pkg-config reports libtimefuture {version}; this crate needs major version {ABI_MAJOR}"
+            "pkg-config reports libtimefuture {version}; this crate needs \
+             {ABI_MAJOR}.{MIN_MINOR} or a later {ABI_MAJOR}.x"
         ));
     }
     let libs = run(&["--libs-only-L"])?;
@@ -225,16 +231,25 @@ fn is_system_dir(dir: &Path) -> bool {
         })
 }
 
-/// `TF_VERSION_MAJOR` from `timefuture_version.h` in `include`.
-fn read_header_major(include: &Path) -> Result<u32, String> {
+/// `TF_VERSION_MAJOR` and `TF_VERSION_MINOR` from `timefuture_version.h`
+/// in `include`.
+fn read_header_version(include: &Path) -> Result<(u32, u32), String> {
     let header = include.join("timefuture_version.h");
     println!("cargo:rerun-if-changed={}", header.display());
     let text = std::fs::read_to_string(&header)
         .map_err(|e| format!("could not read {}: {e}", header.display()))?;
-    text.lines()
-        .find_map(|line| {
-            let rest = line.trim().strip_prefix("#define TF_VERSION_MAJOR")?;
-            rest.trim().parse().ok()
-        })
-        .ok_or_else(|| format!("no TF_VERSION_MAJOR in {}", header.display()))
+    let find = |name: &str| {
+        text.lines()
+            .find_map(|line| {
+                let rest = line.trim().strip_prefix("#define")?.trim_start();
+                let value = rest.strip_prefix(name)?;
+                // Not a longer name that starts with this one.
+                if !value.starts_with(char::is_whitespace) {
+                    return None;
+                }
+                value.trim().parse().ok()
+            })
+            .ok_or_else(|| format!("no {name} in {}", header.display()))
+    };
+    Ok((find("TF_VERSION_MAJOR")?, find("TF_VERSION_MINOR")?))
 }

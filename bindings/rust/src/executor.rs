@@ -313,6 +313,27 @@ impl Executor {
         Ok(polled)
     }
 
+    /// `tf_executor_drain` for an executor whose tasks are all C tasks (the
+    /// crate spawns no external ones): poll the ready tasks and re-arm the
+    /// eventfd. True if work remains (the fd stays readable).
+    fn drain(&self) -> Result<bool, Error> {
+        let mut taken = 0;
+        // SAFETY: self.raw is live; with capacity 0 the library writes
+        // neither tags nor wakers, only `taken`.
+        let status = unsafe {
+            sys::tf_executor_drain(
+                self.raw.as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+                &mut taken,
+            )
+        };
+        let more = check(status)? == 1;
+        debug_assert_eq!(taken, 0, "an external task was taken");
+        Ok(more)
+    }
+
     /// The number of unfinished tasks (it may change at once).
     ///
     /// # Errors
@@ -339,7 +360,8 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] if the library could not make a waker; with no
-    /// worker threads, the errors of [`run_ready`](Executor::run_ready) and
+    /// worker threads, the errors of [`run_ready`](Executor::run_ready)
+    /// ([`Error::Busy`] from inside one of this executor's tasks) and
     /// [`Error::System`] if waiting failed. A panic of `future` propagates
     /// to the caller.
     pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output, Error> {
@@ -375,7 +397,12 @@ impl Executor {
                     return Ok(output);
                 }
             }
-            if self.run_ready()? > 0 {
+            // Polls the ready tasks and re-arms the eventfd so that it is
+            // readable exactly when work remains: a task woken from another
+            // thread after this makes it readable, so poll(2) below cannot
+            // sleep through the wake (as a hand-written run_ready loop
+            // could).
+            if self.drain()? {
                 continue;
             }
             if signal.woken.load(Ordering::Acquire) {

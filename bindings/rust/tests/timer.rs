@@ -301,3 +301,39 @@ fn timers_are_send_and_sync() {
     assert_send_sync::<Timer>();
     assert_send_sync::<timefuture::Sleep>();
 }
+
+#[test]
+fn peek_tells_the_state_and_keeps_the_waiting_task() {
+    let counter = Counter::new();
+    let waker = Waker::from(Arc::clone(&counter));
+    let mut timer = Timer::new(Duration::from_secs(60)).unwrap();
+    assert!(timer.peek().is_pending());
+    assert!(poll_once(&mut timer, &waker).is_pending());
+    let registered = Arc::strong_count(&counter);
+    for _ in 0..10 {
+        assert!(timer.peek().is_pending());
+    }
+    // Nothing was stored, dropped or woken.
+    assert_eq!(Arc::strong_count(&counter), registered);
+    assert_eq!(counter.wakes(), 0);
+
+    // The task registered by the poll is still the one woken.
+    timer.reset(Duration::from_millis(1)).unwrap();
+    assert_eq!(counter.wait_for(1), 1);
+    // The wake is made after the timer is marked fired.
+    assert_eq!(timer.peek(), Poll::Ready(Ok(())));
+    assert_eq!(poll_once(&mut timer, &waker), Poll::Ready(Ok(())));
+
+    timer.reset(Duration::from_secs(60)).unwrap();
+    assert!(timer.peek().is_pending());
+    assert_eq!(timer.cancel(), Ok(true));
+    assert_eq!(timer.peek(), Poll::Ready(Err(Error::Canceled)));
+}
+
+#[test]
+fn peek_leaves_a_due_timer_to_the_driver() {
+    // Never polled: no waker anywhere, and the driver still fires it.
+    let timer = Timer::new_at(timefuture::now_ns().saturating_sub(1)).unwrap();
+    wait_until("the driver fired a due timer", || timer.peek().is_ready());
+    assert_eq!(timer.peek(), Poll::Ready(Ok(())));
+}
