@@ -77,10 +77,13 @@ check_toolchain() {
         fail "the downstream program failed to start or run"
     [[ "$output" == "downstream: timer fired after 10 ms" ]] ||
         fail "$(printf 'the downstream program printed %q' "$output")"
-    # It must have loaded this build, not an installed copy.
-    env -u LD_LIBRARY_PATH ldd "$bin/timefuture-downstream" |
-        grep -qF "libtimefuture.so.1 => $build/libtimefuture.so.1" ||
-        fail "the downstream program does not load $build/libtimefuture.so.1"
+    # It must have loaded this build, not an installed copy. (Read whole:
+    # grep -q in a pipe would stop early and, with pipefail, fail on ldd's
+    # broken pipe.)
+    local loaded
+    loaded="$(env -u LD_LIBRARY_PATH ldd "$bin/timefuture-downstream")"
+    [[ "$loaded" == *"libtimefuture.so.1 => $build/libtimefuture.so.1 "* ]] ||
+        fail "the downstream program does not load $build/libtimefuture.so.1: $loaded"
     # A dependent without the rpath still works under `cargo run`.
     output="$(env -u LD_LIBRARY_PATH CARGO_TARGET_DIR="$out/downstream" \
         cargo run --offline --locked --quiet --manifest-path "$downstream" --bin without-rpath)" ||
@@ -91,6 +94,7 @@ check_toolchain() {
 }
 
 for toolchain in "${toolchains[@]}"; do
+    started=$SECONDS
     case "$toolchain" in
     debian)
         # Only Debian's tools: a rustup rustc first on PATH must not be used.
@@ -103,5 +107,7 @@ for toolchain in "${toolchains[@]}"; do
         (check_toolchain path)
         ;;
     esac
+    # What each toolchain adds to the test run (CI time).
+    echo "== Rust toolchain '$toolchain': all checks passed in $((SECONDS - started)) s"
 done
 echo "run-tests.sh: all Rust checks passed (toolchains: ${toolchains[*]})"

@@ -3,6 +3,7 @@
 mod common;
 
 use std::future::Future;
+use std::io::Write;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -476,7 +477,12 @@ fn watchdog(what: &'static str) -> mpsc::Sender<()> {
     let (done, finished) = mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_secs(60)) {
-            eprintln!("watchdog: {what} did not finish within 60 s (a lost wake?); aborting");
+            // Straight to the process's stderr: the test harness captures
+            // eprintln!, and the abort would lose what it captured.
+            let _ = writeln!(
+                std::io::stderr(),
+                "watchdog: {what} did not finish within 60 s (a lost wake?); aborting"
+            );
             std::process::abort();
         }
     });
