@@ -13,8 +13,9 @@ if [[ ! -f "$build/libtimefuture.so" ]]; then
 fi
 export TIMEFUTURE_BUILD_DIR="$(cd "$build" && pwd)"
 export TIMEFUTURE_INCLUDE_DIR="$root/include"
-export CARGO_TARGET_DIR="$root/bindings/rust/target"
+# Cargo output goes under the C build directory: never into the sources.
+export CARGO_TARGET_DIR="$TIMEFUTURE_BUILD_DIR/rust/bench"
 
-cargo build --offline --release --quiet --example bench \
+cargo build --offline --locked --release --quiet --example bench \
     --manifest-path "$root/bindings/rust/Cargo.toml"
 "$CARGO_TARGET_DIR/release/examples/bench" "$@"
