@@ -28,6 +28,7 @@ typedef struct adapter_host {
     void *ctx;
 } adapter_host;
 
+//! [drain]
 /* External tasks taken per readiness. A larger batch saves loop turns; a
  * smaller one lets the loop's other sources in sooner. */
 enum { ADAPTER_BATCH = 64 };
@@ -54,5 +55,6 @@ static inline int adapter_drain(tf_executor *executor, const adapter_host *host)
     }
     return failed ? failed : more;
 }
+//! [drain]
 
 #endif
