@@ -125,7 +125,7 @@ int main(void) {
 
     /* Idle: everything done but the far-off sleeper, adapter attached. */
     uint64_t before = adapter.callbacks;
-    struct timeval idle_tv = {0, WORKLOAD_IDLE_MS * 1000};
+    struct timeval idle_tv = {0, WORKLOAD_IDLE_MS * 1000L};
     evtimer_add(idle, &idle_tv);
     event_base_dispatch(base);
     int attached = event_pending(adapter.event, EV_READ, NULL) != 0;

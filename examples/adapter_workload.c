@@ -1,5 +1,4 @@
 /* The workload of the adapter programs; see adapter_workload.h. */
-#define _POSIX_C_SOURCE 200809L
 #include "adapter_workload.h"
 
 #include <errno.h>
@@ -322,9 +321,9 @@ int workload_finish(workload *w, const char *host, uint64_t callbacks) {
     uint64_t end = w->done_ns ? w->done_ns : tf_now_ns();
     printf("%s: %d external tasks x %d sleeps of 1-50 ms: %" PRIu64 " polls, late by "
            "min %.1f / mean %.1f / max %.1f us, %" PRIu64 " early\n",
-           host, WORKLOAD_EXTERNAL, WORKLOAD_SLEEPS, w->ext_polls, w->late_min / 1e3,
+           host, WORKLOAD_EXTERNAL, WORKLOAD_SLEEPS, w->ext_polls, (double)w->late_min / 1e3,
            w->late_n ? (double)w->late_sum / (double)w->late_n / 1e3 : 0.0,
-           w->late_max / 1e3, w->early);
+           (double)w->late_max / 1e3, w->early);
     printf("%s: %d C tasks, %" PRIu64 " wakes from another thread, %" PRIu64
            " C polls\n", host, w->c_done, (uint64_t)atomic_load(&w->wakes_sent),
            w->c_polls);
