@@ -416,6 +416,8 @@ static struct {
     atomic_int hooked;
 } nw;
 
+/* The hook type is fixed (tf__hook_fn): obj stays non-const. */
+// cppcheck-suppress constParameter
 static void next_hook(int point, void *obj) {
     /* The first waiter woken holds on before it clears the pending signal,
      * so both wakes below are pushed while that one signal is pending. */
