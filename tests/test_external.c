@@ -237,6 +237,14 @@ static void test_shutdown_while_waiting_and_polling(void **state) {
 #include "executor_internal.h"
 #include "internal.h"
 
+/* An executor without workers, and its fd. */
+static tf_executor *executor_with_fd(int *fd) {
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_executor_fd(e, fd), TF_OK);
+    return e;
+}
+
 /* A C task that stays pending, keeping a clone of its waker for others. */
 typedef struct {
     tf_waker *w;
@@ -337,11 +345,9 @@ static void hook_setup(int scenario, keeper *k) {
 
 static void test_fd_wake_inside_rearm_is_not_lost(void **state) {
     (void)state;
-    tf_executor *e;
     int fd;
     keeper k = {0};
-    assert_int_equal(tf_executor_new(0, &e), TF_OK);
-    assert_int_equal(tf_executor_fd(e, &fd), TF_OK);
+    tf_executor *e = executor_with_fd(&fd);
     assert_int_equal(tf_executor_spawn(e, keeper_poll, keeper_drop, &k), TF_OK);
     assert_true(fd_readable(fd, 0));
     hook_setup(SC_WAKE_INSIDE_REARM, &k);
@@ -377,11 +383,9 @@ static void *late_signaller(void *arg) {
 
 static void test_fd_late_signal_leaves_no_stuck_readiness(void **state) {
     (void)state;
-    tf_executor *e;
     int fd;
     keeper k = {0};
-    assert_int_equal(tf_executor_new(0, &e), TF_OK);
-    assert_int_equal(tf_executor_fd(e, &fd), TF_OK);
+    tf_executor *e = executor_with_fd(&fd);
     assert_int_equal(tf_executor_spawn(e, keeper_poll, keeper_drop, &k), TF_OK);
     uint64_t polled = 0;
     assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
@@ -538,12 +542,10 @@ static int ready_c(void *s, const tf_waker *w) {
 
 static void test_drain_runs_and_hands_out(void **state) {
     (void)state;
-    tf_executor *e;
     int fd;
     atomic_int ran;
     atomic_init(&ran, 0);
-    assert_int_equal(tf_executor_new(0, &e), TF_OK);
-    assert_int_equal(tf_executor_fd(e, &fd), TF_OK);
+    tf_executor *e = executor_with_fd(&fd);
     size_t taken = 99;
     /* Nothing there: 0, nothing taken, fd unreadable. */
     assert_int_equal(tf_executor_drain(e, NULL, NULL, 0, &taken), 0);
@@ -603,12 +605,10 @@ static int always_again(void *s, const tf_waker *w) {
 
 static void test_drain_is_bounded(void **state) {
     (void)state;
-    tf_executor *e;
     int fd;
     atomic_int polls;
     atomic_init(&polls, 0);
-    assert_int_equal(tf_executor_new(0, &e), TF_OK);
-    assert_int_equal(tf_executor_fd(e, &fd), TF_OK);
+    tf_executor *e = executor_with_fd(&fd);
     assert_int_equal(tf_executor_spawn(e, always_again, NULL, &polls), TF_OK);
     size_t taken;
     assert_int_equal(tf_executor_drain(e, NULL, NULL, 0, &taken), 1);
