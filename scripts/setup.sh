@@ -18,7 +18,14 @@ PACKAGES=(
   rustc cargo                         # Rust binding (Debian's toolchain)
   spin                                # model checking of the thread protocols
   libuv1-dev libglib2.0-dev libevent-dev  # event-loop adapters; libuv peer
+  node-typescript                     # Node.js binding: type-checks index.d.ts
 )
+# The Node.js binding needs node, npm and Node's headers: the machine's own
+# Node.js when it has one (Debian's nodejs conflicts with other builds of
+# it), else Debian's.
+if ! { command -v node && command -v npm && [ -f /usr/include/node/node_api.h ]; } >/dev/null 2>&1; then
+  PACKAGES+=(nodejs libnode-dev npm)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
