@@ -45,7 +45,10 @@
 /* The value our awaitables yield to the run loop: "pending, waker stored". */
 static PyObject *tfpy_pending;
 static PyObject *tfpy_CancelledError;
-/* asyncio loop -> its bridge, weak on the loop. */
+/* asyncio loop -> a weak reference to its bridge, weak on the loop too.
+ * The bridge is kept alive by the loop itself (its reader callback), never
+ * by this table: a strong value here would keep the loop alive through the
+ * futures the bridge holds, and a closed loop would never be freed. */
 static PyObject *tfpy_bridges;
 /* asyncio._get_running_loop, looked up once asyncio is in use. */
 static PyObject *tfpy_get_running_loop;
@@ -64,9 +67,53 @@ typedef struct tfpy_ctx {
     ExecutorObject *ex;
     TaskObject *task;
     const tf_waker *waker;
+    /* The asyncio loop running on this thread when the poll began (an
+     * identity only, never dereferenced), or NULL. */
+    const void *loop;
 } tfpy_ctx;
 
 static _Thread_local tfpy_ctx *tfpy_current;
+
+/* The identity of the asyncio loop running on this thread, or NULL (none,
+ * or asyncio never imported; then no loop can run). Errors are cleared:
+ * this only decides who drives an awaitable. */
+static const void *tfpy_running_loop_id(void) {
+    if (!tfpy_get_running_loop) {
+        PyObject *name = PyUnicode_FromString("asyncio");
+        PyObject *asyncio = name ? PyImport_GetModule(name) : NULL;
+        Py_XDECREF(name);
+        if (!asyncio) {
+            PyErr_Clear();
+            return NULL;
+        }
+        tfpy_get_running_loop =
+            PyObject_GetAttrString(asyncio, "_get_running_loop");
+        Py_DECREF(asyncio);
+        if (!tfpy_get_running_loop) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    PyObject *loop = PyObject_CallNoArgs(tfpy_get_running_loop);
+    if (!loop) {
+        PyErr_Clear();
+        return NULL;
+    }
+    const void *id = loop == Py_None ? NULL : (const void *)loop;
+    Py_DECREF(loop); /* the running loop is alive while it runs */
+    return id;
+}
+
+/* The timefuture task that is driving the current coroutine step, or NULL.
+ * A task of ours may start another event loop on this thread (asyncio.run()
+ * inside timefuture.run()): the coroutines that loop runs are driven by it,
+ * not by our task, even though our poll is still on the stack. */
+static tfpy_ctx *tfpy_driver(void) {
+    tfpy_ctx *ctx = tfpy_current;
+    if (ctx && tfpy_running_loop_id() != ctx->loop)
+        return NULL;
+    return ctx;
+}
 
 static PyTypeObject ErrorType;
 static PyTypeObject TimerCancelledType;
@@ -462,7 +509,7 @@ static PyObject *TaskWait_iternext(TaskWaitObject *w) {
         Py_DECREF(r);
         return NULL;
     }
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     if (!ctx) {
         PyErr_SetString(PyExc_RuntimeError,
                         "a timefuture.Task can only be awaited by a coroutine "
@@ -737,7 +784,7 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
     if (!t->self_waker && tf_waker_clone(waker, &t->self_waker) < 0)
         t->self_waker = NULL; /* only cancel() needs it; it then can't wake */
 
-    tfpy_ctx ctx = {self, t, waker};
+    tfpy_ctx ctx = {self, t, waker, tfpy_running_loop_id()};
     tfpy_ctx *saved = tfpy_current;
     tfpy_current = &ctx;
     if (t->cancel_requested) {
@@ -890,7 +937,7 @@ fail:
 }
 
 static int executor_check_can_run(ExecutorObject *self) {
-    if (tfpy_current) {
+    if (tfpy_driver()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot run an executor from inside a task that a "
                         "timefuture executor is running; await instead");
@@ -1222,7 +1269,7 @@ static PyObject *Sleep_iternext(SleepObject *s) {
                         "instead)");
         return NULL;
     }
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     if (!ctx)
         return sleep_start_asyncio(s);
     if (s->state == SLEEP_WAITING && s->waiter_id != (const void *)ctx->waker) {
@@ -1630,21 +1677,10 @@ static void sleep_abandon(SleepObject *s) {
         s->state = SLEEP_INIT;
 }
 
-static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
-    (void)unused;
-    uint64_t tag;
-    const tf_waker *waker;
-    Py_INCREF(b);
-    for (;;) {
-        if (!b->ex)
-            break;
-        int rc = tf_executor_next(b->ex, 0, &tag, &waker);
-        if (rc == TF_ETIMEDOUT || rc == TF_EEMPTY)
-            break;
-        if (rc < 0) {
-            Py_DECREF(b);
-            return tfpy_raise(rc, "tf_executor_next");
-        }
+/* Polls one timer wait that the drain handed out, and reports it. */
+static int bridge_poll_entry(BridgeObject *b, uint64_t tag,
+                             const tf_waker *waker) {
+    {
         tfpy_entry *e = (tfpy_entry *)(uintptr_t)tag;
         int done = 1;
         if (!e->dead) {
@@ -1670,15 +1706,51 @@ static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
                 Py_XDECREF(isdone);
             }
         }
-        rc = tf_executor_report(b->ex, waker, done ? TF_READY : TF_PENDING);
+        int rc = tf_executor_report(b->ex, waker, done ? TF_READY : TF_PENDING);
         if (done)
             bridge_entry_free(b, e);
         if (rc < 0) {
-            Py_DECREF(b);
-            return tfpy_raise(rc, "tf_executor_report");
+            tfpy_raise(rc, "tf_executor_report");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The loop's reader callback: one tf_executor_drain, which leaves the fd
+ * readable if more is ready, so the loop calls again on its next turn
+ * (other callbacks get their turn in between). */
+static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
+    (void)unused;
+    enum { BATCH = 256 };
+    uint64_t tags[BATCH];
+    const tf_waker *wakers[BATCH];
+    size_t taken = 0;
+    if (!b->ex)
+        Py_RETURN_NONE;
+    Py_INCREF(b);
+    int rc = tf_executor_drain(b->ex, tags, wakers, BATCH, &taken);
+    if (rc < 0) {
+        Py_DECREF(b);
+        return tfpy_raise(rc, "tf_executor_drain");
+    }
+    PyObject *first = NULL;
+    for (size_t i = 0; i < taken; i++) {
+        /* Every task taken is reported, even after an error; the first
+         * error is raised. */
+        if (bridge_poll_entry(b, tags[i], wakers[i]) < 0) {
+            if (!first)
+                first = tfpy_fetch_exception();
+            else
+                PyErr_Clear();
         }
     }
     Py_DECREF(b);
+    if (first) {
+        tfpy_restore_exception(first);
+        Py_DECREF(first);
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -1769,12 +1841,17 @@ static PyObject *tfpy_running_loop(void) {
 }
 
 static BridgeObject *tfpy_bridge_for(PyObject *loop) {
-    PyObject *b = PyObject_CallMethod(tfpy_bridges, "get", "O", loop);
-    if (!b)
+    PyObject *ref = PyObject_CallMethod(tfpy_bridges, "get", "O", loop);
+    if (!ref)
         return NULL;
-    if (b != Py_None)
-        return (BridgeObject *)b;
-    Py_DECREF(b);
+    if (ref != Py_None) {
+        PyObject *b = PyWeakref_GetObject(ref); /* borrowed */
+        Py_DECREF(ref);
+        if (b != Py_None)
+            return (BridgeObject *)Py_NewRef(b);
+    } else {
+        Py_DECREF(ref);
+    }
 
     BridgeObject *br = PyObject_GC_New(BridgeObject, &BridgeType);
     if (!br)
@@ -1804,16 +1881,27 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
         return NULL;
     }
     Py_DECREF(r);
-    if (PyObject_SetItem(tfpy_bridges, loop, (PyObject *)br) < 0) {
+    PyObject *wr = PyWeakref_NewRef((PyObject *)br, NULL);
+    if (!wr || PyObject_SetItem(tfpy_bridges, loop, wr) < 0) {
+        Py_XDECREF(wr);
         Py_DECREF(br);
         return NULL;
     }
+    Py_DECREF(wr);
     return br;
 }
 
 static PyObject *sleep_start_asyncio(SleepObject *s) {
-    /* Already due? Then there is nothing to wait for. */
-    int rc = sleep_poll_timer(s, tf_waker_noop());
+    /* Already due? Then there is nothing to wait for. A peek, not a poll:
+     * polling with the no-op waker would replace a stored waker. */
+    int rc = tf_timer_peek(s->timer);
+    if (rc == TF_PENDING) {
+        /* Due but not yet reached by the driver: a poll fires it. */
+        uint64_t deadline;
+        if (tf_timer_deadline(s->timer, &deadline) == TF_OK &&
+            tf_now_ns() >= deadline)
+            rc = sleep_poll_timer(s, tf_waker_noop());
+    }
     if (rc != TF_PENDING) {
         s->state = rc == TF_READY ? SLEEP_DONE : SLEEP_INIT;
         return rc == TF_READY ? NULL : sleep_error(rc);
@@ -1876,7 +1964,7 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:run", kwlist, &coro,
                                      &threads))
         return NULL;
-    if (tfpy_current) {
+    if (tfpy_driver()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "timefuture.run() cannot be called from a task that a "
                         "timefuture executor is running; await instead");
@@ -1908,7 +1996,7 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
 
 static PyObject *tfpy_spawn(PyObject *module, PyObject *coro) {
     (void)module;
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     if (!ctx) {
         PyErr_SetString(PyExc_RuntimeError,
                         "timefuture.spawn() must be called inside a task of "
@@ -1922,7 +2010,7 @@ static PyObject *tfpy_spawn(PyObject *module, PyObject *coro) {
 static PyObject *tfpy_current_task(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     return Py_NewRef(ctx ? (PyObject *)ctx->task : Py_None);
 }
 

@@ -211,6 +211,70 @@ class AsyncioTest(unittest.TestCase):
         after = len(os.listdir("/proc/self/fd"))
         self.assertLessEqual(after, before + 2)
 
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc")
+    def test_closed_loop_with_a_pending_sleep_is_freed(self):
+        """A loop closed while a task still awaits a long timefuture.sleep is
+        freed with its bridge, eventfd, task and timer, as with
+        asyncio.sleep."""
+        import weakref
+
+        def one_round():
+            loop = asyncio.new_event_loop()
+            started = []
+
+            async def sleeper():
+                started.append(1)
+                await tf.sleep(10)
+
+            task = loop.create_task(sleeper())
+            loop.run_until_complete(asyncio.sleep(0.01))
+            self.assertEqual(started, [1])
+            self.assertFalse(task.done())
+            refs = (weakref.ref(loop), weakref.ref(task))
+            loop.close()
+            return refs
+
+        gc.collect()
+        fds_before = len(os.listdir("/proc/self/fd"))
+        refs = [one_round() for _ in range(20)]
+        gc.collect()
+        # asyncio logs "Task was destroyed but it is pending!": expected.
+        self.assertEqual([r for pair in refs for r in pair if r() is not None], [])
+        self.assertLessEqual(len(os.listdir("/proc/self/fd")), fds_before)
+
+    def test_asyncio_run_inside_a_timefuture_task(self):
+        """A coroutine of an asyncio loop started inside a timefuture task is
+        driven by that loop: its timefuture awaitables go through the loop's
+        bridge, not the outer task."""
+
+        async def inner():
+            start = tf.monotonic_ns()
+            await tf.sleep(0.002)
+            await asyncio.sleep(0)
+            await tf.Timer(0.001)
+            return tf.monotonic_ns() - start
+
+        async def outer():
+            await tf.sleep(0.001)
+            took = asyncio.run(inner())
+            await tf.sleep(0.001)  # the outer task still works afterwards
+            return took
+
+        self.assertGreaterEqual(tf.run(outer()), 3_000_000)
+
+    def test_timefuture_run_inside_an_asyncio_task(self):
+        async def inner():
+            await tf.sleep(0.001)
+            return tf.current_task() is not None
+
+        async def outer():
+            await tf.sleep(0.001)
+            ok = tf.run(inner())
+            await tf.sleep(0.001)
+            return ok
+
+        self.assertTrue(asyncio.run(outer()))
+
 
 if __name__ == "__main__":
     unittest.main()
