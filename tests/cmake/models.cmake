@@ -19,3 +19,10 @@ tf_add_model(model_eventfd_old_protocol_loses_wake eventfd.pml
   -DOLD_PROTOCOL -DNO_NEXT --expect-error --expect-text "q==0")
 tf_add_model(model_eventfd_old_protocol_spins eventfd.pml
   -DOLD_PROTOCOL --ltl no_spin --expect-error --expect-text "acceptance cycle")
+
+# External tasks: next/report through the ready queue's park/signal
+# handshake, with the pass-on signal of a consumer that took part of it.
+tf_add_model(model_external external.pml --ltl parked_for_ever)
+tf_add_model(model_external_three_hosts external.pml -DNHOST=3 -O2)
+tf_add_model(model_external_old_rule_fails external.pml
+  -DOLD_RULE --ltl parked_for_ever --expect-error --expect-text "invalid end state")

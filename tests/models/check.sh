@@ -97,7 +97,7 @@ run() {
     printf '%s\n' "$out" | grep -E 'assertion violated|invalid end state|acceptance cycle|pan:[0-9]+:' | head -n3
     # A trail shows which interleaving broke the property.
     if ls ./*.trail >/dev/null 2>&1; then
-      spin -t -p "${defs[@]}" "$name" 2>&1 | grep -E 'assert|proc .* (terminates|line)' | tail -n 12
+      spin -t "${defs[@]}" "$name" 2>&1 | tail -n 12
     fi
     total_errors=$((total_errors + errors))
   else
