@@ -26,3 +26,11 @@ tf_add_model(model_external external.pml --ltl parked_for_ever)
 tf_add_model(model_external_three_hosts external.pml -DNHOST=3 -O2)
 tf_add_model(model_external_old_rule_fails external.pml
   -DOLD_RULE --ltl parked_for_ever --expect-error --expect-text "invalid end state")
+
+# One task's state word: wakes, polls, waker clones, and shutdown.
+tf_add_model(model_task_state task_state.pml)
+tf_add_model(model_task_state_shutdown task_state.pml -DSHUTDOWN)
+tf_add_model(model_task_state_pending_ignores_notified_fails task_state.pml
+  -DPENDING_IGNORES_NOTIFIED --expect-error --expect-text "assertion violated done")
+tf_add_model(model_task_state_wake_ignores_scheduled_fails task_state.pml
+  -DWAKE_IGNORES_SCHEDULED --expect-error --expect-text "assertion violated (onq==0)")
