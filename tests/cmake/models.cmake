@@ -34,3 +34,11 @@ tf_add_model(model_task_state_pending_ignores_notified_fails task_state.pml
   -DPENDING_IGNORES_NOTIFIED --expect-error --expect-text "assertion violated done")
 tf_add_model(model_task_state_wake_ignores_scheduled_fails task_state.pml
   -DWAKE_IGNORES_SCHEDULED --expect-error --expect-text "assertion violated (onq==0)")
+
+# Timers against the driver: fire, cancel, reset, free, poll, also from
+# inside a waker on the driver thread.
+tf_add_model(model_timer timer.pml)
+tf_add_model(model_timer_free_releases_firing_fails timer.pml
+  -DFREE_RELEASES_FIRING --expect-error --expect-text "!(released[")
+tf_add_model(model_timer_driver_drops_reset_waker_fails timer.pml
+  -DDRIVER_DROPS_RESET_WAKER --expect-error --expect-text "!(waiting[")
