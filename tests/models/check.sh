@@ -64,7 +64,6 @@ cp "$model" "$work/$name" || die "cannot copy $model"
 cd "$work" || die "cannot enter $work"
 
 total_errors=0
-failed=0
 all_output=
 
 # run LABEL GCC_FLAGS PAN_FLAGS
