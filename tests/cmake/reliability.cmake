@@ -16,3 +16,6 @@ tf_add_test(test_fault STATIC)
 tf_add_test(test_clock TIMEOUT 300)
 tf_add_test(test_fork STATIC LABELS fork TIMEOUT 300)
 tf_add_test(test_stress LABELS stress TIMEOUT 900)
+# Timers at the exact nanosecond and re-armed from their own wake, under a
+# test-controlled clock (fake_clock.c; STATIC: the private clock hook).
+tf_add_test(test_timer_exact STATIC SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fake_clock.c TIMEOUT 120)
