@@ -310,6 +310,67 @@ static void test_rearm_from_own_wake(void **state) {
     }
 }
 
+/* --- freed from inside a wake of its own batch ---------------------------- */
+
+/* A wake that frees its own timer and a later one of the same batch: the
+ * driver still walks that batch, so their memory must outlive it (in ASan
+ * builds the pool poisons freed timers, so an early release is reported).
+ * The freed batch-mate's waker is dropped, not woken; the rest fire. */
+typedef struct {
+    tf_timer *self, *mate;
+    atomic_int wakes;
+    int rc_self, rc_mate;
+} self_free_ctl;
+
+static void *sf_clone(void *d) { return d; }
+static void sf_wake_by_ref(void *d) {
+    self_free_ctl *f = d;
+    if (atomic_fetch_add(&f->wakes, 1) != 0) return;
+    f->rc_self = tf_timer_free(f->self);
+    f->rc_mate = tf_timer_free(f->mate);
+}
+static void sf_wake(void *d) { sf_wake_by_ref(d); }
+static void sf_drop(void *d) { (void)d; }
+static const tf_waker_vtable sf_vt = {sizeof(tf_waker_vtable), 0, sf_clone,
+                                      sf_wake, sf_wake_by_ref, sf_drop};
+
+static void test_free_from_own_batch(void **state) {
+    (void)state;
+    static self_free_ctl f; /* outlives the test if an assertion fails */
+    memset(&f, 0, sizeof(f));
+    counting_waker *c = calloc(2, sizeof(*c));
+    cw_init(&c[0]);
+    cw_init(&c[1]);
+    uint64_t d = fake_clock_now() + 3 * 65536;
+    tf_waker *w = NULL, *wm = cw_make(&c[0]), *wl = cw_make(&c[1]);
+    tf_timer *last = NULL;
+    assert_int_equal(tf_waker_new(&sf_vt, &f, &w), TF_OK);
+    /* Equal deadlines fire in arming order: self, mate, last. */
+    assert_int_equal(tf_timer_new_at(d, &f.self), TF_OK);
+    assert_int_equal(tf_timer_new_at(d, &f.mate), TF_OK);
+    assert_int_equal(tf_timer_new_at(d, &last), TF_OK);
+    assert_int_equal(tf_timer_poll(f.self, w), TF_PENDING);
+    assert_int_equal(tf_timer_poll(f.mate, wm), TF_PENDING);
+    assert_int_equal(tf_timer_poll(last, wl), TF_PENDING);
+    assert_int_equal(tf_waker_drop(w), TF_OK);
+    fake_clock_sync_to(d);
+    assert_int_equal(atomic_load(&f.wakes), 1);
+    assert_int_equal(f.rc_self, TF_OK);
+    assert_int_equal(f.rc_mate, TF_OK);
+    assert_int_equal(cw_total_wakes(&c[0]), 0);  /* freed: dropped */
+    assert_int_equal(atomic_load(&c[0].drops), 1);
+    assert_int_equal(atomic_load(&c[1].wakes), 1);
+    assert_int_equal(tf_timer_peek(last), TF_READY);
+    assert_int_equal(tf_timer_free(last), TF_OK);
+    assert_int_equal(tf_waker_drop(wm), TF_OK);
+    assert_int_equal(tf_waker_drop(wl), TF_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(atomic_load(&c[i].refs), 0);
+        cw_destroy(&c[i]);
+    }
+    free(c);
+}
+
 int main(void) {
     fake_clock_start();
     const struct CMUnitTest tests[] = {
@@ -317,6 +378,7 @@ int main(void) {
         cmocka_unit_test(test_arm_one_before_wheel_time),
         cmocka_unit_test(test_poll_fires_itself_exactly),
         cmocka_unit_test(test_rearm_from_own_wake),
+        cmocka_unit_test(test_free_from_own_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,3 +19,5 @@ tf_add_test(test_stress LABELS stress TIMEOUT 900)
 # Timers at the exact nanosecond and re-armed from their own wake, under a
 # test-controlled clock (fake_clock.c; STATIC: the private clock hook).
 tf_add_test(test_timer_exact STATIC SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fake_clock.c TIMEOUT 120)
+# Freed executors, wakers and timers are refused (STATIC: the pool query).
+tf_add_test(test_freed_handles STATIC TIMEOUT 60)
