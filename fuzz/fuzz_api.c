@@ -19,7 +19,7 @@
  *   with and without workers) finish, each task polled exactly as often
  *   as its wakes require (a lost wake hangs the input: libFuzzer's
  *   -timeout reports it);
- * - tf_timer_peek never touches the stored waker and agrees with poll;
+ * - tf_timer_peek agrees with poll;
  * - at the end of each input, with everything released, tf_set_allocator
  *   succeeds (no object of the library is alive) and every allocation made
  *   through it has been freed.
@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -493,7 +494,11 @@ static void timed_scene(input *in) {
             /* Sleeps until the fd says a task is ready again (a timer's
              * wake, a cancel): a readiness that never comes hangs here. */
             struct pollfd pfd = {fd, POLLIN, 0};
-            REQUIRE(poll(&pfd, 1, -1) == 1);
+            int pr;
+            do /* libFuzzer's timeout checks interrupt it with SIGALRM */
+                pr = poll(&pfd, 1, -1);
+            while (pr < 0 && errno == EINTR);
+            REQUIRE(pr == 1);
         }
     }
     for (int i = 0; i < n; i++) {
@@ -730,14 +735,14 @@ static void step(input *in) {
             if (rc == TF_PENDING && w && !wt && !S.waker_custom[k] && !S.waker_ext[k])
                 ft->waiter_task = NULL; /* a task of a freed executor */
             /* Peek: the same answer (the timer cannot have been cancelled
-             * meanwhile), and no reference taken or given back. */
-            int refs0 = atomic_load(&custom_data[0].refs) + atomic_load(&custom_data[1].refs);
+             * meanwhile). That it leaves the stored waker alone is checked
+             * exactly in tests/test_timer_exact.c: here the driver may be
+             * firing other timers' caller-made wakers at the same time. */
             int pk = tf_timer_peek(ft->t);
             REQUIRE(ONE_OF3(pk, TF_PENDING, TF_READY, TF_ECANCELED));
             REQUIRE((pk == TF_ECANCELED) == ft->cancelled);
             if (rc == TF_READY) REQUIRE(pk == TF_READY);
             if (pk == TF_READY && ft->has_abs) REQUIRE(tf_now_ns() >= ft->deadline);
-            REQUIRE(atomic_load(&custom_data[0].refs) + atomic_load(&custom_data[1].refs) == refs0);
         }
         break;
     case 18: /* reset */
