@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the library and the whole test suite with sanitizers and runs
 # ctest in each build:
-#   asan  AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
-#   tsan  ThreadSanitizer (build-tsan/)
+#   asan  AddressSanitizer + UndefinedBehaviorSanitizer ($TF_BUILD_ROOT/asan)
+#   tsan  ThreadSanitizer ($TF_BUILD_ROOT/tsan)
+# TF_BUILD_ROOT defaults to a directory under the system's temporary
+# directory: nothing is written into the source tree. In the asan build the
+# timer and task pools poison freed objects, so a use of a freed timer or
+# task is reported although its memory stays in the pool.
 # Both use -fno-sanitize-recover=all (from -DTF_SANITIZE), so the first
 # report fails the test.
 #
@@ -16,14 +20,20 @@
 #              the installed (sanitized) library: same reason.
 #   fork       test_fork's children start threads after a fork() of a
 #              multi-threaded process (the timer driver restarts lazily).
-#              Neither runtime supports that: ThreadSanitizer refuses ("dup
-#              thread with used id"), and the allocator of GCC 12's
-#              AddressSanitizer is not locked around fork(), so a child
+#              ThreadSanitizer refuses that ("dup thread with used id").
+#              AddressSanitizer's allocator, in GCC 12's runtime and in
+#              clang 14's alike, is not locked around fork(), so a child
 #              born while another thread was in malloc deadlocks in its
-#              first allocation (seen: the restarted driver stuck in
-#              SizeClassAllocator64::GetFromAllocator). test_fork runs
-#              natively and under valgrind (scripts/valgrind.sh), which
-#              checks the children's memory too.
+#              first allocation (seen with GCC 12: the restarted driver
+#              stuck in SizeClassAllocator64::GetFromAllocator; with clang
+#              14: test_forks_under_load hung in about one run in eight).
+#              test_fork skips that test under ASan; the other four pass
+#              under both runtimes, but test_fork_while_driver_fires needs
+#              its polls to come within 5 ms of arming (before the batch
+#              it forks during), which a loaded ASan run misses now and
+#              then, so the label stays out here. test_fork runs natively
+#              and under valgrind (scripts/valgrind.sh), which checks the
+#              children's memory too.
 # The Python binding is not built (-DTF_BUILD_PYTHON=OFF): the interpreter
 # is not sanitized, so the binding could not load the sanitized library
 # without the runtime preloaded; scripts/test.d/60-python-sanitize.sh runs
@@ -35,6 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS=${JOBS:-$(nproc)}
+ROOT=${TF_BUILD_ROOT:-${TMPDIR:-/tmp}/timefuture-build-$(id -u)}
 EXCLUDE_LABELS='^(rust|packaging|fork)$'
 kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(asan tsan)
@@ -42,8 +53,8 @@ kinds=("$@")
 run_kind() {
   local kind=$1 sanitize dir
   case $kind in
-    asan) sanitize=address,undefined; dir=build-asan ;;
-    tsan) sanitize=thread; dir=build-tsan ;;
+    asan) sanitize=address,undefined; dir=$ROOT/asan ;;
+    tsan) sanitize=thread; dir=$ROOT/tsan ;;
     *) echo "unknown sanitizer '$kind' (asan or tsan)" >&2; return 2 ;;
   esac
   echo "== $kind: configure and build in $dir"

@@ -81,6 +81,15 @@ static void *driver_main(void *arg) {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
+        /* Under a test's clock the driver advances only for a sync
+         * request, so the test alone decides when timers fire. */
+        uint64_t sync = d->sync_req;
+        int hooked = tf__clock_hooked();
+        if (TF_UNLIKELY(hooked) && d->sync_done == sync) {
+            d->sleep_until = tf__wheel_next(&d->wheel);
+            pthread_cond_wait(&d->wakeup, &d->lock);
+            continue;
+        }
         uint64_t now = tf__clock_now();
         struct tf_timer *fired = tf__wheel_advance(&d->wheel, now);
         if (fired) {
@@ -110,9 +119,15 @@ static void *driver_main(void *arg) {
             pthread_mutex_lock(&d->lock);
             continue;
         }
+        if (TF_UNLIKELY(d->sync_done != sync)) {
+            /* Advanced to the clock as it was when asked, every batch
+             * (and every re-fire) done: the sync is complete. */
+            d->sync_done = sync;
+            pthread_cond_broadcast(&d->fire_done);
+        }
         uint64_t next = tf__wheel_next(&d->wheel);
         d->sleep_until = next;
-        if (next == UINT64_MAX) {
+        if (next == UINT64_MAX || hooked) {
             pthread_cond_wait(&d->wakeup, &d->lock);
         } else {
             struct timespec ts;
@@ -121,6 +136,7 @@ static void *driver_main(void *arg) {
         }
     }
     d->sleep_until = UINT64_MAX;
+    pthread_cond_broadcast(&d->fire_done); /* syncs waiting see stopping */
     pthread_mutex_unlock(&d->lock);
     return NULL;
 }
@@ -148,6 +164,7 @@ static void atfork_child(void) {
     tf__driver.stopping = 0;
     tf__driver.firing = 0;
     tf__driver.sleep_until = UINT64_MAX;
+    tf__driver.sync_done = tf__driver.sync_req; /* its waiters are gone */
     if (conds_ready) init_conds();
     atomic_fetch_add(&tf__fork_generation, 1);
     pthread_mutex_unlock(&tf__driver.pool_lock);
@@ -246,4 +263,19 @@ void tf__timer_release(struct tf_timer *t) {
     pthread_mutex_lock(&tf__driver.pool_lock);
     tf__pool_free(&tf__driver.timers, t);
     pthread_mutex_unlock(&tf__driver.pool_lock);
+}
+
+int tf__driver_sync(void) {
+    tf_driver *d = &tf__driver;
+    if (tls_is_driver) return TF_EBUSY; /* it would wait for itself */
+    pthread_mutex_lock(&d->lock);
+    int rc = tf__driver_ensure_locked();
+    if (rc == TF_OK) {
+        uint64_t want = ++d->sync_req;
+        pthread_cond_signal(&d->wakeup);
+        while (d->sync_done < want && !d->stopping)
+            pthread_cond_wait(&d->fire_done, &d->lock);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
 }

@@ -18,8 +18,8 @@ typedef struct custom_waker {
 /* Smallest vtable we accept: every function up to drop. */
 #define VTABLE_MIN_SIZE (offsetof(tf_waker_vtable, drop) + sizeof(void (*)(void *)))
 
-/* Aligned like every heap handle: the handle check refuses misaligned
- * pointers. */
+/* Aligned like every other handle: tf__magic() refuses a handle that is
+ * not pointer-aligned, and this 4-byte struct alone would not be. */
 static const _Alignas(void *) struct tf_waker noop_waker = {TF_MAGIC_WAKER, TF_WAKER_KIND_NOOP, 0};
 
 const tf_waker *tf_waker_noop(void) { return &noop_waker; }

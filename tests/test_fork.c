@@ -546,8 +546,26 @@ static void child_under_load(void *arg) {
     CEQ(run_sleepers(1, 8, 100000), 8);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TF_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TF_TEST_ASAN 1
+#endif
+#endif
+
 static void test_forks_under_load(void **state) {
     (void)state;
+#ifdef TF_TEST_ASAN
+    /* AddressSanitizer's allocator (GCC 12's and clang 14's runtimes) is
+     * not locked around fork(): a child forked while a churning thread is
+     * inside malloc inherits the allocator's lock held, and its first
+     * allocation deadlocks (seen with clang 14: about one run in eight).
+     * That is the runtime, not the library; the other fork tests, whose
+     * threads do not allocate at the moment of fork(), run under ASan, and
+     * this one runs natively and under valgrind. */
+    skip();
+#endif
     enum { FORKS = 25 };
     tf_executor *busy = NULL;
     assert_int_equal(tf_executor_new(2, &busy), TF_OK);
