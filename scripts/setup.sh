@@ -13,7 +13,10 @@ PACKAGES=(
   clang libclang-rt-14-dev            # libFuzzer, sanitizers
   valgrind cppcheck clang-tidy        # reliability checks
   python3 python3-dev                 # Python binding
-  libuv1-dev                          # benchmarks: the libuv peer
+  python3-venv python3-wheel-whl      # Python binding: offline pip installs
+  rustc cargo                         # Rust binding (Debian's toolchain)
+  spin                                # model checking of the thread protocols
+  libuv1-dev libglib2.0-dev libevent-dev  # event-loop adapters; libuv peer
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -4,6 +4,11 @@
 #include "task.h"
 #include "executor_internal.h"
 
+int tf__task_forked(const tf_task *t) {
+    return t->exec->fork_gen !=
+           atomic_load_explicit(&tf__fork_generation, memory_order_relaxed);
+}
+
 void tf__task_unref(tf_task *t) {
     uint32_t prev = atomic_fetch_sub_explicit(&t->state, TF_TASK_REF_ONE,
                                               memory_order_acq_rel);

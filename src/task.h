@@ -49,6 +49,10 @@ static inline void tf__task_ref(tf_task *t) {
     atomic_fetch_add_explicit(&t->state, TF_TASK_REF_ONE, memory_order_relaxed);
 }
 
+/* 1 if the task's executor was created before fork(): in the child its
+ * locks and threads are gone, so its wakers refuse every call. */
+int tf__task_forked(const tf_task *t);
+
 /* Drops one reference; frees the task when it was the last. */
 void tf__task_unref(tf_task *t);
 void tf__task_wake_by_ref(tf_task *t);

@@ -33,8 +33,13 @@ static void init_conds(void) {
     pthread_cond_init(&tf__driver.fire_done, NULL);
 }
 
-static void finish_batch(struct tf_timer *list) {
+/* Ends a batch: settles each timer according to what the wakes did to it.
+ * Returns the timers that a waker reset into the past: they are due, so
+ * they form the next batch at once (still FIRING, their deadline kept as
+ * given); the batch is over only when that is empty. */
+static struct tf_timer *finish_batch(struct tf_timer *list) {
     tf_driver *d = &tf__driver;
+    struct tf_timer *refire = NULL;
     pthread_mutex_lock(&d->lock);
     while (list) {
         struct tf_timer *t = list, *next = t->next;
@@ -49,11 +54,9 @@ static void finish_batch(struct tf_timer *list) {
         case TF_TIMER_FIRING_RESET:
             atomic_store(&t->state, TF_TIMER_ARMED);
             if (tf__driver_arm_locked(t)) {
-                /* Reset into the past: fire in the next round, with the
-                 * waker it kept (later than asked, never earlier). */
-                __atomic_store_n(&t->deadline, d->wheel.elapsed + 1,
-                                 __ATOMIC_RELAXED);
-                tf__wheel_insert(&d->wheel, t);
+                atomic_store(&t->state, TF_TIMER_FIRING);
+                t->next = refire;
+                refire = t;
             }
             break;
         case TF_TIMER_FIRING_FREE:
@@ -62,9 +65,12 @@ static void finish_batch(struct tf_timer *list) {
         }
         list = next;
     }
-    d->firing = 0;
-    pthread_cond_broadcast(&d->fire_done);
+    if (!refire) {
+        d->firing = 0;
+        pthread_cond_broadcast(&d->fire_done);
+    }
     pthread_mutex_unlock(&d->lock);
+    return refire;
 }
 
 static void *driver_main(void *arg) {
@@ -84,20 +90,23 @@ static void *driver_main(void *arg) {
             d->firing = 1;
             d->sleep_until = 0; /* new arms need not signal us meanwhile */
             pthread_mutex_unlock(&d->lock);
-            for (struct tf_timer *t = fired; t; t = t->next) {
-                /* A waker run earlier in this batch may have cancelled,
-                 * reset or freed t (on this thread): then no wake. */
-                uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
-                if (st == TF_TIMER_FIRING_RESET) continue;
-                tf_waker *w = t->waker;
-                t->waker = NULL;
-                if (!w) continue;
-                if (st == TF_TIMER_FIRING)
-                    tf_waker_wake(w);
-                else
-                    tf_waker_drop(w);
+            while (fired) {
+                for (struct tf_timer *t = fired; t; t = t->next) {
+                    /* A waker run earlier in this batch may have
+                     * cancelled, reset or freed t (on this thread): then
+                     * no wake. */
+                    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+                    if (st == TF_TIMER_FIRING_RESET) continue;
+                    tf_waker *w = t->waker;
+                    t->waker = NULL;
+                    if (!w) continue;
+                    if (st == TF_TIMER_FIRING)
+                        tf_waker_wake(w);
+                    else
+                        tf_waker_drop(w);
+                }
+                fired = finish_batch(fired);
             }
-            finish_batch(fired);
             pthread_mutex_lock(&d->lock);
             continue;
         }

@@ -104,6 +104,7 @@ int tf_waker_clone(const tf_waker *w, tf_waker **out) {
     if (!is_waker(w)) return TF_EHANDLE;
     tf_waker *self = (tf_waker *)w;
     if (w->magic == TF_MAGIC_TASK) {
+        if (tf__task_forked((const tf_task *)w)) return TF_EFORK;
         tf__task_ref((tf_task *)self);
         *out = self;
         return TF_OK;
@@ -134,6 +135,8 @@ static int release(tf_waker *w, int wake) {
     if (!is_waker(w)) return TF_EHANDLE;
     if (w->magic == TF_MAGIC_TASK) {
         tf_task *t = (tf_task *)w;
+        /* Left alone (and leaked, like its executor) in a child of fork. */
+        if (tf__task_forked(t)) return TF_EFORK;
         if (wake) tf__task_wake_by_ref(t);
         tf__task_unref(t);
         return TF_OK;
@@ -166,6 +169,7 @@ int tf_waker_wake_by_ref(const tf_waker *w) {
     if (!w) return TF_EINVAL;
     if (!is_waker(w)) return TF_EHANDLE;
     if (w->magic == TF_MAGIC_TASK) {
+        if (tf__task_forked((const tf_task *)w)) return TF_EFORK;
         tf__task_wake_by_ref((tf_task *)w);
         return TF_OK;
     }
