@@ -1,8 +1,12 @@
 /* Promises of the header that the module tests did not pin down, each
  * found by a mutant of tests/mutants.txt that survived them: caller code
  * never runs under the library's locks, freed handles are refused (and
- * never released twice), tf_timer_peek follows the timer, and a timer
- * reset into the past from its own wake fires again. */
+ * never released twice), tf_timer_peek follows the timer, a timer reset
+ * into the past from its own wake fires again, and what a wake does to
+ * another timer of its batch (cancel, reset) holds off other threads until
+ * the batch is over and takes effect on that timer's own wake; a worker
+ * cannot free or run its own executor, and a thread waiting for external
+ * tasks learns when the last one finished. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,6 +267,280 @@ static void test_reset_into_the_past_from_its_own_wake_fires(void **state) {
     cw_destroy(&c);
 }
 
+/* --- two timers fired in one batch, the first acting on the second ------ */
+
+/* A gate: a waker whose wake blocks the driver thread until opened, so
+ * that timers armed meanwhile are all due when the driver goes on, and
+ * fire together in one batch, in arming order. */
+typedef struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, open;
+    atomic_int refs;
+} gate;
+
+static void *gate_clone(void *data) {
+    atomic_fetch_add(&((gate *)data)->refs, 1);
+    return data;
+}
+
+static void gate_wake(void *data) {
+    gate *g = data;
+    pthread_mutex_lock(&g->lock);
+    g->entered = 1;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open) pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+    atomic_fetch_sub(&g->refs, 1);
+}
+
+static void gate_wake_by_ref(void *data) { (void)data; }
+
+static void gate_drop(void *data) { atomic_fetch_sub(&((gate *)data)->refs, 1); }
+
+static const tf_waker_vtable gate_vtable = {sizeof(tf_waker_vtable), 0, gate_clone,
+                                            gate_wake, gate_wake_by_ref, gate_drop};
+
+/* Waits (with a hang guard) until *flag is set under lock/cond. */
+static int wait_flag(pthread_mutex_t *lock, pthread_cond_t *cond, int *flag, int ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(lock);
+    while (!*flag && pthread_cond_timedwait(cond, lock, &ts) == 0) {
+    }
+    int v = *flag;
+    pthread_mutex_unlock(lock);
+    return v;
+}
+
+typedef struct pair {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    tf_timer *second;
+    int (*act)(tf_timer *);  /* what the first timer's wake does to the second */
+    int act_rc;
+    int acted;               /* the wake has acted */
+    int second_fired_first;  /* the second had fired already: not one batch */
+    int main_done;           /* the main thread's call on the second returned */
+    int main_done_in_batch;  /* ... while the first's wake still ran */
+    int finished;            /* the first's wake has returned */
+    atomic_int refs;
+} pair;
+
+static void *pair_clone(void *data) {
+    atomic_fetch_add(&((pair *)data)->refs, 1);
+    return data;
+}
+
+/* On the driver thread, inside the batch that fires both timers. */
+static void pair_wake(void *data) {
+    pair *p = data;
+    p->second_fired_first = tf_timer_peek(p->second) != TF_READY;
+    p->act_rc = p->act(p->second);
+    pthread_mutex_lock(&p->lock);
+    p->acted = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    /* Give the main thread's call on the second timer time to return, if
+     * it (wrongly) does not wait for this batch to end. Correct code makes
+     * it wait, so this always runs out; its length decides nothing. */
+    int in_batch = wait_flag(&p->lock, &p->cond, &p->main_done, 300);
+    pthread_mutex_lock(&p->lock);
+    p->main_done_in_batch = in_batch;
+    p->finished = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    atomic_fetch_sub(&p->refs, 1);
+}
+
+static void pair_drop(void *data) { atomic_fetch_sub(&((pair *)data)->refs, 1); }
+
+static const tf_waker_vtable pair_vtable = {sizeof(tf_waker_vtable), 0, pair_clone,
+                                            pair_wake, gate_wake_by_ref, pair_drop};
+
+/* Fires `first` and `second` in one batch; the first's wake runs act on
+ * the second, then the main thread runs main_call on it (which must wait
+ * for the batch to end). cw counts the second's wakes. */
+static void run_pair(pair *p, counting_waker *cw, tf_timer **first,
+                     int (*main_call)(tf_timer *)) {
+    gate g = {.entered = 0, .open = 0};
+    pthread_mutex_init(&g.lock, NULL);
+    pthread_cond_init(&g.cond, NULL);
+    atomic_init(&g.refs, 1);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    atomic_init(&p->refs, 1);
+
+    tf_timer *z;
+    tf_waker *gw, *pw, *cwk = cw_make(cw);
+    assert_int_equal(tf_waker_new(&gate_vtable, &g, &gw), TF_OK);
+    assert_int_equal(tf_waker_new(&pair_vtable, p, &pw), TF_OK);
+    assert_int_equal(tf_timer_new(1000000, &z), TF_OK);
+    assert_int_equal(tf_timer_poll(z, gw), TF_PENDING);
+    assert_int_equal(wait_flag(&g.lock, &g.cond, &g.entered, HANG_GUARD_MS), 1);
+
+    /* The driver is held inside z's wake. Armed far ahead and polled, then
+     * both moved to "now", which is past for the driver's wheel but not
+     * before it goes on: due together, in arming order. */
+    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, first), TF_OK);
+    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, &p->second), TF_OK);
+    assert_int_equal(tf_timer_poll(*first, pw), TF_PENDING);
+    assert_int_equal(tf_timer_poll(p->second, cwk), TF_PENDING);
+    uint64_t due = tf_now_ns();
+    assert_int_equal(tf_timer_reset_at(*first, due), TF_OK);
+    assert_int_equal(tf_timer_reset_at(p->second, due), TF_OK);
+    pthread_mutex_lock(&g.lock);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+
+    assert_int_equal(wait_flag(&p->lock, &p->cond, &p->acted, HANG_GUARD_MS), 1);
+    assert_int_equal(p->second_fired_first, 0);
+    assert_int_equal(p->act_rc, TF_OK);
+    assert_int_equal(main_call(p->second), TF_OK);
+    pthread_mutex_lock(&p->lock);
+    p->main_done = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    /* The batch was over when main_call returned. */
+    assert_int_equal(wait_flag(&p->lock, &p->cond, &p->finished, HANG_GUARD_MS), 1);
+    pthread_mutex_lock(&p->lock);
+    int in_batch = p->main_done_in_batch;
+    pthread_mutex_unlock(&p->lock);
+    assert_int_equal(in_batch, 0);
+    assert_int_equal(tf_timer_peek(*first), TF_READY);
+
+    assert_int_equal(tf_timer_free(z), TF_OK);
+    assert_int_equal(tf_waker_drop(gw), TF_OK);
+    assert_int_equal(tf_waker_drop(pw), TF_OK);
+    assert_int_equal(tf_waker_drop(cwk), TF_OK);
+    assert_int_equal(atomic_load(&g.refs), 0);
+    pthread_cond_destroy(&g.cond);
+    pthread_mutex_destroy(&g.lock);
+}
+
+static int act_cancel(tf_timer *t) { return tf_timer_cancel(t); }
+static int act_reset_later(tf_timer *t) { return tf_timer_reset(t, 3600ull * 1000000000ull); }
+static int call_free(tf_timer *t) { return tf_timer_free(t); }
+
+static void test_free_waits_for_a_batch_that_cancelled_the_timer(void **state) {
+    (void)state;
+    counting_waker c;
+    cw_init(&c);
+    pair p = {.act = act_cancel};
+    tf_timer *first;
+    run_pair(&p, &c, &first, call_free);
+    /* Cancel woke the second's waker, once. */
+    assert_int_equal(cw_total_wakes(&c), 1);
+    assert_int_equal(tf_timer_free(first), TF_OK);
+    assert_int_equal(atomic_load(&p.refs), 0);
+    assert_int_equal(atomic_load(&c.refs), 0);
+    cw_destroy(&c);
+}
+
+static void test_timer_reset_by_its_batch_is_not_woken_now(void **state) {
+    (void)state;
+    counting_waker c;
+    cw_init(&c);
+    pair p = {.act = act_reset_later};
+    tf_timer *first;
+    run_pair(&p, &c, &first, act_reset_later);
+    /* Re-armed an hour ahead: nothing may have woken its waker, and it
+     * must still hold it: moved into the past, it wakes it at once. */
+    assert_int_equal(tf_timer_peek(p.second), TF_PENDING);
+    assert_int_equal(cw_total_wakes(&c), 0);
+    assert_int_equal(tf_timer_reset_at(p.second, 0), TF_OK);
+    assert_int_equal(cw_total_wakes(&c), 1);
+    assert_int_equal(tf_timer_peek(p.second), TF_READY);
+    assert_int_equal(tf_timer_free(p.second), TF_OK);
+    assert_int_equal(tf_timer_free(first), TF_OK);
+    assert_int_equal(atomic_load(&p.refs), 0);
+    assert_int_equal(atomic_load(&c.refs), 0);
+    cw_destroy(&c);
+}
+
+/* --- executors: refusals on workers, and the last external task -------- */
+
+typedef struct worker_probe {
+    tf_executor *e;
+    int free_rc, run_rc;
+    int done;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} worker_probe;
+
+static int probe_poll(void *state, const tf_waker *w) {
+    (void)w;
+    worker_probe *p = state;
+    /* On one of e's own workers: freeing e would join this thread, and
+     * running it would never return. */
+    p->free_rc = tf_executor_free(p->e);
+    p->run_rc = tf_executor_run(p->e);
+    pthread_mutex_lock(&p->lock);
+    p->done = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return TF_READY;
+}
+
+static void test_worker_may_not_free_or_run_its_executor(void **state) {
+    (void)state;
+    worker_probe p = {.free_rc = 1, .run_rc = 1};
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.cond, NULL);
+    assert_int_equal(tf_executor_new(1, &p.e), TF_OK);
+    assert_int_equal(tf_executor_spawn(p.e, probe_poll, NULL, &p), TF_OK);
+    assert_int_equal(wait_flag(&p.lock, &p.cond, &p.done, HANG_GUARD_MS), 1);
+    assert_int_equal(p.free_rc, TF_EBUSY);
+    assert_int_equal(p.run_rc, TF_EBUSY);
+    assert_int_equal(tf_executor_free(p.e), TF_OK);
+    pthread_cond_destroy(&p.cond);
+    pthread_mutex_destroy(&p.lock);
+}
+
+typedef struct next_waiter {
+    tf_executor *e;
+    int rc;
+} next_waiter;
+
+static void *wait_next(void *arg) {
+    next_waiter *w = arg;
+    uint64_t tag;
+    const tf_waker *wk;
+    /* No timeout: after one, the call would find no task left and return
+     * TF_EEMPTY anyway. It must return as soon as the last external task
+     * is reported; if it never did, ctest's timeout ends the test. */
+    w->rc = tf_executor_next(w->e, TF_TIMEOUT_INFINITE, &tag, &wk);
+    return NULL;
+}
+
+static void test_waiting_next_learns_the_last_task_finished(void **state) {
+    (void)state;
+    next_waiter w = {.rc = 1};
+    assert_int_equal(tf_executor_new(0, &w.e), TF_OK);
+    assert_int_equal(tf_executor_spawn_external(w.e, 7), TF_OK);
+    uint64_t tag;
+    const tf_waker *wk;
+    assert_int_equal(tf_executor_next(w.e, 0, &tag, &wk), TF_OK);
+    assert_int_equal(tag, 7);
+    /* Another thread waits for the next woken task while this one still
+     * polls the only one. (If it has not gone to sleep yet when the task
+     * is reported, it sees no task left at once: the same answer.) */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, wait_next, &w), 0);
+    sleep_ms(50);
+    assert_int_equal(tf_executor_report(w.e, wk, TF_READY), TF_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, TF_EEMPTY);
+    assert_int_equal(tf_executor_free(w.e), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_caller_clone_runs_outside_the_library_locks),
@@ -272,6 +550,10 @@ int main(void) {
                                         quarantine_setup, quarantine_teardown),
         cmocka_unit_test(test_peek_follows_the_timer),
         cmocka_unit_test(test_reset_into_the_past_from_its_own_wake_fires),
+        cmocka_unit_test(test_free_waits_for_a_batch_that_cancelled_the_timer),
+        cmocka_unit_test(test_timer_reset_by_its_batch_is_not_woken_now),
+        cmocka_unit_test(test_worker_may_not_free_or_run_its_executor),
+        cmocka_unit_test(test_waiting_next_learns_the_last_task_finished),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
