@@ -1,4 +1,4 @@
-# Reliability suites (issue 4). Each test also runs under ASan+UBSan, TSan
+# Reliability suites. Each test also runs under ASan+UBSan, TSan
 # and valgrind (scripts/sanitize.sh, scripts/valgrind.sh), except test_fork,
 # which the sanitizers cannot run (see scripts/sanitize.sh): it runs natively
 # and under valgrind.
