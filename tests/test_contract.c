@@ -17,6 +17,19 @@
 
 /* Generous: only a hang guard, never a measure of speed. */
 #define HANG_GUARD_MS 20000
+#define HOUR_NS (3600ull * 1000000000ull)
+
+/* A timer that the driver fires about 1 ms from now, with w stored. Armed
+ * far ahead and polled first, then moved: a timer created 1 ms ahead could
+ * already be due at its first poll on a loaded machine (and fire there). */
+static tf_timer *armed_soon(const tf_waker *w) {
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(HOUR_NS, &t), TF_OK);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    /* Still in the future for the driver whatever the delay so far. */
+    assert_int_equal(tf_timer_reset(t, 1000000), TF_OK);
+    return t;
+}
 
 /* --- a caller-made waker whose clone calls into the library ------------- */
 
@@ -50,8 +63,8 @@ static void test_caller_clone_runs_outside_the_library_locks(void **state) {
     calling_waker c = {.clone_rc = 1};
     atomic_init(&c.refs, 1);
     tf_timer *t, *other;
-    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, &t), TF_OK);
-    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, &other), TF_OK);
+    assert_int_equal(tf_timer_new(HOUR_NS, &t), TF_OK);
+    assert_int_equal(tf_timer_new(HOUR_NS, &other), TF_OK);
     c.other = other;
     tf_waker *w;
     assert_int_equal(tf_waker_new(&calling_vtable, &c, &w), TF_OK);
@@ -157,7 +170,7 @@ static void test_freed_executor_and_timer_are_refused(void **state) {
     assert_int_equal(tf_executor_free(e), TF_EHANDLE);
 
     tf_timer *t;
-    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, &t), TF_OK);
+    assert_int_equal(tf_timer_new(HOUR_NS, &t), TF_OK);
     assert_int_equal(tf_timer_free(t), TF_OK);
     assert_int_equal(tf_timer_peek(t), TF_EHANDLE);
     assert_int_equal(tf_timer_cancel(t), TF_EHANDLE);
@@ -175,7 +188,7 @@ static void test_peek_follows_the_timer(void **state) {
 
     /* Armed; peeking leaves the stored waker in place. */
     tf_timer *armed;
-    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, &armed), TF_OK);
+    assert_int_equal(tf_timer_new(HOUR_NS, &armed), TF_OK);
     assert_int_equal(tf_timer_poll(armed, w), TF_PENDING);
     assert_int_equal(tf_timer_peek(armed), TF_PENDING);
     assert_int_equal(tf_timer_peek(armed), TF_PENDING);
@@ -192,9 +205,7 @@ static void test_peek_follows_the_timer(void **state) {
     assert_int_equal(tf_timer_peek(due), TF_READY);
 
     /* Fired by the driver thread. */
-    tf_timer *fired;
-    assert_int_equal(tf_timer_new(1000000, &fired), TF_OK);
-    assert_int_equal(tf_timer_poll(fired, w), TF_PENDING);
+    tf_timer *fired = armed_soon(w);
     assert_int_equal(cw_wait_wakes(&c, 2, HANG_GUARD_MS), 2);
     assert_int_equal(tf_timer_peek(fired), TF_READY);
 
@@ -247,10 +258,9 @@ static void test_reset_into_the_past_from_its_own_wake_fires(void **state) {
     resetting_waker r = {.reset_rc = 1, .poll_rc = 1};
     atomic_init(&r.refs, 1);
     r.next = cw_make(&c);
-    assert_int_equal(tf_timer_new(1000000, &r.timer), TF_OK);
     tf_waker *w;
     assert_int_equal(tf_waker_new(&resetting_vtable, &r, &w), TF_OK);
-    assert_int_equal(tf_timer_poll(r.timer, w), TF_PENDING);
+    r.timer = armed_soon(w);
     assert_int_equal(tf_waker_drop(w), TF_OK);
 
     /* The first firing resets the timer to a deadline already past and
@@ -381,15 +391,14 @@ static void run_pair(pair *p, counting_waker *cw, tf_timer **first,
     tf_waker *gw, *pw, *cwk = cw_make(cw);
     assert_int_equal(tf_waker_new(&gate_vtable, &g, &gw), TF_OK);
     assert_int_equal(tf_waker_new(&pair_vtable, p, &pw), TF_OK);
-    assert_int_equal(tf_timer_new(1000000, &z), TF_OK);
-    assert_int_equal(tf_timer_poll(z, gw), TF_PENDING);
+    z = armed_soon(gw);
     assert_int_equal(wait_flag(&g.lock, &g.cond, &g.entered, HANG_GUARD_MS), 1);
 
     /* The driver is held inside z's wake. Armed far ahead and polled, then
      * both moved to "now", which is past for the driver's wheel but not
      * before it goes on: due together, in arming order. */
-    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, first), TF_OK);
-    assert_int_equal(tf_timer_new(3600ull * 1000000000ull, &p->second), TF_OK);
+    assert_int_equal(tf_timer_new(HOUR_NS, first), TF_OK);
+    assert_int_equal(tf_timer_new(HOUR_NS, &p->second), TF_OK);
     assert_int_equal(tf_timer_poll(*first, pw), TF_PENDING);
     assert_int_equal(tf_timer_poll(p->second, cwk), TF_PENDING);
     uint64_t due = tf_now_ns();
@@ -426,7 +435,7 @@ static void run_pair(pair *p, counting_waker *cw, tf_timer **first,
 }
 
 static int act_cancel(tf_timer *t) { return tf_timer_cancel(t); }
-static int act_reset_later(tf_timer *t) { return tf_timer_reset(t, 3600ull * 1000000000ull); }
+static int act_reset_later(tf_timer *t) { return tf_timer_reset(t, HOUR_NS); }
 static int call_free(tf_timer *t) { return tf_timer_free(t); }
 
 static void test_free_waits_for_a_batch_that_cancelled_the_timer(void **state) {
