@@ -28,6 +28,8 @@
 # Environment: TF_MUTATE_DIR  scratch directory (default: a new one under
 #              $TMPDIR, removed afterwards unless TF_MUTATE_KEEP=1)
 #              TF_MUTANTS     data file (default tests/mutants.txt)
+#              TF_STAGE_COUNT (set by scripts/test.sh) gets the number of
+#              mutants killed or equivalent, for its summary
 # Exit status: 0 every mutant run was killed (or is a marked equivalent),
 # 1 a mutant survived, 2 an error (stale or broken mutant, suite failing
 # without mutants, bad usage).
@@ -349,6 +351,10 @@ def main():
         print(f"equivalent {m['mutant']} {m['file']}: {why}")
     for m, _, why, _ in errors:
         print(f"ERROR {m['mutant']} {m['file']}: {why} (log: {os.path.join(logs, m['mutant'] + '.log')})")
+    # For scripts/test.sh's summary: the mutants this stage checked.
+    if os.environ.get("TF_STAGE_COUNT"):
+        with open(os.environ["TF_STAGE_COUNT"], "a") as f:
+            f.write(f"{len(killed) + len(equivalent)}\n")
     if not keep and not os.environ.get("TF_MUTATE_DIR") and not survived and not errors:
         shutil.rmtree(work, ignore_errors=True)
     if errors:
