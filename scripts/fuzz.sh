@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 update=0
 if [ "${1:-}" = "--update-corpus" ]; then update=1; shift; fi
 SECONDS_TO_RUN=${1:-${FUZZ_SECONDS:-60}}
-ROOT=${TF_BUILD_ROOT:-${TMPDIR:-/tmp}/timefuture-build-$(id -u)}
+. scripts/build-root.sh
+ROOT=$TF_BUILD_ROOT
 DIR="$ROOT/fuzz"
 mkdir -p "$DIR/artifacts"
 cmake -S fuzz -B "$DIR" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE= >/dev/null

@@ -45,7 +45,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS=${JOBS:-$(nproc)}
-ROOT=${TF_BUILD_ROOT:-${TMPDIR:-/tmp}/timefuture-build-$(id -u)}
+. scripts/build-root.sh
+ROOT=$TF_BUILD_ROOT
 EXCLUDE_LABELS='^(rust|packaging|fork)$'
 kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(asan tsan)

@@ -37,9 +37,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-echo "== building"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build
+# The build goes outside the source tree (scripts/build-root.sh; set
+# TF_BUILD_ROOT to choose the place).
+. scripts/build-root.sh
+BUILD=$TF_BUILD_ROOT/setup
+echo "== building in $BUILD"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$BUILD"
 
 echo "== the timer demo (the async book's example: a 2 s timer)"
-./build/examples/timer_tutorial
+"$BUILD/examples/timer_tutorial"

@@ -15,14 +15,16 @@
 #   - every ctest test must have a TIMEOUT (a hang must not cost 1500 s).
 #
 # The build goes outside the source tree (a read-only checkout works):
-# TF_BUILD_DIR, default ${TMPDIR:-/tmp}/timefuture-test-<hash of the path>.
+# TF_BUILD_DIR, default $TF_BUILD_ROOT/test (scripts/build-root.sh: under
+# ${TMPDIR:-/tmp}, one per checkout; the other stages build there too).
 # A stage script may append the number of tests it ran to the file named
 # by $TF_STAGE_COUNT (one number per line) for the summary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 JOBS=${JOBS:-$(nproc)}
-BUILD=${TF_BUILD_DIR:-${TMPDIR:-/tmp}/timefuture-test-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)}
+. scripts/build-root.sh
+BUILD=${TF_BUILD_DIR:-$TF_BUILD_ROOT/test}
 STAGE_DIR=scripts/test.d
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/timefuture-test-run.XXXXXX")
 

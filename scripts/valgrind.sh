@@ -21,7 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS=${JOBS:-$(nproc)}
-DIR=build-valgrind
+. scripts/build-root.sh
+DIR=$TF_BUILD_ROOT/valgrind
 VALGRIND_ARGS="valgrind;--error-exitcode=99;--leak-check=full;--show-leak-kinds=definite,indirect;--errors-for-leak-kinds=definite,indirect;--track-fds=no;--fair-sched=yes;--num-callers=40;--child-silent-after-fork=no"
 
 echo "== valgrind: configure and build in $DIR"
