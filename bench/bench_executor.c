@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Executor throughput: 1,000,000 tasks that each return PENDING once
  * (waking themselves) and then READY, on one thread (issue target: >= 8 M
  * tasks/s), spawning included. A second figure keeps spawning out of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // timefuture for Node.js against Node's own timers, in the same run.
 //   TIMEFUTURE_PACKAGE=<build>/bindings/node/package node bench/bench_node.js [scale]

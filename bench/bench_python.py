@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Compare the timefuture Python binding with asyncio, in the same run.
 
 Each case runs in a fresh subprocess per implementation, so that the peak

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build the Rust binding's benchmark (bindings/rust/examples/bench.rs) in
 # release mode against a C build directory and print its figures:
 #   bench/bench_rust.sh [BUILD_DIR [TASKS [SLEEPS]]]   (default BUILD_DIR: build/)

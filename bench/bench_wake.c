@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cross-thread wake latency: two executors, each run by its own worker
  * thread, ping-pong a wake 100,000 times (issue target: <= 20 us median per
  * round trip). Task A wakes task B's waker and waits; B wakes A's. A round

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Documentation: `cmake --build build --target docs` runs Doxygen (with
 # graphviz for the diagrams) over the public headers and the Markdown pages
 # in docs/, and fails on any warning: an undocumented symbol, parameter or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules: shared and static libraries, public headers, timefuture.pc
 # and a CMake package (find_package(timefuture 1.0 CONFIG)).
 #

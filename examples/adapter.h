@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host-independent half of every event-loop adapter in this directory
  * (adapter_libuv.c, adapter_glib.c, adapter_libevent.c): what to do when
  * the executor's fd is readable. Copy it together with the adapter for

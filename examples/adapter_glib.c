@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A libtimefuture executor attached to a GLib main context (GTK's loop).
  *
  * The adapter (adapter_glib_attach / adapter_glib_detach) is a custom

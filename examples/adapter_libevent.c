@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A libtimefuture executor attached to a libevent event_base.
  *
  * The adapter (adapter_event_attach / adapter_event_detach) is one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A libtimefuture executor attached to a libuv loop.
  *
  * The adapter (adapter_uv_attach / adapter_uv_detach) is a uv_poll_t on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The workload of the adapter programs; see adapter_workload.h. */
 #include "adapter_workload.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The demo and test workload shared by the three adapter programs; it
  * knows nothing of the host loop. On one executor without worker threads:
  *  - WORKLOAD_EXTERNAL external tasks, "foreign futures" polled by the host

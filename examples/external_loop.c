@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* How a language binding drives libtimefuture without any callback into
  * its own language: its futures are "external tasks" identified by a tag.
  * The host loop sleeps in epoll on the executor's fd (as asyncio's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the input is a program of API calls over a few
  * executors, tasks, external tasks, wakers and timers, including calls
  * with NULL, wrong-type handles and out-of-range values. A model of what

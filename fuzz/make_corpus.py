@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the fuzzer's seed corpus (fuzz/corpus/), one small file per
 scenario. Each seed is a program for fuzz_api.c: an operation byte, an
 object index byte, then the operation's own bytes (see step() there).

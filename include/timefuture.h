@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file timefuture.h
  * @brief libtimefuture: poll futures, wakers, one timer driver and a task

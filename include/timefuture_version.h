@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file timefuture_version.h
  * @brief Compile-time version of libtimefuture.

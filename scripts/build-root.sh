@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by the test scripts: TF_BUILD_ROOT, the directory under which they
 # build. Outside the source tree (a read-only checkout works), and one per
 # checkout, so two clones on one machine never share a CMake cache.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer target (fuzz/, clang, -fsanitize=fuzzer,address,
 # undefined) and fuzzes for a bounded time, starting from the committed
 # corpus (fuzz/corpus). A crash, a sanitizer report, a violated invariant

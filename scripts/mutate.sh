@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Mutation testing: does the suite notice plausible one-line bugs?
 #
 # Each mutant in tests/mutants.txt replaces one exact piece of text in one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The reliability part of CI, in one command: static analysis, the test
 # suite under ASan+UBSan and under TSan, under valgrind memcheck, and a
 # bounded fuzzing run. Each stage stops the script on failure and prints

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the library and the whole test suite with sanitizers and runs
 # ctest in each build:
 #   asan  AddressSanitizer + UndefinedBehaviorSanitizer ($TF_BUILD_ROOT/asan)

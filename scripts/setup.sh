@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages that are missing, configures and builds
 # libtimefuture in build/, and runs the timer demo (the async book's
 # example). Safe to run again.

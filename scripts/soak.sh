@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Soak run: the whole ctest suite N times in a row while another process
 # keeps a CPU core busy, to shake out tests that fail only now and then
 # (races, lost wake-ups, timing assumptions). Stops at the first failing

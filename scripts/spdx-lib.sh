@@ -34,9 +34,11 @@ spdx_style() {
   case $path in
     # Data: fuzz inputs, ABI baselines, lock files, marker files.
     fuzz/corpus/*|abi/*.abi|*/Cargo.lock|Cargo.lock|*.lock|*/py.typed|py.typed) echo skip; return ;;
+    # The test command's lists: data, but commented with '#'.
+    scripts/test.d/min-tests|scripts/test.d/expected-stages) echo hash; return ;;
   esac
   case $base in
-    LICENSE|LICENSE.*|COPYING|*.md|*.rst|.gitignore|.gitattributes|*.json|*.csv|*.svg|*.png) echo skip; return ;;
+    LICENSE|LICENSE.*|COPYING|*.md|*.rst|.gitignore|.gitattributes|*.json|*.json.in|*.csv|*.svg|*.png) echo skip; return ;;
     CMakeLists.txt) echo hash; return ;;
     *.txt) echo skip; return ;;
     MANIFEST.in) echo hash; return ;;

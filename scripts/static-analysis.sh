@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Static analysis of every C file of the project: the library, the tests,
 # the fuzzer, the examples, the benchmarks, the documentation's examples
 # and the Python binding. cppcheck first, then clang-tidy (settings and

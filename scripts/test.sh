@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every test: builds with warnings as errors, then the whole ctest
 # suite (unit, stress, examples, bindings, ABI, packaging, docs), then the
 # extra stages in scripts/test.d/ (the reliability checks, the mutation

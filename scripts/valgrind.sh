@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the library and the test suite without sanitizers (build-valgrind/)
 # and runs ctest with every test program under valgrind memcheck. Any
 # memory error, and any leak (definite or indirect), fails the test:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The exported function table for programs that dlopen() the library.
  * Append-only, like sqlite3_api_routines: never reorder or remove; a new
  * entry goes at the end of tf_api_v1 together with a new version node

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The library's clock: CLOCK_MONOTONIC in nanoseconds, or a test's. */
 #include <time.h>
 

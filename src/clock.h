@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Monotonic clock helpers. */
 #ifndef TF_CLOCK_H
 #define TF_CLOCK_H

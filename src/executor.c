@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor: ready queues, worker threads, external tasks, the eventfd,
  * shutdown, and block_on. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor's private structure, shared with task.c. */
 #ifndef TF_EXECUTOR_INTERNAL_H
 #define TF_EXECUTOR_INTERNAL_H

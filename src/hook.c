@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scheduling hook for tests (see internal.h). Not exported from the
  * shared library; tests that force interleavings link the static one. */
 #include "internal.h"

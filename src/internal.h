@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private declarations shared by the library's source files. */
 #ifndef TF_INTERNAL_H
 #define TF_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Chunked object pool; see pool.h. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A fixed-size object pool: objects are carved from chunks, so they carry
  * no per-object allocator header (the memory target is about 100 bytes per
  * task and timer together). Not thread-safe: callers hold their own lock. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ready queue; see queue.h. */
 #include <errno.h>
 #include <time.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The task state machine (see task.h and docs/design.md). Every transition
  * is one compare-and-swap on the state word, so a wake can never be lost
  * between "the poll returned pending" and "the task went idle". */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tasks: one atomic state word each; a task is also its own waker. */
 #ifndef TF_TASK_H
 #define TF_TASK_H

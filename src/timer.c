@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timer future's public API. Every state change happens under the
  * driver's lock; wakers are cloned, woken and dropped outside it whenever
  * that may run the caller's code. */

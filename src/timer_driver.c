@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timer driver: one thread for every timer of the process. It sleeps
  * until the earliest deadline, fires what is due, and wakes the wakers
  * outside its lock, so a waker's code may call back into the library. */

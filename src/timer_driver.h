@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one timer driver thread of the process, and the state it guards. */
 #ifndef TF_TIMER_DRIVER_H
 #define TF_TIMER_DRIVER_H

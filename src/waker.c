@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wakers: library tasks (refcounted, clone is an increment), the no-op
  * waker, block_on's parker, and wakers the caller builds from a vtable. */
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A test-controlled clock (static library tests only): while it runs, the
  * library's time stands still unless the test moves it, and the timer
  * driver fires timers only when the test syncs it. Results then do not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bad input: every public function gets NULL, handles of the wrong type,
  * zero and huge durations, deadlines in the past, double cancel, reset
  * after fire, tf_executor_next with no external task, and calls during and

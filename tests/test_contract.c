@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Promises of the header that the module tests did not pin down, each
  * found by a mutant of tests/mutants.txt that survived them: caller code
  * never runs under the library's locks, freed handles are refused (and

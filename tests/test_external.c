@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* External tasks: futures that live in another language, handed out by
  * tf_executor_next and reported with tf_executor_report; and the eventfd
  * that turns readable when one is ready. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fork(): a process that used the library forks, and the child carries on.
  *
  * What the child sees (the design, checked here):

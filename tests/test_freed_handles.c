@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A freed handle is refused with TF_EHANDLE, not taken for a live object:
  * freeing clears the type tag of executors, caller-made wakers and timers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wake races (label "stress"): threads waking the same and different tasks
  * hundreds of thousands of times, with exact assertions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stress (label "stress"): many threads at once on the same objects, with
  * exact books kept, not just "it did not crash".
  *

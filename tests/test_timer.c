@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timers: never early, the TimerFuture waker rules (store on pending,
  * replace unless will_wake), reset, cancel, free, ordering, ranges.
  * Static build: the tests marked "fake clock" run under the test's clock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timers at the exact nanosecond, under the test's clock (private hooks,
  * static build): deadline - 1 never fires and the deadline itself does,
  * at every level of the wheel, for tf_timer_new_at, tf_timer_new,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timing wheel as a data structure (private API, static build),
  * against a brute-force model: inserts, removals and advances interleaved
  * at random, with the wheel's time running through every level's slots

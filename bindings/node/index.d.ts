@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Type declarations for the `timefuture` package (Node.js binding of
 // libtimefuture). The API follows node:timers/promises.
 

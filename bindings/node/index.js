@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // timefuture for Node.js: promise timers in the shape of node:timers/promises,
 // served by libtimefuture's timer driver (nanosecond deadlines, never early).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ESM entry: the same module as index.js (one addon instance per environment).
 import { createRequire } from 'node:module';
 

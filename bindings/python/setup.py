@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Builds the extension timefuture._timefuture against libtimefuture.
 
 The library is found with pkg-config (set PKG_CONFIG_PATH to

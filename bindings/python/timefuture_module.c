@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timefuture: the CPython binding of libtimefuture.
  *

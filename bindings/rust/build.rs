@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Find libtimefuture and tell rustc how to link it.
 //!
 //! 1. `TIMEFUTURE_BUILD_DIR`, if set: a CMake build directory holding

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Test the Rust binding against a C build directory without installing it:
 #   bindings/rust/run-tests.sh [BUILD_DIR]   (default: ../../build from here)
 #

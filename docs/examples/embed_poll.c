@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Embedding the executor in a host event loop that already waits on file
  * descriptors of its own (docs/embedding.md walks through it).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Python binding under AddressSanitizer + UndefinedBehaviorSanitizer: the
 # library and the extension built with -DTF_SANITIZE=address,undefined, and
 # the binding's tests (ctest -L python, packaging left out) run by the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 add_subdirectory(abi)
 add_subdirectory(packaging)
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Cases that pin down promises of the header which a mutant of
 # tests/mutants.txt showed the module tests did not check
 # (scripts/mutate.sh).

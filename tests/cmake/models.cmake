@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Model checking of the thread protocols (tests/models/*.pml, see
 # docs/design.md, "Model-checked protocols"): each model is checked
 # exhaustively by spin, and each mutant (the bug the model exists to catch)

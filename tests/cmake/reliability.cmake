@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Reliability suites. Each test also runs under ASan+UBSan, TSan
 # and valgrind (scripts/sanitize.sh, scripts/valgrind.sh), except test_fork,
 # which the sanitizers cannot run (see scripts/sanitize.sh): it runs natively

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The Rust binding's cargo tests, docs and downstream crate, against this
 # build of the library, with every Rust toolchain run-tests.sh finds
 # (Debian's, and a newer one first on PATH). With no cargo at all the test

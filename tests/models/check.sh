@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs one Promela model through the spin model checker, exhaustively, and
 # fails unless the result is the expected one.
 #

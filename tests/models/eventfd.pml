@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor's fd (tf_executor_fd): how wakes make it readable and how a
  * host loop's drain makes it unreadable again, as in src/executor.c
  * (fd_signal, fd_write_locked, fd_rearm, tf_executor_drain).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* External tasks handed to host threads by tf_executor_next and given back
  * by tf_executor_report, through the ready queue's park/signal handshake,
  * as in src/queue.c (signal_one, tf__queue_pop_batch, tf__queue_wait),

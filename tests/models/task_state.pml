@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One C task's state word (src/task.h, src/task.c): the SCHEDULED,
  * RUNNING, NOTIFIED and COMPLETE flags and the reference count above
  * them, moved by wake_by_ref, begin_poll, end_poll_pending,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timers against the driver thread: fire, cancel, reset, free and poll, as
  * in src/timer.c and src/timer_driver.c (driver_main, finish_batch,
  * tf__driver_arm_locked, tf__driver_wait_not_firing_locked).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DBUILD_DIR=... -DPREFIX=... -DCONFIG=... -DLIBDIR=... -DINCLUDEDIR=... -DLICENSE=... -P install.cmake
 # Installs the build into a fresh scratch prefix and checks that every file
 # the packaging promises is there.

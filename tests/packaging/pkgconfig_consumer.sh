@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds tests/packaging/consumer/main.c out of tree from an installed
 # prefix with nothing but `pkg-config --cflags --libs timefuture` (shared)
 # and `pkg-config --static ...` (static), and runs both.

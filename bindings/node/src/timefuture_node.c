@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Node.js addon behind the `timefuture` package, written against
  * Node-API (napi_*) and the library's public header only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // Bad arguments are refused the way Node refuses them: the same class, code
 // and message as node:timers/promises (or, for the delays Node clamps

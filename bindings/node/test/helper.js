@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // Where the tests find the package: TIMEFUTURE_PACKAGE (set by ctest to the
 // build-tree package), else the package this directory belongs to.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // 100,000 timers created and aborted (and 100,000 Timer objects cancelled and
 // dropped) leave the resident set flat and every slab entry and external

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # npm_pack.sh NPM NODE PACKAGE_DIR SCRATCH
 # The npm route, offline: `npm pack` the build-tree package into a scratch
 # directory, install the tarball into a fresh project with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // ref:false lets the process exit while the timer is pending; ref:true (the
 // default) keeps it alive until the timer fires, like Node's timers. Each

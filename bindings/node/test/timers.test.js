@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert');

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Compiled (not run) by the node_types test: the declarations describe the API.
 import tf, { setTimeout, setInterval, sleep, Timer, scheduler, now, AbortError } from '../index';
 async function main(): Promise<void> {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // Context awareness: each worker thread gets its own executor and instance
 // data; environments torn down with timers pending free them.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by `cmake --install` (install(CODE) in ../CMakeLists.txt) with:
 #   TF_PY_EXECUTABLE  the interpreter the extension is built for
 #   TF_PY_SITE_DIR    TF_PYTHON_INSTALL_DIR (empty: ask the interpreter)

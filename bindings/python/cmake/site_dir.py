@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Prints the directory, relative to PREFIX, where this interpreter looks
 for (or would look for) packages installed under PREFIX:
 

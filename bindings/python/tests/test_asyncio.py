@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """timefuture's awaitables inside ordinary asyncio programs."""
 
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The package's layout: `timefuture` re-exports exactly the public names of
 its extension `timefuture._timefuture`, whose stub sits beside it with a
 docstring on every definition. (mypy's stubtest, the packaging test

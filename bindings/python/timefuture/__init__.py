@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Python binding of libtimefuture: timers of one driver thread and a task
 executor.
 

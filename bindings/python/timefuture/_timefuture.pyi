@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Type stubs of the `timefuture._timefuture` extension module (the Python
 binding of libtimefuture, re-exported by the `timefuture` package): timers of
 one driver thread and a task executor."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Benchmark of the Rust binding, run in release mode by bench/bench_rust.sh:
 //! 1. 1,000,000 tasks that each return Pending once (waking themselves) and
 //!    then Ready, spawned on the crate's executor: tasks per second;

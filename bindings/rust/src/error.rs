@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The crate's error type: one variant per `TF_E*` status of the C library,
 //! plus the failures that only exist on the Rust side (a task that panicked).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Rust futures run as C tasks of libtimefuture's executor, and the
 //! `block_on` functions.
 

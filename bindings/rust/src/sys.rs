@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Raw declarations of the C ABI (`timefuture.h`), kept private: the crate's
 //! public API wraps every one of them safely.
 //!

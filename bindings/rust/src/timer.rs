@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Timer futures served by the library's single timer driver thread.
 
 use std::future::Future;

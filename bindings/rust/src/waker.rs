@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The two waker bridges.
 //!
 //! - Rust → C: a [`Waker`] handed to a C timer becomes a custom `tf_waker`

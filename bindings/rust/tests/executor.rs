@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The crate's executor: spawn, run, block_on, JoinHandle, panics, shutdown.
 
 mod common;

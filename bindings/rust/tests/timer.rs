@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Timer and sleep: under a hand-written executor, with hand-made wakers,
 //! cancellation, reset, drop and waker replacement.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Run by the packaging tests with an installed timefuture on the path:
 
     python check_installed.py VERSION PACKAGE_PREFIX LIBRARY_PREFIX

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `cmake --install` puts the package where the interpreter looks:
 # 1. a scratch prefix: the package lands in one of the interpreter's site
 #    directories for that prefix (site.getsitepackages([prefix])), and

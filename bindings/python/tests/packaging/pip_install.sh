@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The pip route, from scratch and offline: installs the library into a
 # scratch prefix (cmake --install), makes a fresh venv, installs the binding
 # into it with pip against that prefix (pkg-config), then imports it and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # mypy's stubtest imports the built package and compares it with its stub
 # (timefuture/_timefuture.pyi, and __init__.py which re-exports it): every
 # name, signature, positional-only marker, @final and default. A stub that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Type-checked (not run) by the pip install test: mypy must find the
 installed package's stub through py.typed and type the calls."""
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Helpers shared by the integration tests: a minimal hand-written executor
 //! (the async book's design, with no knowledge of libtimefuture) and a
 //! waker that counts its wakes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The rpath a dependent needs: cargo applies the timefuture crate's own
 //! rpath only to that crate's targets, so the dependent adds the library
 //! directory it is told through the `links` metadata.

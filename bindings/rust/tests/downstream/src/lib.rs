@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! What both programs of this dependent do: await a timer of libtimefuture
 //! and say so. run-tests.sh checks the line, which only appears if the
 //! program could load the library.
