@@ -29,7 +29,7 @@ echo "== cppcheck"
 CPPCHECK=(cppcheck --enable=warning,style,performance,portability --inline-suppr
   --error-exitcode=1 --quiet --suppress=missingIncludeSystem
   -D__x86_64__ -D__linux__ -D__GNUC__)
-"${CPPCHECK[@]}" --project="$A/compile_commands.json" -i bindings/python || status=1
+"${CPPCHECK[@]}" --project="$A/compile_commands.json" -i "$PWD/bindings/python" || status=1
 "${CPPCHECK[@]}" --std=c11 -D_GNU_SOURCE -DTF_STATIC_DEFINE -Iinclude -Isrc fuzz/ || status=1
 [ $status -eq 0 ] && echo "cppcheck: no findings"
 

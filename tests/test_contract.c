@@ -313,7 +313,7 @@ static const tf_waker_vtable gate_vtable = {sizeof(tf_waker_vtable), 0, gate_clo
                                             gate_wake, gate_wake_by_ref, gate_drop};
 
 /* Waits (with a hang guard) until *flag is set under lock/cond. */
-static int wait_flag(pthread_mutex_t *lock, pthread_cond_t *cond, int *flag, int ms) {
+static int wait_flag(pthread_mutex_t *lock, pthread_cond_t *cond, const int *flag, int ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += ms / 1000;

@@ -255,7 +255,7 @@ static const tf_waker_vtable ra_vt = {sizeof(tf_waker_vtable), 0, ra_clone,
                                       ra_wake, ra_wake_by_ref, ra_drop};
 
 static void rearm_case(int64_t offset, int with_waker) {
-    uint64_t d = fake_clock_now() + 10 * 65536 + 3;
+    uint64_t d = fake_clock_now() + 10 * UINT64_C(65536) + 3;
     static rearm_ctl r; /* outlives the case if an assertion fails */
     memset(&r, 0, sizeof(r));
     counting_waker *c = calloc(1, sizeof(*c));
@@ -307,7 +307,7 @@ static void test_rearm_from_own_wake(void **state) {
         rearm_case(-1, with_waker);
         rearm_case(0, with_waker);        /* its old deadline: now */
         rearm_case(1, with_waker);        /* one nanosecond ahead */
-        rearm_case(5 * 65536, with_waker);
+        rearm_case(5 * INT64_C(65536), with_waker);
     }
 }
 
@@ -342,7 +342,7 @@ static void test_free_from_own_batch(void **state) {
     counting_waker *c = calloc(2, sizeof(*c));
     cw_init(&c[0]);
     cw_init(&c[1]);
-    uint64_t d = fake_clock_now() + 3 * 65536;
+    uint64_t d = fake_clock_now() + 3 * UINT64_C(65536);
     tf_waker *w = NULL, *wm = cw_make(&c[0]), *wl = cw_make(&c[1]);
     tf_timer *last = NULL;
     assert_int_equal(tf_waker_new(&sf_vt, &f, &w), TF_OK);
