@@ -155,6 +155,14 @@ static int ready_poll(void *state, const tf_waker *w) {
     return TF_READY;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TF_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TF_TEST_ASAN 1
+#endif
+#endif
+
 static void test_freed_executor_and_timer_are_refused(void **state) {
     (void)state;
     tf_executor *e;
@@ -170,6 +178,11 @@ static void test_freed_executor_and_timer_are_refused(void **state) {
     assert_int_equal(tf_executor_fd(e, &fd), TF_EHANDLE);
     assert_int_equal(tf_executor_free(e), TF_EHANDLE);
 
+#ifndef TF_TEST_ASAN
+    /* Timers come from the library's pool, not from the quarantining
+     * allocator: under ASan a freed one is poisoned, and reading it would
+     * be the use after free that the poisoning exists to catch
+     * (test_freed_handles covers timers in those builds). */
     tf_timer *t;
     assert_int_equal(tf_timer_new(HOUR_NS, &t), TF_OK);
     assert_int_equal(tf_timer_free(t), TF_OK);
@@ -177,6 +190,7 @@ static void test_freed_executor_and_timer_are_refused(void **state) {
     assert_int_equal(tf_timer_cancel(t), TF_EHANDLE);
     assert_int_equal(tf_timer_poll(t, tf_waker_noop()), TF_EHANDLE);
     assert_int_equal(tf_timer_free(t), TF_EHANDLE);
+#endif
 }
 
 /* --- tf_timer_peek ------------------------------------------------------- */
