@@ -1768,13 +1768,29 @@ static PyObject *tfpy_running_loop(void) {
     return loop;
 }
 
+/* The loop's bridge (new reference), made on first use. The map holds the
+ * loop and the bridge weakly: the loop owns its bridge through the reader
+ * callback registered with add_reader, and the bridge's futures refer back
+ * to the loop, so a strong map entry would keep every loop alive for ever.
+ * Closing the loop drops the reader, hence the bridge; a loop dropped
+ * unclosed goes with its bridge as one garbage cycle. */
 static BridgeObject *tfpy_bridge_for(PyObject *loop) {
-    PyObject *b = PyObject_CallMethod(tfpy_bridges, "get", "O", loop);
-    if (!b)
+    PyObject *wr = PyObject_CallMethod(tfpy_bridges, "get", "O", loop);
+    if (!wr)
         return NULL;
-    if (b != Py_None)
-        return (BridgeObject *)b;
-    Py_DECREF(b);
+    if (wr != Py_None) {
+        PyObject *b = PyWeakref_GetObject(wr);
+        if (b && b != Py_None) {
+            Py_INCREF(b);
+            Py_DECREF(wr);
+            return (BridgeObject *)b;
+        }
+        if (!b) {
+            Py_DECREF(wr);
+            return NULL;
+        }
+    }
+    Py_DECREF(wr);
 
     BridgeObject *br = PyObject_GC_New(BridgeObject, &BridgeType);
     if (!br)
@@ -1795,6 +1811,15 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
         Py_DECREF(br);
         return (BridgeObject *)tfpy_raise(rc, "tf_executor_fd");
     }
+    /* Recorded before add_reader: should that fail, the bridge dies and its
+     * dead weak reference makes the next await start afresh. */
+    wr = PyWeakref_NewRef((PyObject *)br, NULL);
+    if (!wr || PyObject_SetItem(tfpy_bridges, loop, wr) < 0) {
+        Py_XDECREF(wr);
+        Py_DECREF(br);
+        return NULL;
+    }
+    Py_DECREF(wr);
     PyObject *cb = PyObject_GetAttrString((PyObject *)br, "_on_readable");
     PyObject *r =
         cb ? PyObject_CallMethod(loop, "add_reader", "iO", br->fd, cb) : NULL;
@@ -1804,10 +1829,6 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
         return NULL;
     }
     Py_DECREF(r);
-    if (PyObject_SetItem(tfpy_bridges, loop, (PyObject *)br) < 0) {
-        Py_DECREF(br);
-        return NULL;
-    }
     return br;
 }
 

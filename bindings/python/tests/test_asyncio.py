@@ -6,6 +6,8 @@ import os
 import random
 import threading
 import unittest
+import warnings
+import weakref
 
 import timefuture as tf
 
@@ -211,6 +213,78 @@ class AsyncioTest(unittest.TestCase):
         after = len(os.listdir("/proc/self/fd"))
         self.assertLessEqual(after, before + 2)
 
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc")
+    def test_closed_loop_with_a_pending_sleep_is_freed(self):
+        # A loop closed while a task still awaits timefuture must go away
+        # with its bridge (executor, eventfd, reader) and the pending timers,
+        # as it does with asyncio.sleep.
+        async def sleeper(timer):
+            await tf.sleep(10)
+            await timer
+
+        def one_round():
+            loop = asyncio.new_event_loop()
+            # "Task was destroyed but it is pending" is expected here.
+            loop.set_exception_handler(lambda loop, context: None)
+            timer = tf.Timer(10)
+            task = loop.create_task(sleeper(timer))
+            loop.run_until_complete(asyncio.sleep(0.001))
+            self.assertFalse(task.done())
+            loop.close()
+            return weakref.ref(loop), weakref.ref(task), weakref.ref(timer)
+
+        one_round()  # the first one may create lasting asyncio state
+        gc.collect()
+        before = len(os.listdir("/proc/self/fd"))
+        refs = [one_round() for _ in range(20)]
+        gc.collect()
+        after = len(os.listdir("/proc/self/fd"))
+        alive = [sum(r() is not None for r in kind) for kind in zip(*refs)]
+        self.assertEqual(alive, [0, 0, 0], "loops, tasks, timers alive")
+        self.assertLessEqual(after, before)
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc")
+    def test_dropped_unclosed_loop_with_a_pending_sleep_is_freed(self):
+        async def sleeper():
+            await tf.sleep(10)
+
+        def one_round():
+            loop = asyncio.new_event_loop()
+            loop.set_exception_handler(lambda loop, context: None)
+            task = loop.create_task(sleeper())
+            loop.run_until_complete(asyncio.sleep(0.001))
+            self.assertFalse(task.done())
+            return weakref.ref(loop)
+
+        with warnings.catch_warnings():
+            # An unclosed loop warns when collected; that is the point here.
+            warnings.simplefilter("ignore", ResourceWarning)
+            one_round()
+            gc.collect()
+            before = len(os.listdir("/proc/self/fd"))
+            refs = [one_round() for _ in range(20)]
+            gc.collect()
+            after = len(os.listdir("/proc/self/fd"))
+        self.assertEqual(sum(r() is not None for r in refs), 0)
+        self.assertLessEqual(after, before)
+
+    def test_sleep_resumed_after_its_loop_closed_raises(self):
+        # Closing the loop frees its bridge; a wait it left pending ends with
+        # ESHUTDOWN when resumed, instead of hanging or touching freed state.
+        async def sleeper():
+            await tf.sleep(10)
+
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(lambda loop, context: None)
+        coro = sleeper()
+        task = loop.create_task(coro)
+        loop.run_until_complete(asyncio.sleep(0.001))
+        loop.close()
+        gc.collect()
+        with self.assertRaises(tf.Error) as cm:
+            coro.send(None)
+        self.assertEqual(cm.exception.code, tf.ESHUTDOWN)
+        del task
 
 if __name__ == "__main__":
     unittest.main()
