@@ -64,9 +64,24 @@ typedef struct tfpy_ctx {
     ExecutorObject *ex;
     TaskObject *task;
     const tf_waker *waker;
+    /* The asyncio loop that was running when the run loop started (identity
+     * only), NULL if none: a different running loop means that asyncio,
+     * started inside the task, is now the one driving the awaitable. */
+    const void *loop;
 } tfpy_ctx;
 
 static _Thread_local tfpy_ctx *tfpy_current;
+
+static const void *tfpy_running_loop_id(void);
+
+/* The timefuture task driving the awaitable being stepped on this thread,
+ * or NULL when none is (no task, or an asyncio loop started inside one). */
+static tfpy_ctx *tfpy_driver(void) {
+    tfpy_ctx *ctx = tfpy_current;
+    if (ctx && tfpy_running_loop_id() != ctx->loop)
+        return NULL;
+    return ctx;
+}
 
 static PyTypeObject ErrorType;
 static PyTypeObject TimerCancelledType;
@@ -462,7 +477,7 @@ static PyObject *TaskWait_iternext(TaskWaitObject *w) {
         Py_DECREF(r);
         return NULL;
     }
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     if (!ctx) {
         PyErr_SetString(PyExc_RuntimeError,
                         "a timefuture.Task can only be awaited by a coroutine "
@@ -726,7 +741,7 @@ static tfpy_send tfpy_throw(PyObject *coro, PyObject *exc, PyObject **out) {
  * whole run must stop (KeyboardInterrupt, SystemExit, a library failure).
  * tf_executor_report() is called exactly once either way. */
 static int executor_poll(ExecutorObject *self, TaskObject *t,
-                         const tf_waker *waker) {
+                         const tf_waker *waker, const void *loop) {
     int abort = 0, result = TF_READY;
     PyObject *res = NULL;
     tfpy_send sr;
@@ -737,7 +752,7 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
     if (!t->self_waker && tf_waker_clone(waker, &t->self_waker) < 0)
         t->self_waker = NULL; /* only cancel() needs it; it then can't wake */
 
-    tfpy_ctx ctx = {self, t, waker};
+    tfpy_ctx ctx = {self, t, waker, loop};
     tfpy_ctx *saved = tfpy_current;
     tfpy_current = &ctx;
     if (t->cancel_requested) {
@@ -847,6 +862,7 @@ static int executor_run_loop(ExecutorObject *self, TaskObject *until) {
     int rc;
     uint64_t tag;
     const tf_waker *waker;
+    const void *loop = tfpy_running_loop_id();
 
     self->running = 1;
     for (;;) {
@@ -875,7 +891,7 @@ static int executor_run_loop(ExecutorObject *self, TaskObject *until) {
             tfpy_raise(rc, "tf_executor_next");
             goto fail;
         }
-        if (executor_poll(self, (TaskObject *)(uintptr_t)tag, waker) < 0)
+        if (executor_poll(self, (TaskObject *)(uintptr_t)tag, waker, loop) < 0)
             goto fail;
         if ((++polls & TFPY_SIGNAL_CHECK_MASK) == 0 &&
             PyErr_CheckSignals() < 0)
@@ -890,7 +906,7 @@ fail:
 }
 
 static int executor_check_can_run(ExecutorObject *self) {
-    if (tfpy_current) {
+    if (tfpy_driver()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot run an executor from inside a task that a "
                         "timefuture executor is running; await instead");
@@ -1222,7 +1238,7 @@ static PyObject *Sleep_iternext(SleepObject *s) {
                         "instead)");
         return NULL;
     }
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     if (!ctx)
         return sleep_start_asyncio(s);
     if (s->state == SLEEP_WAITING && s->waiter_id != (const void *)ctx->waker) {
@@ -1737,26 +1753,43 @@ static PyTypeObject BridgeType = {
     .tp_weaklistoffset = offsetof(BridgeObject, weakreflist),
 };
 
-/* The running asyncio loop (new reference), or NULL with an exception. */
-static PyObject *tfpy_running_loop(void) {
+/* The running asyncio loop (new reference), or None; NULL with an
+ * exception if asking failed. */
+static PyObject *tfpy_running_loop_or_none(void) {
     if (!tfpy_get_running_loop) {
         /* If asyncio was never imported, no loop can be running. */
         PyObject *name = PyUnicode_FromString("asyncio");
         PyObject *asyncio = name ? PyImport_GetModule(name) : NULL;
         Py_XDECREF(name);
-        if (asyncio) {
-            tfpy_get_running_loop =
-                PyObject_GetAttrString(asyncio, "_get_running_loop");
-            Py_DECREF(asyncio);
-            if (!tfpy_get_running_loop)
-                return NULL;
-        } else if (PyErr_Occurred()) {
+        if (!asyncio)
+            return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+        tfpy_get_running_loop =
+            PyObject_GetAttrString(asyncio, "_get_running_loop");
+        Py_DECREF(asyncio);
+        if (!tfpy_get_running_loop)
             return NULL;
-        }
     }
-    PyObject *loop = tfpy_get_running_loop
-                         ? PyObject_CallNoArgs(tfpy_get_running_loop)
-                         : Py_NewRef(Py_None);
+    return PyObject_CallNoArgs(tfpy_get_running_loop);
+}
+
+/* The identity of the running asyncio loop, NULL if none. Only compared:
+ * a running loop outlives the run loop or the step that looks at it. */
+static const void *tfpy_running_loop_id(void) {
+    PyObject *loop = tfpy_running_loop_or_none();
+    if (!loop) {
+        /* Not knowing is treated as no loop: the awaitable then keeps to
+         * the timefuture task, as before asyncio was ever involved. */
+        PyErr_Clear();
+        return NULL;
+    }
+    const void *id = loop == Py_None ? NULL : (const void *)loop;
+    Py_DECREF(loop);
+    return id;
+}
+
+/* The running asyncio loop (new reference), or NULL with an exception. */
+static PyObject *tfpy_running_loop(void) {
+    PyObject *loop = tfpy_running_loop_or_none();
     if (loop == Py_None) {
         Py_DECREF(loop);
         PyErr_SetString(PyExc_RuntimeError,
@@ -1897,7 +1930,7 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:run", kwlist, &coro,
                                      &threads))
         return NULL;
-    if (tfpy_current) {
+    if (tfpy_driver()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "timefuture.run() cannot be called from a task that a "
                         "timefuture executor is running; await instead");
@@ -1929,7 +1962,7 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
 
 static PyObject *tfpy_spawn(PyObject *module, PyObject *coro) {
     (void)module;
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     if (!ctx) {
         PyErr_SetString(PyExc_RuntimeError,
                         "timefuture.spawn() must be called inside a task of "
@@ -1943,7 +1976,7 @@ static PyObject *tfpy_spawn(PyObject *module, PyObject *coro) {
 static PyObject *tfpy_current_task(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
-    tfpy_ctx *ctx = tfpy_current;
+    tfpy_ctx *ctx = tfpy_driver();
     return Py_NewRef(ctx ? (PyObject *)ctx->task : Py_None);
 }
 

@@ -286,5 +286,89 @@ class AsyncioTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, tf.ESHUTDOWN)
         del task
 
+async def _tf_sleep(seconds):
+    await tf.sleep(seconds)
+
+
+class NestingTest(unittest.TestCase):
+    """An awaitable follows whoever is stepping it: a timefuture task, or an
+    asyncio loop started inside one (and the other way round)."""
+
+    def test_asyncio_run_inside_a_timefuture_task(self):
+        async def inner():
+            self.assertIsNone(tf.current_task())
+            start = tf.monotonic_ns()
+            await tf.sleep(0.002)
+            timer = tf.Timer(0.001)
+            await timer
+            await tf.yield_now()
+            await asyncio.sleep(0)
+            return tf.monotonic_ns() - start
+
+        async def outer():
+            me = tf.current_task()
+            self.assertIsNotNone(me)
+            elapsed = asyncio.run(inner())
+            # back under timefuture: its awaitables are the task's again
+            self.assertIs(tf.current_task(), me)
+            await tf.sleep(0.001)
+            child = tf.spawn(_tf_sleep(0))
+            await child
+            return elapsed
+
+        self.assertGreaterEqual(tf.run(outer()), 3_000_000)
+
+    def test_task_handle_in_asyncio_inside_timefuture_is_a_clear_error(self):
+        async def child():
+            return 1
+
+        async def inner(handle):
+            with self.assertRaisesRegex(RuntimeError, "run_until_complete"):
+                await handle
+            with self.assertRaisesRegex(RuntimeError, "inside a task"):
+                tf.spawn(child())
+            return "checked"
+
+        async def outer():
+            handle = tf.spawn(child())
+            result = asyncio.run(inner(handle))
+            self.assertEqual(await handle, 1)
+            return result
+
+        self.assertEqual(tf.run(outer()), "checked")
+
+    def test_timefuture_run_inside_an_asyncio_task(self):
+        async def inner():
+            self.assertIsNotNone(tf.current_task())
+            await tf.sleep(0.002)
+            child = tf.spawn(_tf_sleep(0.001))
+            await child
+            return "inner"
+
+        async def outer():
+            await tf.sleep(0.001)  # through the loop's bridge
+            self.assertIsNone(tf.current_task())
+            result = tf.run(inner())
+            await tf.sleep(0.001)  # the bridge again
+            return result
+
+        self.assertEqual(asyncio.run(outer()), "inner")
+
+    def test_three_levels(self):
+        async def innermost():
+            await tf.sleep(0.001)
+            return tf.current_task() is not None
+
+        async def middle():
+            await tf.sleep(0.001)
+            return tf.run(innermost())
+
+        async def outer():
+            await tf.sleep(0.001)
+            return asyncio.run(middle())
+
+        self.assertTrue(tf.run(outer()))
+
+
 if __name__ == "__main__":
     unittest.main()
