@@ -263,6 +263,7 @@ enum { TASK_PENDING = 0, TASK_DONE = 1, TASK_CANCELLED = 2 };
 struct TaskObject {
     PyObject_HEAD
     PyObject *coro;         /* NULL once finished */
+    PyObject *context;      /* contextvars copy the coroutine runs in */
     PyObject *result;
     PyObject *exc;          /* exception instance, or NULL */
     ExecutorObject *ex;     /* borrowed; NULL once finished or dropped */
@@ -356,6 +357,7 @@ static PyObject *task_outcome(TaskObject *t) {
 
 static int Task_traverse(TaskObject *t, visitproc visit, void *arg) {
     Py_VISIT(t->coro);
+    Py_VISIT(t->context);
     Py_VISIT(t->result);
     Py_VISIT(t->exc);
     return 0;
@@ -363,6 +365,7 @@ static int Task_traverse(TaskObject *t, visitproc visit, void *arg) {
 
 static int Task_clear(TaskObject *t) {
     Py_CLEAR(t->coro);
+    Py_CLEAR(t->context);
     Py_CLEAR(t->result);
     Py_CLEAR(t->exc);
     return 0;
@@ -634,10 +637,16 @@ static void executor_drop_all(ExecutorObject *self) {
         t->coro = NULL;
         task_finish(t, TASK_CANCELLED, NULL, NULL);
         if (coro) {
+            /* finally blocks see the task's own context variables. */
+            int entered = t->context && PyContext_Enter(t->context) == 0;
+            if (!entered)
+                PyErr_Clear();
             PyObject *r = PyObject_CallMethod(coro, "close", NULL);
             if (r)
                 Py_DECREF(r);
             else
+                PyErr_WriteUnraisable(coro);
+            if (entered && PyContext_Exit(t->context) < 0)
                 PyErr_WriteUnraisable(coro);
             Py_DECREF(coro);
         }
@@ -692,6 +701,9 @@ static TaskObject *executor_spawn(ExecutorObject *self, PyObject *coro) {
     if (!t)
         return NULL;
     t->coro = Py_NewRef(coro);
+    /* Like asyncio's tasks: each runs in a copy of the spawner's context,
+     * so what one sets is seen neither by the others nor by the caller. */
+    t->context = PyContext_CopyCurrent();
     t->result = NULL;
     t->exc = NULL;
     t->ex = NULL;
@@ -704,6 +716,10 @@ static TaskObject *executor_spawn(ExecutorObject *self, PyObject *coro) {
     t->exc_retrieved = 0;
     t->weakreflist = NULL;
     PyObject_GC_Track(t);
+    if (!t->context) {
+        Py_DECREF(t);
+        return NULL;
+    }
     /* The tag is the Task itself: the executor's list keeps it alive until
      * the library reports the task finished. */
     int rc = tf_executor_spawn_external(self->ex, (uint64_t)(uintptr_t)t);
@@ -754,7 +770,13 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
 
     tfpy_ctx ctx = {self, t, waker, loop};
     tfpy_ctx *saved = tfpy_current;
+    int entered = PyContext_Enter(t->context) == 0;
     tfpy_current = &ctx;
+    if (!entered) {
+        /* Only if the context is already entered: fail the task with it. */
+        sr = SEND_ERROR;
+        goto step_done;
+    }
     if (t->cancel_requested) {
         t->cancel_requested = 0;
         PyObject *e = task_new_cancelled_error();
@@ -767,6 +789,7 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
         default: sr = SEND_ERROR; break;
         }
     }
+step_done:
     for (;;) {
         if (sr == SEND_NEXT) {
             if (res == tfpy_pending) {
@@ -835,6 +858,8 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
         break;
     }
     tfpy_current = saved;
+    if (entered && PyContext_Exit(t->context) < 0)
+        PyErr_WriteUnraisable((PyObject *)t);
 
 report:;
     int rc = tf_executor_report(self->ex, waker, result);
