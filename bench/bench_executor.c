@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /* Executor throughput: 1,000,000 tasks that each return PENDING once
- * (waking themselves) and then READY, on one thread (issue target: >= 8 M
+ * (waking themselves) and then READY, on one thread (the 1.0 target: >= 8 M
  * tasks/s), spawning included. A second figure keeps spawning out of the
  * timing. With a worker count, the workers poll while this thread spawns
  * and then helps them. usage: bench_executor [tasks] [rounds] [workers] */

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Compare the timefuture Python binding with asyncio, in the same run.
 
 Each case runs in a fresh subprocess per implementation, so that the peak
 RSS (ru_maxrss) of one does not include the other. Figures are printed, not
 judged: timings on a shared machine are for people to read.
 
-Cases (targets from the project's issue 5):
+Cases (with the 1.0 targets):
   sleeps   100,000 coroutines, each sleeping until a deadline spread evenly
            (in shuffled order) over the 1 s after the start. Reported: wall
            time from the first coroutine to the last wake, the CPU time the

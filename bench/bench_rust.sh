@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build the Rust binding's benchmark (bindings/rust/examples/bench.rs) in
 # release mode against a C build directory and print its figures:
 #   bench/bench_rust.sh [BUILD_DIR [TASKS [SLEEPS]]]   (default BUILD_DIR: build/)
@@ -13,8 +14,9 @@ if [[ ! -f "$build/libtimefuture.so" ]]; then
 fi
 export TIMEFUTURE_BUILD_DIR="$(cd "$build" && pwd)"
 export TIMEFUTURE_INCLUDE_DIR="$root/include"
-export CARGO_TARGET_DIR="$root/bindings/rust/target"
+# Cargo output goes under the C build directory: never into the sources.
+export CARGO_TARGET_DIR="$TIMEFUTURE_BUILD_DIR/rust/bench"
 
-cargo build --offline --release --quiet --example bench \
+cargo build --offline --locked --release --quiet --example bench \
     --manifest-path "$root/bindings/rust/Cargo.toml"
 "$CARGO_TARGET_DIR/release/examples/bench" "$@"

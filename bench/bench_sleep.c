@@ -1,4 +1,5 @@
-/* Short sleeps in a row: 1,000 sleeps of 100 us, and of 1 ms (issue
+/* SPDX-License-Identifier: MIT */
+/* Short sleeps in a row: 1,000 sleeps of 100 us, and of 1 ms (the 1.0
  * targets: mean <= 300 us and <= 1,200 us). Measured three ways in one
  * run: a task on the executor awaiting tf_timer, tf_block_on on the calling
  * thread, and, as baselines, plain nanosleep and the async book's design

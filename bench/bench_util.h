@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers for the benchmark programs: statistics and peak RSS. */
 #ifndef TF_BENCH_UTIL_H
 #define TF_BENCH_UTIL_H

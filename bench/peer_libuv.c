@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The same workloads on libuv, for comparison in the same run on the same
  * machine (libuv's timers take milliseconds, so sub-millisecond sleeps
  * round up to 1 ms, as a libuv user would have to).

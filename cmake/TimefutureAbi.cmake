@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The ABI gate as build targets, and the dlopen example.
 #
 #   cmake --build build --target abi-check   # the library vs abi/ (CI runs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Documentation: `cmake --build build --target docs` runs Doxygen (with
 # graphviz for the diagrams) over the public headers and the Markdown pages
 # in docs/, and fails on any warning: an undocumented symbol, parameter or
@@ -21,6 +22,29 @@ if(BUILD_TESTING)
     PASS_REGULAR_EXPRESSION "howdy!\ndone! \\(after [0-9.]+ ms\\)")
   add_test(NAME doc_example_embed_poll COMMAND doc_embed_poll)
   set_tests_properties(doc_example_embed_poll PROPERTIES LABELS "docs;example" TIMEOUT 60)
+  # The code blocks of the front page and of the Python page, extracted
+  # from the Markdown and run, so the first example a reader sees works.
+  # (Not in sanitizer builds: the page's program is compiled plainly, and
+  # a sanitized library cannot be loaded into it.)
+  if(NOT TF_SANITIZE)
+    add_test(NAME docs_example_front_page
+      COMMAND bash ${PROJECT_SOURCE_DIR}/docs/check-docs.sh example-c
+        ${PROJECT_SOURCE_DIR}/docs/index.md ${CMAKE_C_COMPILER}
+        ${PROJECT_SOURCE_DIR}/include $<TARGET_FILE_DIR:timefuture>
+        ${PROJECT_BINARY_DIR}/docs/example-front-page)
+    set_tests_properties(docs_example_front_page PROPERTIES LABELS "docs;example" TIMEOUT 120)
+  endif()
+  if(TARGET timefuture_python)
+    # The interpreter bindings/python found (its result is cached), seen
+    # from this directory.
+    find_package(Python3 QUIET COMPONENTS Interpreter)
+    add_test(NAME docs_example_python
+      COMMAND bash ${PROJECT_SOURCE_DIR}/docs/check-docs.sh example-python
+        ${PROJECT_SOURCE_DIR}/docs/python.md ${Python3_EXECUTABLE}
+        ${PROJECT_BINARY_DIR}/docs/example-python 42)
+    set_tests_properties(docs_example_python PROPERTIES LABELS "docs;example;python" TIMEOUT 120
+      ENVIRONMENT "PYTHONPATH=${PROJECT_BINARY_DIR}/bindings/python/site;PYTHONDONTWRITEBYTECODE=1")
+  endif()
 endif()
 
 if(TF_BUILD_DOCS)
@@ -39,7 +63,8 @@ set(DOXYGEN_PROJECT_BRIEF "${PROJECT_DESCRIPTION}")
 set(DOXYGEN_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/docs)
 set(DOXYGEN_OPTIMIZE_OUTPUT_FOR_C YES)
 set(DOXYGEN_USE_MDFILE_AS_MAINPAGE ${PROJECT_SOURCE_DIR}/docs/index.md)
-set(DOXYGEN_EXAMPLE_PATH ${PROJECT_SOURCE_DIR}/docs/examples ${PROJECT_SOURCE_DIR}/examples)
+set(DOXYGEN_EXAMPLE_PATH ${PROJECT_SOURCE_DIR}/docs/examples ${PROJECT_SOURCE_DIR}/examples
+  ${PROJECT_SOURCE_DIR}/bindings/rust/examples)
 set(DOXYGEN_STRIP_FROM_PATH ${PROJECT_SOURCE_DIR})
 set(DOXYGEN_STRIP_FROM_INC_PATH ${PROJECT_SOURCE_DIR}/include)
 set(DOXYGEN_GENERATE_TREEVIEW YES)
@@ -68,6 +93,8 @@ set(TF_DOC_INPUTS
   ${PROJECT_SOURCE_DIR}/docs/index.md
   ${PROJECT_SOURCE_DIR}/docs/tutorial.md
   ${PROJECT_SOURCE_DIR}/docs/embedding.md
+  ${PROJECT_SOURCE_DIR}/docs/python.md
+  ${PROJECT_SOURCE_DIR}/docs/rust.md
   ${PROJECT_SOURCE_DIR}/docs/design.md)
 if(TF_BUILD_DOCS)
   set(_tf_docs_all ALL)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules: shared and static libraries, public headers, timefuture.pc
 # and a CMake package (find_package(timefuture 1.0 CONFIG)).
 #
@@ -69,3 +70,20 @@ install(CODE "
   endif()
   file(INSTALL DESTINATION \"\${_tf_pc_dest}\" TYPE FILE FILES [=[${_tf_pc_out}]=])
 " COMPONENT dev)
+
+# The licence. A distribution build (prefix /usr) puts it where Debian
+# policy wants it for each package: /usr/share/doc/<package>/copyright.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  install(FILES ${PROJECT_SOURCE_DIR}/LICENSE
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libtimefuture${PROJECT_VERSION_MAJOR}
+    RENAME copyright COMPONENT runtime)
+  install(FILES ${PROJECT_SOURCE_DIR}/LICENSE
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libtimefuture-dev
+    RENAME copyright COMPONENT dev)
+else()
+  install(FILES ${PROJECT_SOURCE_DIR}/LICENSE
+    DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
+endif()
+
+# Debian packages of these components (cpack -G DEB).
+include(${CMAKE_CURRENT_LIST_DIR}/TimefuturePackaging.cmake)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs Doxygen with the configuration of the `docs` target (warnings are
-# errors), for ctest.
+# errors), and the pages' code examples, for ctest.
 #
 #   check-docs.sh build    DOXYGEN DOXYFILE OUTDIR INCLUDEDIR
 #       the real documentation: must build with no warning at all, and
@@ -9,9 +10,69 @@
 #   check-docs.sh selftest DOXYGEN DOXYFILE OUTDIR INCLUDEDIR
 #       copies of the public headers, each with one piece of documentation
 #       taken away, must each fail the build, naming what is missing (and
-#       the untouched copy must pass, so the failures have no other cause).
+#       the untouched copy must pass, so the failures have no other cause);
+#   check-docs.sh example-c MD CC INCLUDEDIR LIBDIR WORK
+#       the first ```c block of the page MD, compiled against the library
+#       in LIBDIR, must build and run (exit status 0);
+#   check-docs.sh example-python MD PYTHON WORK EXPECTED
+#       the first ```python block of MD must run and print EXPECTED (the
+#       caller sets PYTHONPATH to the built package).
+# The build mode also checks the front page: its first screen shows the C
+# example and links to the Python and Rust pages.
 set -uo pipefail
-mode=$1 doxygen=$2 doxyfile=$3 out=$4
+mode=$1
+docs_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# block MD LANG: the first fenced block of that language in MD.
+block() {
+  awk -v lang="$2" '
+    !inside && $0 == "```" lang { inside = 1; next }
+    inside && $0 == "```" { exit }
+    inside { print }' "$1"
+}
+
+case $mode in
+example-c)
+  md=$2 cc=$3 inc=$4 lib=$5 work=$6
+  rm -rf "$work" && mkdir -p "$work"
+  block "$md" c > "$work/example.c"
+  [ -s "$work/example.c" ] || { echo "FAIL: no \`\`\`c block in $md"; exit 1; }
+  "$cc" -std=c11 -Wall -Wextra -Werror -I"$inc" "$work/example.c" -o "$work/example" \
+    -L"$lib" -ltimefuture -Wl,-rpath,"$lib" || { echo "FAIL: the example of $md does not build"; exit 1; }
+  "$work/example" || { echo "FAIL: the example of $md exited with status $?"; exit 1; }
+  echo "PASS: the C example of $(basename "$md") ($(wc -l < "$work/example.c") lines) builds and runs"
+  exit 0 ;;
+example-python)
+  md=$2 py=$3 work=$4 expected=$5
+  rm -rf "$work" && mkdir -p "$work"
+  block "$md" python > "$work/example.py"
+  [ -s "$work/example.py" ] || { echo "FAIL: no \`\`\`python block in $md"; exit 1; }
+  got=$("$py" "$work/example.py") || { echo "FAIL: the example of $md failed"; exit 1; }
+  [ "$got" = "$expected" ] || { echo "FAIL: the example of $md printed '$got', expected '$expected'"; exit 1; }
+  echo "PASS: the Python example of $(basename "$md") runs and prints $got"
+  exit 0 ;;
+esac
+doxygen=$2 doxyfile=$3 out=$4
+
+# front_page HTMLDIR: a newcomer sees the example and the bindings' pages
+# on the first screen of the front page (its first 40 lines).
+front_page() {
+  local index=$docs_dir/index.md html=$1 bad=0 screen first_c
+  screen=$(head -n 40 "$index")
+  first_c=$(grep -n '^```c$' "$index" | head -n 1 | cut -d: -f1)
+  if [ -z "$first_c" ] || [ "$first_c" -gt 25 ]; then
+    echo "index.md: the C example must start within the first 25 lines"; bad=1
+  fi
+  grep -q 'tf_block_on' <<<"$(block "$index" c)" || { echo "index.md: the first C example does not call tf_block_on"; bad=1; }
+  for page in python rust; do
+    grep -q "(@ref $page)" <<<"$screen" || { echo "index.md: no link to @ref $page in the first 40 lines"; bad=1; }
+    [ -f "$html/$page.html" ] || { echo "no $html/$page.html"; bad=1; }
+    grep -q "href=\"$page.html\"" "$html/index.html" || { echo "index.html does not link to $page.html"; bad=1; }
+  done
+  # The Rust page includes the tested example file itself.
+  grep -q 'howdy!' "$html/rust.html" || { echo "rust.html lacks the included examples/timer.rs"; bad=1; }
+  return $bad
+}
 
 # lint INCLUDEDIR: the checks Doxygen lacks, on every TF_API function.
 lint() {
@@ -53,6 +114,7 @@ build)
     exit 1
   fi
   [ -f "$out/html/index.html" ] || { echo "FAIL: no $out/html/index.html"; exit 1; }
+  front_page "$out/html" || { echo "FAIL: the front page does not show the example and the bindings' pages first"; exit 1; }
   echo "PASS: documentation built with no warning: $out/html/index.html"
   ;;
 selftest)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timer example (examples/timer_tutorial.c) for a program that loads
  * libtimefuture at run time, as a plugin host or a language runtime would.
  *

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* How a language binding drives libtimefuture without any callback into
  * its own language: its futures are "external tasks" identified by a tag.
  * The host loop sleeps in epoll on the executor's fd (as asyncio's
- * add_reader or a GUI loop would), takes each woken task with
- * tf_executor_next, polls its own future with the waker it got, and
- * reports how the poll ended.
+ * add_reader or a GUI loop would); when it is readable, tf_executor_drain
+ * hands out the woken tasks, the host polls its own future for each with
+ * the waker it got, and reports how the poll ended.
  *
  * Here the "foreign futures" are C structs standing in for, say, Python
  * coroutines: each sleeps three times for a few milliseconds, then ends. */
@@ -70,25 +71,27 @@ int main(void) {
 
     int finished = 0, polls = 0, waits = 0;
     while (finished < TASKS) {
-        uint64_t tag;
-        const tf_waker *waker;
-        rc = tf_executor_next(exec, 0, &tag, &waker);
-        if (rc == TF_ETIMEDOUT) {
+        uint64_t tags[TASKS];
+        const tf_waker *wakers[TASKS];
+        size_t taken;
+        int more = tf_executor_drain(exec, tags, wakers, TASKS, &taken);
+        if (more < 0) return fail("tf_executor_drain", more);
+        for (size_t i = 0; i < taken; i++) {
+            polls++;
+            int r = foreign_poll((int)tags[i], &futures[tags[i]], wakers[i]);
+            if (r < 0) return fail("foreign poll", r);
+            rc = tf_executor_report(exec, wakers[i], r);
+            if (rc != TF_OK) return fail("tf_executor_report", rc);
+            if (r == TF_READY) {
+                printf("task %" PRIu64 ": finished\n", tags[i]);
+                finished++;
+            }
+        }
+        if (!more && finished < TASKS) {
             /* Nothing ready: the host loop sleeps until the fd says so. */
             struct epoll_event out;
             if (epoll_wait(ep, &out, 1, 10000) < 0) perror("epoll_wait");
             waits++;
-            continue;
-        }
-        if (rc != TF_OK) return fail("tf_executor_next", rc);
-        polls++;
-        int r = foreign_poll((int)tag, &futures[tag], waker);
-        if (r < 0) return fail("foreign poll", r);
-        rc = tf_executor_report(exec, waker, r);
-        if (rc != TF_OK) return fail("tf_executor_report", rc);
-        if (r == TF_READY) {
-            printf("task %" PRIu64 ": finished\n", tag);
-            finished++;
         }
     }
     printf("%d tasks, %d polls, %d epoll waits\n", TASKS, polls, waits);

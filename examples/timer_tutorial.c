@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The async book's "Build a Timer" + "Build an Executor" example, in C.
  *
  * The book spawns one future that prints "howdy!", awaits a 2-second

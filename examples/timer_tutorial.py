@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The async book's timer tutorial (chapters 2.3 and 2.4), in Python.
 
 The book builds a TimerFuture whose shared state holds a "completed" flag and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the input is a program of API calls over a few
  * executors, tasks, external tasks, wakers and timers, including calls
  * with NULL, wrong-type handles and out-of-range values. A model of what
@@ -11,6 +12,15 @@
  *   unfinished futures;
  * - every reference to a caller-made waker that the library took is given
  *   back exactly once;
+ * - liveness: a cancel wakes the task (or caller-made waker) waiting on
+ *   the timer; a task that woke itself is polled again; a woken external
+ *   task is handed out by tf_executor_next and tf_executor_drain; timed
+ *   scenes (tf_executor_run and tf_executor_next with timeouts, tasks on
+ *   real, short timers, cancelled timers, self-waking tasks, on executors
+ *   with and without workers) finish, each task polled exactly as often
+ *   as its wakes require (a lost wake hangs the input: libFuzzer's
+ *   -timeout reports it);
+ * - tf_timer_peek agrees with poll;
  * - at the end of each input, with everything released, tf_set_allocator
  *   succeeds (no object of the library is alive) and every allocation made
  *   through it has been freed.
@@ -24,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "timefuture.h"
@@ -79,7 +91,7 @@ static const tf_allocator fz_allocator = {sizeof(tf_allocator), 0, fz_alloc,
 
 /* --- caller-made wakers ------------------------------------------------------- */
 
-typedef struct {
+typedef struct cdata_s {
     atomic_int refs; /* references the library holds, through our vtable */
     atomic_int wakes;
 } cdata;
@@ -111,6 +123,7 @@ typedef struct fz_task {
     atomic_int in_poll;
     int wake_pending;       /* woken through a held waker, not yet polled */
     int polls_at_wake;
+    int self_woke;          /* its last poll woke it: it must be polled again */
 } fz_task;
 
 typedef struct {
@@ -133,6 +146,11 @@ typedef struct {
     int cancelled;          /* cancelled and not re-armed since */
     int has_abs;            /* deadline known exactly */
     uint64_t deadline;
+    /* Who waits on it: the last pending poll's waker, stored by the timer
+     * (a C task of a caller-polled executor, or a caller-made waker). Only
+     * tracked while the deadline is far, so it cannot have fired since. */
+    struct fz_task *waiter_task;
+    struct cdata_s *waiter_custom;
 } fz_timer;
 
 static struct {
@@ -142,6 +160,7 @@ static struct {
     tf_waker *wakers[MAX_WAKERS];   /* references we hold */
     fz_task *waker_task[MAX_WAKERS]; /* the C task a held waker wakes */
     int waker_ext[MAX_WAKERS];      /* or the external task's slot + 1 */
+    cdata *waker_custom[MAX_WAKERS]; /* or the caller-made waker's data */
     fz_timer timers[MAX_TIMERS];
     int ntasks;
 } S;
@@ -166,6 +185,19 @@ static void forget_ext(int k) {
         if (S.waker_ext[i] == k + 1) S.waker_ext[i] = 0;
 }
 
+static int far_deadline(const fz_timer *ft) {
+    return ft->has_abs && ft->deadline > tf_now_ns() + UINT64_C(1000000000);
+}
+
+/* After a poll of ft: the waiter the timer now stores, if any. */
+static void note_waiter(fz_timer *ft, int rc, struct fz_task *task, cdata *custom) {
+    ft->waiter_task = NULL;
+    ft->waiter_custom = NULL;
+    if (rc != TF_PENDING || !far_deadline(ft)) return;
+    ft->waiter_task = task;
+    ft->waiter_custom = custom;
+}
+
 static void drop_fn(void *s) {
     fz_task *t = s;
     REQUIRE(atomic_fetch_add(&t->drops, 1) == 0); /* exactly once */
@@ -179,6 +211,7 @@ static int task_poll(void *s, const tf_waker *w) {
     int p = atomic_fetch_add(&t->polls, 1);
     int workers = S.ex[t->exec].workers;
     int r = TF_PENDING;
+    t->self_woke = 0;
     switch (t->program[p % PROGRAM] % 8) {
     case 0:
         r = TF_READY;
@@ -190,11 +223,13 @@ static int task_poll(void *s, const tf_waker *w) {
                 REQUIRE(tf_waker_clone(w, &S.wakers[k]) == TF_OK);
                 S.waker_task[k] = t;
                 S.waker_ext[k] = 0;
+                S.waker_custom[k] = NULL;
             }
         }
         break;
     case 2: /* yield */
         REQUIRE(tf_waker_wake_by_ref(w) == TF_OK);
+        t->self_woke = !workers;
         break;
     case 3: { /* re-entrant calls are refused */
         tf_executor *e = S.ex[t->exec].e;
@@ -202,8 +237,13 @@ static int task_poll(void *s, const tf_waker *w) {
         REQUIRE(tf_executor_run_ready(e, NULL) == TF_EBUSY);
         if (!workers) REQUIRE(tf_executor_free(e) == TF_EBUSY);
         REQUIRE(tf_executor_report(e, w, TF_READY) == TF_EHANDLE);
+        size_t taken = 9;
+        REQUIRE(tf_executor_drain(e, NULL, NULL, 0, &taken) == TF_EBUSY);
         r = p >= 3 ? 42 : TF_PENDING; /* any non-pending value completes */
-        if (r == TF_PENDING) REQUIRE(tf_waker_wake_by_ref(w) == TF_OK);
+        if (r == TF_PENDING) {
+            REQUIRE(tf_waker_wake_by_ref(w) == TF_OK);
+            t->self_woke = !workers;
+        }
         break;
     }
     case 4: /* poll a timer with our waker */
@@ -214,6 +254,7 @@ static int task_poll(void *s, const tf_waker *w) {
                 REQUIRE(ONE_OF3(rc, TF_PENDING, TF_READY, TF_ECANCELED));
                 REQUIRE((rc == TF_ECANCELED) == ft->cancelled);
                 if (rc != TF_PENDING) r = TF_READY;
+                note_waiter(ft, rc, t, NULL);
             } else {
                 r = TF_READY;
             }
@@ -310,6 +351,23 @@ static void check_woken_polled(int xi) {
     }
 }
 
+/* Runs caller-polled executor xi until a round polls nothing (at most a
+ * few rounds: a task may yield for ever); then no task that woke itself
+ * is still waiting for its poll. */
+static void run_until_idle(int xi) {
+    uint64_t polled = 1;
+    for (int round = 0; round < 8 && polled; round++) {
+        REQUIRE(tf_executor_run_ready(S.ex[xi].e, &polled) == TF_OK);
+        check_woken_polled(xi);
+    }
+    if (polled || S.ex[xi].workers) return;
+    for (int k = 0; k < S.ntasks; k++) {
+        fz_task *t = &S.tasks[k];
+        if (t->used && t->exec == xi && !atomic_load(&t->completed))
+            REQUIRE(!t->self_woke);
+    }
+}
+
 static uint64_t pick_duration(input *in) {
     switch (u8(in) % 8) {
     case 0: return 0;
@@ -337,9 +395,130 @@ static uint64_t pick_deadline(input *in, int *out_of_range) {
     return d;
 }
 
+static int timer_poll_fn(void *s, const tf_waker *w) {
+    return tf_timer_poll(s, w);
+}
+
+/* --- timed scenes --------------------------------------------------------- */
+
+/* A small executor of its own, run to the end by tf_executor_run (or by
+ * tf_executor_run_ready loops): tasks that sleep on real timers of up to
+ * 2 ms, tasks that yield a given number of times, and pairs where one task
+ * awaits a timer an hour away and the other cancels it. Each finishes only
+ * if every wake it needs arrives: a lost timer wake, a cancel that does not
+ * wake its waiter or a self-wake that is not polled again hangs the input
+ * (reported by libFuzzer's -timeout). Counts are exact: a sleeper is
+ * polled at least twice and wakes after its deadline, a yielder exactly
+ * yields + 1 times, a cancelled waiter sees TF_ECANCELED. */
+enum { SCENE_MAX = 6 };
+typedef struct scene_task {
+    int kind;               /* 0 sleeper, 1 yielder, 2 waiter, 3 canceller */
+    int yields;
+    uint64_t sleep_ns;
+    tf_timer *t;
+    uint64_t deadline;
+    struct scene_task *victim; /* for a canceller */
+    atomic_int polls, done, saw_cancel, dropped;
+} scene_task;
+
+static int scene_poll(void *s, const tf_waker *w) {
+    scene_task *t = s;
+    REQUIRE(!atomic_load(&t->done));
+    int p = atomic_fetch_add(&t->polls, 1);
+    switch (t->kind) {
+    case 0:
+        if (!t->t) {
+            REQUIRE(tf_timer_new(t->sleep_ns, &t->t) == TF_OK);
+            REQUIRE(tf_timer_deadline(t->t, &t->deadline) == TF_OK);
+        }
+        break;
+    case 1:
+        if (p < t->yields) {
+            REQUIRE(tf_waker_wake_by_ref(w) == TF_OK);
+            return TF_PENDING;
+        }
+        atomic_store(&t->done, 1);
+        return TF_READY;
+    case 2:
+        break; /* its timer is made before the run */
+    default:
+        if (t->victim) REQUIRE(tf_timer_cancel(t->victim->t) == TF_OK);
+        atomic_store(&t->done, 1);
+        return TF_READY;
+    }
+    int rc = tf_timer_poll(t->t, w);
+    if (rc == TF_PENDING) return TF_PENDING;
+    if (rc == TF_READY) REQUIRE(tf_now_ns() >= t->deadline);
+    else REQUIRE(rc == TF_ECANCELED && t->kind == 2);
+    atomic_store(&t->saw_cancel, rc == TF_ECANCELED);
+    atomic_store(&t->done, 1);
+    return TF_READY;
+}
+static void scene_drop(void *s) { atomic_fetch_add(&((scene_task *)s)->dropped, 1); }
+
+static void timed_scene(input *in) {
+    uint32_t workers = u8(in) % 3; /* 0: run on this thread */
+    int n = 1 + u8(in) % SCENE_MAX, use_run = u8(in) % 2;
+    scene_task *ts = calloc(SCENE_MAX, sizeof(*ts));
+    REQUIRE(ts != NULL);
+    for (int i = 0; i < n; i++) {
+        scene_task *t = &ts[i];
+        uint8_t b = u8(in);
+        t->kind = b % 3 == 2 && i + 1 < n ? 2 : b % 2;
+        t->yields = b / 4 % 5;
+        t->sleep_ns = (uint64_t)(b / 4 % 9) * 250000u; /* 0 .. 2 ms */
+        if (t->kind == 2) {
+            /* The waiter's timer is an hour away: only the cancel ends it. */
+            REQUIRE(tf_timer_new(UINT64_C(3600000000000), &t->t) == TF_OK);
+            REQUIRE(tf_timer_deadline(t->t, &t->deadline) == TF_OK);
+            ts[i + 1].kind = 3;
+            ts[i + 1].victim = t;
+            i++;
+        }
+    }
+    tf_executor *e = NULL;
+    REQUIRE(tf_executor_new(workers, &e) == TF_OK);
+    for (int i = 0; i < n; i++)
+        REQUIRE(tf_executor_spawn(e, scene_poll, scene_drop, &ts[i]) == TF_OK);
+    if (use_run || workers) {
+        REQUIRE(tf_executor_run(e) == TF_OK);
+    } else {
+        /* The host-loop way: run what is ready, sleep on the fd. */
+        int fd = -1;
+        REQUIRE(tf_executor_fd(e, &fd) == TF_OK);
+        for (;;) {
+            size_t taken = 0;
+            REQUIRE(tf_executor_drain(e, NULL, NULL, 0, &taken) >= 0);
+            uint64_t left = 0;
+            REQUIRE(tf_executor_count(e, &left, NULL) == TF_OK);
+            if (!left) break;
+            /* Sleeps until the fd says a task is ready again (a timer's
+             * wake, a cancel): a readiness that never comes hangs here. */
+            struct pollfd pfd = {fd, POLLIN, 0};
+            int pr;
+            do /* libFuzzer's timeout checks interrupt it with SIGALRM */
+                pr = poll(&pfd, 1, -1);
+            while (pr < 0 && errno == EINTR);
+            REQUIRE(pr == 1);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        scene_task *t = &ts[i];
+        REQUIRE(atomic_load(&t->done) == 1);
+        REQUIRE(atomic_load(&t->dropped) == 1);
+        int polls = atomic_load(&t->polls);
+        if (t->kind == 1) REQUIRE(polls == t->yields + 1);
+        if (t->kind == 2) REQUIRE(atomic_load(&t->saw_cancel) == 1);
+        if (t->kind == 0 && t->sleep_ns) REQUIRE(tf_now_ns() >= t->deadline);
+        if (t->t) REQUIRE(tf_timer_free(t->t) == TF_OK);
+    }
+    REQUIRE(tf_executor_free(e) == TF_OK);
+    free(ts);
+}
+
 /* One operation. */
 static void step(input *in) {
-    uint8_t op = u8(in) % 26;
+    uint8_t op = u8(in) % 30;
     int i = u8(in);
     if (trace) (void)fprintf(stderr, "op %d on %d (%zu bytes left)\n", op, i, in->n);
     fz_exec *x = &S.ex[i % MAX_EXEC];
@@ -384,10 +563,14 @@ static void step(input *in) {
         }
         break;
     case 4: /* next, non-blocking */
+    case 26: /* next, with a short timeout (really waited for) */
         if (x->e) {
             uint64_t tag = UINT64_MAX;
             const tf_waker *w = NULL;
-            rc = tf_executor_next(x->e, 0, &tag, &w);
+            uint64_t timeout = op == 4 ? 0 : (uint64_t)(u8(in) % 3) * 1000000u;
+            uint64_t t0 = tf_now_ns();
+            rc = tf_executor_next(x->e, timeout, &tag, &w);
+            if (rc == TF_ETIMEDOUT) REQUIRE(tf_now_ns() - t0 >= timeout);
             REQUIRE(ONE_OF3(rc, TF_OK, TF_ETIMEDOUT, TF_EEMPTY));
             /* No lost wake: a woken external task is handed out. */
             for (int k = 0; k < MAX_EXT; k++)
@@ -417,6 +600,7 @@ static void step(input *in) {
                     REQUIRE(tf_waker_clone(e->taken, &S.wakers[s]) == TF_OK);
                     S.waker_task[s] = NULL;
                     S.waker_ext[s] = (int)(e - S.ext) + 1;
+                    S.waker_custom[s] = NULL;
                 }
                 result = TF_PENDING;
             }
@@ -465,6 +649,7 @@ static void step(input *in) {
                 REQUIRE(tf_waker_will_wake(S.wakers[wi], S.wakers[s]) == 1);
                 S.waker_task[s] = S.waker_task[wi];
                 S.waker_ext[s] = S.waker_ext[wi];
+                S.waker_custom[s] = S.waker_custom[wi];
             }
         }
         break;
@@ -500,6 +685,7 @@ static void step(input *in) {
             REQUIRE(tf_waker_new(&c_vt, d, &S.wakers[wi]) == TF_OK);
             S.waker_task[wi] = NULL;
             S.waker_ext[wi] = 0;
+            S.waker_custom[wi] = d;
         }
         break;
     case 15: /* new timer */
@@ -518,7 +704,7 @@ static void step(input *in) {
                 uint64_t after = tf_now_ns();
                 REQUIRE(dl >= before + d);
                 REQUIRE(dl <= (after > UINT64_MAX - d ? UINT64_MAX : after + d));
-                *ft = (fz_timer){ft->t, 0, 1, dl};
+                *ft = (fz_timer){ft->t, 0, 1, dl, NULL, NULL};
             }
         }
         break;
@@ -531,18 +717,33 @@ static void step(input *in) {
                 REQUIRE(rc == TF_ERANGE && ft->t == NULL);
             } else {
                 REQUIRE(rc == TF_OK);
-                *ft = (fz_timer){ft->t, 0, 1, d};
+                *ft = (fz_timer){ft->t, 0, 1, d, NULL, NULL};
             }
         }
         break;
     case 17: /* poll a timer with a held waker or the no-op one */
         if (ft->t) {
-            tf_waker *w = S.wakers[u8(in) % MAX_WAKERS];
+            int k = u8(in) % MAX_WAKERS;
+            tf_waker *w = S.wakers[k];
             rc = tf_timer_poll(ft->t, w ? w : tf_waker_noop());
             REQUIRE(ONE_OF3(rc, TF_PENDING, TF_READY, TF_ECANCELED));
             REQUIRE((rc == TF_ECANCELED) == ft->cancelled);
             if (rc == TF_READY && ft->has_abs) REQUIRE(tf_now_ns() >= ft->deadline);
             if (rc == TF_PENDING && ft->has_abs) REQUIRE(ft->deadline > 0);
+            fz_task *wt = w ? S.waker_task[k] : NULL;
+            if (wt && (!wt->used || S.ex[wt->exec].workers)) wt = NULL;
+            note_waiter(ft, rc, wt, w ? S.waker_custom[k] : NULL);
+            if (rc == TF_PENDING && w && !wt && !S.waker_custom[k] && !S.waker_ext[k])
+                ft->waiter_task = NULL; /* a task of a freed executor */
+            /* Peek: the same answer (the timer cannot have been cancelled
+             * meanwhile). That it leaves the stored waker alone is checked
+             * exactly in tests/test_timer_exact.c: here the driver may be
+             * firing other timers' caller-made wakers at the same time. */
+            int pk = tf_timer_peek(ft->t);
+            REQUIRE(ONE_OF3(pk, TF_PENDING, TF_READY, TF_ECANCELED));
+            REQUIRE((pk == TF_ECANCELED) == ft->cancelled);
+            if (rc == TF_READY) REQUIRE(pk == TF_READY);
+            if (pk == TF_READY && ft->has_abs) REQUIRE(tf_now_ns() >= ft->deadline);
         }
         break;
     case 18: /* reset */
@@ -558,6 +759,8 @@ static void step(input *in) {
                 ft->cancelled = 0;
                 ft->has_abs = 1;
                 ft->deadline = dl;
+                ft->waiter_task = NULL; /* it may have fired and woken it */
+                ft->waiter_custom = NULL;
             } else {
                 REQUIRE(rc == TF_ERANGE);
             }
@@ -577,15 +780,32 @@ static void step(input *in) {
                 ft->cancelled = 0;
                 ft->has_abs = 1;
                 ft->deadline = d;
+                ft->waiter_task = NULL;
+                ft->waiter_custom = NULL;
             }
         }
         break;
     case 20: /* cancel, maybe twice */
         if (ft->t) {
+            cdata *cw = ft->waiter_custom;
+            int wakes0 = cw ? atomic_load(&cw->wakes) : 0;
+            int far = far_deadline(ft);
             rc = tf_timer_cancel(ft->t);
             REQUIRE(ONE_OF2(rc, TF_OK, TF_ESTATE));
             if (ft->cancelled) REQUIRE(rc == TF_ESTATE);
-            if (rc == TF_OK) ft->cancelled = 1;
+            if (!ft->cancelled && far) REQUIRE(rc == TF_OK); /* cannot have fired */
+            if (rc == TF_OK) {
+                ft->cancelled = 1;
+                /* The waiter learns of it: woken inside the call. */
+                if (cw) REQUIRE(atomic_load(&cw->wakes) > wakes0);
+                fz_task *wt = ft->waiter_task;
+                if (wt && wt->used && !atomic_load(&wt->completed) && !wt->wake_pending) {
+                    wt->wake_pending = 1;
+                    wt->polls_at_wake = atomic_load(&wt->polls);
+                }
+            }
+            ft->waiter_task = NULL;
+            ft->waiter_custom = NULL;
             REQUIRE(tf_timer_cancel(ft->t) == TF_ESTATE);
         }
         break;
@@ -633,6 +853,11 @@ static void step(input *in) {
         REQUIRE(tf_executor_next(be, 0, &tag, &cw) == e_exp);
         REQUIRE(tf_executor_fd(be, &fd) == e_exp);
         REQUIRE(tf_executor_report(be, tf_waker_noop(), TF_READY) == e_exp);
+        size_t taken = 77;
+        uint64_t tags1[1];
+        const tf_waker *wk1[1];
+        REQUIRE(tf_executor_drain(be, tags1, wk1, 1, &taken) == e_exp);
+        REQUIRE(tf_timer_peek(bt) == t_exp);
         REQUIRE(tf_executor_free(be) == (be ? TF_EHANDLE : TF_OK));
         REQUIRE(tf_timer_poll(bt, tf_waker_noop()) == t_exp);
         REQUIRE(tf_timer_reset(bt, 1) == t_exp);
@@ -651,7 +876,10 @@ static void step(input *in) {
             REQUIRE(tf_executor_count(x->e, NULL, NULL) == TF_EINVAL);
             REQUIRE(tf_executor_next(x->e, 0, NULL, &cw) == TF_EINVAL);
             REQUIRE(tf_executor_spawn(x->e, NULL, NULL, NULL) == TF_EINVAL);
+            REQUIRE(tf_executor_drain(x->e, NULL, NULL, 1, &taken) == TF_EINVAL);
+            REQUIRE(tf_executor_drain(x->e, NULL, NULL, 0, NULL) == TF_EINVAL);
         }
+        REQUIRE(taken == 77);
         REQUIRE(v == 5 && tag == 6 && cw == NULL && fd == -9 && out == NULL);
         break;
     }
@@ -672,11 +900,52 @@ static void step(input *in) {
             REQUIRE(tf_executor_report(x->e, tf_waker_noop(), u8(in) + 2) == TF_EHANDLE);
         break;
     }
-    default: /* run every caller-polled executor once, all counts exact */
+    case 27: /* drain, as a host loop does when the fd is readable */
+        if (x->e) {
+            enum { CAP = 3 };
+            uint64_t tags[CAP];
+            const tf_waker *wk[CAP];
+            size_t cap = u8(in) % (CAP + 1), taken = 99;
+            int woken = 0;
+            for (int k = 0; k < MAX_EXT; k++)
+                if (S.ext[k].used && S.ext[k].exec == xi && S.ext[k].woken) woken++;
+            rc = tf_executor_drain(x->e, tags, wk, cap, &taken);
+            REQUIRE(ONE_OF2(rc, 0, 1));
+            REQUIRE(taken <= cap);
+            /* No lost wake: woken external tasks are taken, up to cap. */
+            REQUIRE(taken >= (size_t)(woken < (int)cap ? woken : (int)cap));
+            for (size_t k = 0; k < taken; k++) {
+                REQUIRE(tags[k] < MAX_EXT);
+                fz_ext *e = &S.ext[tags[k]];
+                REQUIRE(e->used && e->exec == xi && !e->done && e->taken == NULL);
+                e->taken = wk[k];
+                e->woken = 0;
+            }
+            if (rc == 0)
+                for (int k = 0; k < MAX_EXT; k++)
+                    if (S.ext[k].used && S.ext[k].exec == xi) REQUIRE(!S.ext[k].woken);
+            check_woken_polled(xi);
+        }
+        break;
+    case 28: /* block on a timer that is due within 2 ms (a real wait) */
+        if (ft->t && ft->has_abs) {
+            uint64_t now = tf_now_ns();
+            if (!ft->cancelled && ft->deadline > now + 2000000u) break;
+            rc = tf_block_on(timer_poll_fn, ft->t);
+            REQUIRE(rc == (ft->cancelled ? TF_ECANCELED : TF_READY));
+            if (rc == TF_READY) REQUIRE(tf_now_ns() >= ft->deadline);
+            REQUIRE(tf_timer_peek(ft->t) == rc);
+            ft->waiter_task = NULL;
+            ft->waiter_custom = NULL;
+        }
+        break;
+    case 29:
+        timed_scene(in);
+        break;
+    default: /* run every caller-polled executor until idle, counts exact */
         for (int k = 0; k < MAX_EXEC; k++) {
             if (!S.ex[k].e) continue;
-            REQUIRE(tf_executor_run_ready(S.ex[k].e, NULL) == TF_OK);
-            check_woken_polled(k);
+            run_until_idle(k);
             uint64_t n = 0, m = 0;
             REQUIRE(tf_executor_count(S.ex[k].e, &n, &m) == TF_OK);
             if (!S.ex[k].workers) REQUIRE(n == (uint64_t)S.ex[k].tasks_unfinished);

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the fuzzer's seed corpus (fuzz/corpus/), one small file per
 scenario. Each seed is a program for fuzz_api.c: an operation byte, an
 object index byte, then the operation's own bytes (see step() there).
@@ -10,6 +11,8 @@ NEW_EXEC, FREE_EXEC, SPAWN, SPAWN_EXT, NEXT, REPORT, RUN_READY, COUNT, FD = rang
 CLONE, WAKE, WAKE_BY_REF, DROP, WILL_WAKE, CUSTOM = range(9, 15)
 TIMER_NEW, TIMER_NEW_AT, TIMER_POLL, RESET, RESET_AT, CANCEL, TIMER_FREE = range(15, 22)
 BAD, BLOCK_ON, ODD, RUN_ALL = 22, 23, 24, 25
+NEXT_TIMED, DRAIN, BLOCK_TIMER, SCENE = 26, 27, 28, 29
+HOUR = 3  # pick_duration byte: an hour
 
 CALLER, WORKERS = 1, 0  # byte for NEW_EXEC: 0 % 4 == 0 gives one worker
 
@@ -72,6 +75,33 @@ SEEDS = {
         RUN_ALL, 0, NEW_EXEC, 0, CALLER, TIMER_NEW, 1, 0, CUSTOM, 1, 1,
         RUN_ALL, 1, SPAWN, 0, 1, 4, 2, 0, 0, 0, RUN_READY, 0, TIMER_POLL, 1, 1,
         WAKE, 0, RUN_READY, 0],
+    # A task waits on an hour-long timer (its program's first byte, 4, is
+    # both "poll a timer" and the timer's index); the cancel must wake it.
+    "cancel_wakes_task": [
+        NEW_EXEC, 0, CALLER, TIMER_NEW, 4, HOUR,
+        SPAWN, 0, 4, 4, 4, 4, 4, 4,
+        RUN_READY, 0, CANCEL, 4, RUN_READY, 0, COUNT, 0],
+    "cancel_wakes_custom": [
+        CUSTOM, 2, 0, TIMER_NEW, 1, HOUR, TIMER_POLL, 1, 2,
+        TIMER_POLL, 1, 2, CANCEL, 1, TIMER_POLL, 1, 2, DROP, 2],
+    "self_wake": [
+        NEW_EXEC, 0, CALLER, SPAWN, 0, 2, 2, 2, 0, 0, 0,
+        SPAWN, 0, 3, 3, 3, 3, 0, 0, RUN_ALL, 0, COUNT, 0],
+    "drain": [
+        NEW_EXEC, 1, CALLER, FD, 1, SPAWN_EXT, 1, SPAWN_EXT, 1, SPAWN, 1, 2, 0, 0, 0, 0, 0,
+        DRAIN, 1, 1, REPORT, 0, 2, DRAIN, 1, 3, REPORT, 0, 1,
+        WAKE, 0, DRAIN, 1, 3, REPORT, 0, 1, DRAIN, 1, 0, COUNT, 1],
+    "next_timed": [
+        NEW_EXEC, 0, CALLER, SPAWN_EXT, 0, NEXT_TIMED, 0, 2, REPORT, 0, 2,
+        NEXT_TIMED, 0, 2, WAKE, 0, NEXT_TIMED, 0, 1, REPORT, 0, 1],
+    "block_on_timer": [
+        TIMER_NEW, 0, 2, 100, BLOCK_TIMER, 0, TIMER_NEW_AT, 1, 2, 50,
+        BLOCK_TIMER, 1, TIMER_NEW, 2, HOUR, CANCEL, 2, BLOCK_TIMER, 2],
+    # Timed scenes: caller-run host loop, tf_executor_run, worker pools.
+    "scenes": [
+        SCENE, 0, 0, 5, 0, 2 + 4 * 3, 0, 1 + 4 * 2, 4 * 8,
+        SCENE, 0, 0, 3, 1, 2, 0, 4 * 4 + 1,
+        SCENE, 0, 2, 5, 1, 4 * 5, 2, 1 + 4 * 3, 5, 4 * 8],
 }
 
 def main():

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file timefuture.h
  * @brief libtimefuture: poll futures, wakers, one timer driver and a task
@@ -16,6 +17,16 @@
  * - the only public structs are versioned tables that begin with their own
  *   size and only ever grow at the end;
  * - no varargs, no `bool`, no enum types: fixed-width integers only.
+ *
+ * Handles are validated on a best-effort basis: NULL, a misaligned pointer,
+ * a handle of another type and a freed one whose memory the library still
+ * holds are refused with ::TF_EINVAL or ::TF_EHANDLE. Passing a stale or
+ * arbitrary pointer beyond what that check catches is undefined behaviour,
+ * as for any C library.
+ *
+ * Functions marked "Since 1.1" are in the `TF_1.1` symbol version node and
+ * at the end of the function table; check tf_version() or
+ * @ref tf_api_v1::size before calling them through a dlopen()ed library.
  *
  * Ownership vocabulary used in the documentation below:
  * - *borrowed*: the callee uses the object only during the call;
@@ -252,6 +263,9 @@ TF_API const tf_waker *tf_waker_noop(void);
  * @retval TF_ENOMEM Out of memory (only for wakers made by tf_waker_new()
  *         whose clone function returned NULL, or whose wrapper could not be
  *         allocated).
+ * @retval TF_EFORK @p waker is a task of an executor created before
+ *         fork(), used in the child: nothing is done (the task, like its
+ *         executor, is left alone there).
  * @par Thread safety
  * Any thread.
  */
@@ -267,6 +281,9 @@ TF_API int tf_waker_clone(const tf_waker *waker, tf_waker **out);
  * @retval TF_OK Success (the reference is gone).
  * @retval TF_EINVAL @p waker is NULL.
  * @retval TF_EHANDLE @p waker is not a waker (nothing is consumed).
+ * @retval TF_EFORK @p waker is a task of an executor created before
+ *         fork(), used in the child: nothing is done (the task, like its
+ *         executor, is left alone there).
  * @par Thread safety
  * Any thread.
  */
@@ -278,6 +295,9 @@ TF_API int tf_waker_wake(tf_waker *waker);
  * @retval TF_OK Success.
  * @retval TF_EINVAL @p waker is NULL.
  * @retval TF_EHANDLE @p waker is not a waker.
+ * @retval TF_EFORK @p waker is a task of an executor created before
+ *         fork(), used in the child: nothing is done (the task, like its
+ *         executor, is left alone there).
  * @par Thread safety
  * Any thread.
  */
@@ -288,6 +308,9 @@ TF_API int tf_waker_wake_by_ref(const tf_waker *waker);
  * @param waker The reference to consume. NULL is accepted and ignored.
  * @retval TF_OK Success.
  * @retval TF_EHANDLE @p waker is not a waker (nothing is released).
+ * @retval TF_EFORK @p waker is a task of an executor created before
+ *         fork(), used in the child: nothing is done (the task, like its
+ *         executor, is left alone there).
  * @par Thread safety
  * Any thread.
  */
@@ -443,6 +466,25 @@ TF_API int tf_timer_cancel(tf_timer *timer);
 TF_API int tf_timer_deadline(const tf_timer *timer, uint64_t *deadline_ns);
 
 /**
+ * @brief Tell whether the timer has fired, without polling it.
+ *
+ * Unlike tf_timer_poll() with tf_waker_noop(), which would replace the
+ * stored waker (so the awaiting task would never be woken), this changes
+ * nothing: no waker is stored, dropped or woken, and a timer whose deadline
+ * has passed is left for the driver to fire. Since 1.1.
+ * @param timer The timer (borrowed).
+ * @retval TF_READY The timer has fired (its wake, if any, is done or under
+ *         way).
+ * @retval TF_PENDING The timer is armed and has not fired yet.
+ * @retval TF_ECANCELED The timer was cancelled.
+ * @retval TF_EINVAL @p timer is NULL.
+ * @retval TF_EHANDLE @p timer is not a timer.
+ * @par Thread safety
+ * Any thread; the answer may change as soon as it is read.
+ */
+TF_API int tf_timer_peek(const tf_timer *timer);
+
+/**
  * @brief Free a timer, cancelling it if armed.
  *
  * When this returns, no wake from the timer will ever arrive, even if the
@@ -485,6 +527,14 @@ typedef int (*tf_poll_fn)(void *state, const tf_waker *waker);
 /**
  * @brief A C future's destructor, called exactly once when the task
  *        completes or its executor is freed.
+ *
+ * It runs on the thread that polled the task to completion (inside
+ * tf_executor_run(), tf_executor_run_ready(), tf_executor_drain() or a
+ * worker thread) or on the thread calling tf_executor_free(). It may
+ * spawn tasks, wake wakers and use timers and other executors. It must not
+ * free or run the executor that is running it (nor one whose run is in
+ * progress further up the same thread): such calls return ::TF_EBUSY (or
+ * ::TF_ESHUTDOWN during tf_executor_free()) and change nothing.
  * @param state The state pointer given to tf_executor_spawn().
  */
 typedef void (*tf_drop_fn)(void *state);
@@ -518,8 +568,10 @@ TF_API int tf_executor_new(uint32_t threads, tf_executor **out);
  * @param executor The executor (consumed). NULL is accepted and ignored.
  * @retval TF_OK Success.
  * @retval TF_EHANDLE @p executor is not an executor.
- * @retval TF_EBUSY Called from one of its own worker threads or from inside
- *         one of its tasks' poll; nothing was done.
+ * @retval TF_EBUSY Called from one of its own worker threads, or while it is
+ *         being run on this thread: from one of its tasks' poll or drop
+ *         functions, or from a task of another executor run inside one of
+ *         its polls; nothing was done.
  * @retval TF_EFORK The executor was created before fork(); nothing is freed
  *         (its threads and locks did not survive into this process).
  * @retval TF_ESHUTDOWN Called again, from a drop function this call runs;
@@ -558,7 +610,9 @@ TF_API int tf_executor_spawn(tf_executor *executor, tf_poll_fn poll,
  * @retval TF_OK No C task is left.
  * @retval TF_EINVAL @p executor is NULL.
  * @retval TF_EHANDLE @p executor is not an executor.
- * @retval TF_EBUSY Called from inside one of the executor's polls.
+ * @retval TF_EBUSY Called while the executor is being run on this thread
+ *         (from one of its polls or drop functions, directly or through a
+ *         nested executor), or on one of its worker threads.
  * @retval TF_ESHUTDOWN tf_executor_free() has begun (reachable only from
  *         a drop function it runs).
  * @retval TF_EFORK The executor was created before fork().
@@ -577,7 +631,11 @@ TF_API int tf_executor_run(tf_executor *executor);
  * @retval TF_OK Success.
  * @retval TF_EINVAL @p executor is NULL.
  * @retval TF_EHANDLE @p executor is not an executor.
- * @retval TF_EBUSY Called from inside one of the executor's polls.
+ * @retval TF_EBUSY Called while the executor is being run on this thread
+ *         (from one of its polls or drop functions, directly or through a
+ *         nested executor), or on one of its worker threads.
+ * @retval TF_ESHUTDOWN tf_executor_free() has begun (reachable only from
+ *         a drop function it runs).
  * @retval TF_EFORK The executor was created before fork().
  * @par Thread safety
  * Any thread.
@@ -592,6 +650,8 @@ TF_API int tf_executor_run_ready(tf_executor *executor, uint64_t *polled);
  * @retval TF_OK Success.
  * @retval TF_EINVAL @p executor or @p tasks is NULL.
  * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_EFORK The executor was created before fork() (its counts
+ *         describe tasks that cannot run in this process).
  * @par Thread safety
  * Any thread; the counts may change as soon as they are read.
  */
@@ -638,7 +698,12 @@ TF_API int tf_executor_spawn_external(tf_executor *executor, uint64_t tag);
  * @retval TF_ESHUTDOWN The executor is shutting down.
  * @retval TF_EFORK The executor was created before fork().
  * @par Thread safety
- * Any thread; several threads may take tasks at once.
+ * Any thread; several threads may take tasks at once. Woken tasks are
+ * handed out in the order they were woken, each to exactly one caller.
+ * No woken task waits while a caller waits: with k tasks woken and k or
+ * more threads waiting here, all k are taken without any waiter running
+ * into its timeout. The fd (tf_executor_fd()) is readable while a woken
+ * task has not been taken.
  */
 TF_API int tf_executor_next(tf_executor *executor, uint64_t timeout_ns,
                             uint64_t *tag, const tf_waker **waker);
@@ -670,9 +735,13 @@ TF_API int tf_executor_report(tf_executor *executor, const tf_waker *waker,
  * external task is woken, and, for an executor without worker threads,
  * when a C task is ready for tf_executor_run_ready(). Watch it with epoll,
  * poll, asyncio's add_reader, libuv or a GUI loop; when it is readable,
- * call tf_executor_next() with timeout 0 (and tf_executor_run_ready()) until
- * nothing is left. The library drains it; the caller must not read it. It
- * may be readable spuriously. It is closed by tf_executor_free().
+ * call tf_executor_drain() (or, as before 1.1, tf_executor_run_ready() and
+ * tf_executor_next() with timeout 0 until nothing is left). The library
+ * drains it; the caller must not read it. Once a drain has re-armed it,
+ * it is readable exactly when work is ready: it is never left unreadable
+ * with a task waiting, and never left readable for ever with nothing
+ * ready (at most one spurious readiness follows a wake that raced with a
+ * drain). It is closed by tf_executor_free().
  * @param executor The executor (borrowed).
  * @param[out] fd The descriptor, owned by the executor.
  * @retval TF_OK Success.
@@ -684,6 +753,44 @@ TF_API int tf_executor_report(tf_executor *executor, const tf_waker *waker,
  * Any thread.
  */
 TF_API int tf_executor_fd(tf_executor *executor, int *fd);
+
+/**
+ * @brief Do what a host loop must do when the executor's fd is readable.
+ *
+ * One call replaces the hand-written drain: it polls the C tasks that are
+ * ready (for an executor without worker threads; bounded as in
+ * tf_executor_run_ready()), then takes up to @p capacity woken external
+ * tasks, in wake order, into @p tags and @p wakers, and re-arms the fd so
+ * that it is readable exactly when work remains. The caller polls each
+ * taken task's future with its waker and reports it with
+ * tf_executor_report(), exactly once, as after tf_executor_next(). A task
+ * woken again while the caller polls it is queued again by its report and
+ * makes the fd readable. Since 1.1.
+ * @param executor The executor (borrowed).
+ * @param[out] tags Receives the taken tasks' tags (at least @p capacity
+ *        entries); may be NULL if @p capacity is 0.
+ * @param[out] wakers Receives the taken tasks' wakers, each borrowed until
+ *        its report; may be NULL if @p capacity is 0.
+ * @param capacity The most external tasks to take; 0 runs C tasks only.
+ * @param[out] taken Receives the number of external tasks taken.
+ * @retval 0 Nothing was left ready: go back to waiting on the fd.
+ * @retval 1 Work remains (more woken external tasks than @p capacity, or
+ *         C tasks past the bound): the fd stays readable; call again now or
+ *         from the next readiness.
+ * @retval TF_EINVAL @p executor or @p taken is NULL, or @p capacity is not 0
+ *         and @p tags or @p wakers is NULL.
+ * @retval TF_EHANDLE @p executor is not an executor.
+ * @retval TF_EBUSY Called while the executor is being run on this thread
+ *         (from one of its polls or drop functions, directly or through a
+ *         nested executor), or on one of its worker threads.
+ * @retval TF_ESHUTDOWN tf_executor_free() has begun.
+ * @retval TF_EFORK The executor was created before fork().
+ * @par Thread safety
+ * Any thread; usually the host loop's.
+ */
+TF_API int tf_executor_drain(tf_executor *executor, uint64_t *tags,
+                             const tf_waker **wakers, size_t capacity,
+                             size_t *taken);
 
 /**
  * @brief Run one future to completion on the calling thread.
@@ -796,6 +903,12 @@ typedef struct tf_api_v1 {
     int (*executor_fd)(tf_executor *executor, int *fd);
     /** tf_block_on() */
     int (*block_on)(tf_poll_fn poll, void *state);
+    /** tf_executor_drain() (since 1.1) */
+    int (*executor_drain)(tf_executor *executor, uint64_t *tags,
+                          const tf_waker **wakers, size_t capacity,
+                          size_t *taken);
+    /** tf_timer_peek() (since 1.1) */
+    int (*timer_peek)(const tf_timer *timer);
 } tf_api_v1;
 
 /**

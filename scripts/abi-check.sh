@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The ABI gate of libtimefuture.
 #
 #   scripts/abi-check.sh [options] LIBRARY

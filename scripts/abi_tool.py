@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """XML-level checks of libtimefuture's ABI, for scripts/abi-check.sh.
 
 abidiff tells whether two ABI dumps differ; this tool checks what abidiff

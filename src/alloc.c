@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The allocator hook and live-object accounting. */
 #include <stdlib.h>
 #include <string.h>

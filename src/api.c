@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The exported function table for programs that dlopen() the library.
  * Append-only, like sqlite3_api_routines: never reorder or remove; a new
  * entry goes at the end of tf_api_v1 together with a new version node
@@ -39,6 +40,8 @@ static const tf_api_v1 api_v1 = {
     .executor_report = tf_executor_report,
     .executor_fd = tf_executor_fd,
     .block_on = tf_block_on,
+    .executor_drain = tf_executor_drain,
+    .timer_peek = tf_timer_peek,
 };
 
 const void *tf_get_api(uint32_t abi_major) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Status strings and the run-time version. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor: ready queues, worker threads, external tasks, the eventfd,
  * shutdown, and block_on. */
 #include <errno.h>
@@ -18,10 +19,33 @@
 
 _Atomic uint32_t tf__fork_generation;
 
-/* The executor whose task this thread is polling, to refuse re-entrant
- * run/free calls; and the executor a worker thread belongs to. */
-static _Thread_local tf_executor *tls_polling;
+/* The executors this thread is running (run, run_ready, drain), innermost
+ * first, linked through the callers' stack frames: a poll or drop function
+ * may free or run any executor except one of these (a task of A that runs
+ * B, whose task frees A, must be refused as well as a direct re-entry).
+ * Set once per call, not per poll. And the executor a worker thread
+ * belongs to. */
+typedef struct run_frame {
+    tf_executor *e;
+    struct run_frame *up;
+} run_frame;
+static _Thread_local run_frame *tls_frames;
 static _Thread_local tf_executor *tls_worker_of;
+
+static int running_here(const tf_executor *e) {
+    if (tls_worker_of == e) return 1;
+    for (const run_frame *f = tls_frames; f; f = f->up)
+        if (f->e == e) return 1;
+    return 0;
+}
+
+static void frame_enter(run_frame *f, tf_executor *e) {
+    f->e = e;
+    f->up = tls_frames;
+    tls_frames = f;
+}
+
+static void frame_leave(run_frame *f) { tls_frames = f->up; }
 
 static int check(const tf_executor *e) {
     if (!e) return TF_EINVAL;
@@ -70,21 +94,39 @@ void tf__executor_task_dealloc(tf_task *t) {
     dealloc_chain(t->exec, t);
 }
 
-/* --- eventfd ------------------------------------------------------------ */
+/* --- eventfd ------------------------------------------------------------
+ *
+ * Invariant: efd_signalled and the eventfd's counter change together,
+ * under fd_lock, so that outside the lock the fd is readable exactly when
+ * efd_signalled is set. A producer pushes its task, then signals unless
+ * the flag is already set; a consumer clears flag and counter together,
+ * then re-checks the queues. Both sides order "write one, read the other"
+ * with sequentially consistent operations (a Dekker pair), so either the
+ * producer sees the cleared flag and signals, or the consumer sees the
+ * task and signals. No read can swallow a write whose flag stays set, and
+ * no write can land after its flag was cleared. docs/design.md states it
+ * and tests/models/eventfd.pml checks it. */
+
+/* Under fd_lock: make the fd readable (the flag is clear). */
+static void fd_write_locked(tf_executor *e, int fd) {
+    uint64_t one = 1;
+    /* EAGAIN only if the counter is saturated: still readable. */
+    ssize_t rc = write(fd, &one, sizeof(one));
+    (void)rc;
+    atomic_store(&e->efd_signalled, 1);
+}
 
 static void fd_signal(tf_executor *e) {
-    if (atomic_exchange(&e->efd_signalled, 1) == 0) {
-        uint64_t one = 1;
-        /* Counted, so that tf_executor_free does not close the descriptor
-         * (whose number could be reused at once) between our read of efd
-         * and the write: a wake may race with the free. */
-        atomic_fetch_add(&e->efd_writers, 1);
-        int fd = atomic_load(&e->efd);
-        /* EAGAIN only if the counter is saturated: still readable. */
-        ssize_t rc = fd >= 0 ? write(fd, &one, sizeof(one)) : 0;
-        atomic_fetch_sub(&e->efd_writers, 1);
-        (void)rc;
-    }
+    if (atomic_load(&e->efd_signalled)) return;
+    tf__hook(TF_HOOK_FD_SIGNAL_LOCK, e);
+    pthread_mutex_lock(&e->fd_lock);
+    /* Read under the lock: tf_executor_free closes the descriptor under
+     * it, so its number cannot be reused between this read and the
+     * write. */
+    int fd = atomic_load_explicit(&e->efd, memory_order_relaxed);
+    if (fd >= 0 && !atomic_load_explicit(&e->efd_signalled, memory_order_relaxed))
+        fd_write_locked(e, fd);
+    pthread_mutex_unlock(&e->fd_lock);
 }
 
 static int fd_has_work(tf_executor *e) {
@@ -92,16 +134,23 @@ static int fd_has_work(tf_executor *e) {
            (e->nthreads == 0 && tf__queue_nonempty(&e->runq));
 }
 
-/* Called by a consumer that found its queue empty: make the fd unreadable,
- * then re-check, so a push that raced with the drain re-signals it. */
+/* Called by a consumer that found its queue empty (or took what it may):
+ * make the fd unreadable, then re-check, so a push that raced with the
+ * drain re-signals it. */
 static void fd_rearm(tf_executor *e) {
-    int fd = atomic_load(&e->efd);
-    if (fd < 0) return;
-    if (atomic_exchange(&e->efd_signalled, 0)) {
+    if (atomic_load(&e->efd) < 0) return;
+    pthread_mutex_lock(&e->fd_lock);
+    int fd = atomic_load_explicit(&e->efd, memory_order_relaxed);
+    if (fd >= 0 && atomic_load_explicit(&e->efd_signalled, memory_order_relaxed)) {
         uint64_t v;
-        ssize_t rc = read(fd, &v, sizeof(v));
+        ssize_t rc = read(fd, &v, sizeof(v)); /* the whole counter */
         (void)rc;
+        atomic_store(&e->efd_signalled, 0);
     }
+    tf__hook(TF_HOOK_FD_REARM_CLEARED, e);
+    pthread_mutex_unlock(&e->fd_lock);
+    /* The flag's clear must be ordered before the queues' re-check. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (fd_has_work(e)) fd_signal(e);
 }
 
@@ -127,14 +176,16 @@ static void schedule_chain(tf_executor *e, tf_task *newest, tf_task *oldest) {
     int external = newest->flags & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
     tf__queue_push_chain(q, newest, oldest);
+    tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);
     /* A shutdown that began before our push may have drained the queue
      * already: then nobody else will release what we pushed. */
     if (TF_UNLIKELY(atomic_load(&e->shutdown))) {
         drain_queue(q);
         return;
     }
-    if (atomic_load_explicit(&e->efd, memory_order_relaxed) >= 0 &&
-        (external || e->nthreads == 0))
+    /* Sequentially consistent: pairs with tf_executor_fd's store of efd
+     * before its check of the queues. */
+    if ((external || e->nthreads == 0) && atomic_load(&e->efd) >= 0)
         fd_signal(e);
 }
 
@@ -157,10 +208,7 @@ typedef struct batch {
 
 static void run_task(tf_executor *e, tf_task *t, batch *b) {
     if (!tf__task_begin_poll(t)) return;
-    tf_executor *saved = tls_polling;
-    tls_polling = e;
     int r = t->u.poll(t->v.data, (const tf_waker *)t);
-    tls_polling = saved;
     if (r == TF_PENDING) {
         if (tf__task_end_poll_pending(t)) {
             t->next = b->requeue_newest;
@@ -332,10 +380,24 @@ int tf_executor_spawn_external(tf_executor *e, uint64_t tag) {
     return spawn_task(e, TF_TASK_EXTERNAL, NULL, NULL, NULL, tag);
 }
 
-int tf_executor_run(tf_executor *e) {
+/* The checks every call that polls C tasks on the caller's thread makes:
+ * run, run_ready and drain. */
+static int check_runner(tf_executor *e) {
     int rc = check(e);
     if (rc) return rc;
-    if (tls_polling == e || tls_worker_of == e) return TF_EBUSY;
+    /* From a poll or drop function of e, of a nested executor's task, or
+     * on one of e's workers: the outer call would use what this frees,
+     * or never return. */
+    if (running_here(e)) return TF_EBUSY;
+    if (atomic_load(&e->shutdown)) return TF_ESHUTDOWN;
+    return TF_OK;
+}
+
+int tf_executor_run(tf_executor *e) {
+    int rc = check_runner(e);
+    if (rc) return rc;
+    run_frame frame;
+    frame_enter(&frame, e);
     size_t batch = batch_size(e);
     for (;;) {
         tf_task *list;
@@ -344,19 +406,21 @@ int tf_executor_run(tf_executor *e) {
             continue;
         }
         if (atomic_load(&e->live_tasks) == 0) break;
-        if (atomic_load(&e->shutdown)) return TF_ESHUTDOWN;
+        if (atomic_load(&e->shutdown)) {
+            rc = TF_ESHUTDOWN;
+            break;
+        }
         tf__queue_wait(&e->runq, UINT64_MAX, stop_run, e);
     }
-    fd_rearm(e);
-    return TF_OK;
+    frame_leave(&frame);
+    if (rc == TF_OK) fd_rearm(e);
+    return rc;
 }
 
-int tf_executor_run_ready(tf_executor *e, uint64_t *polled) {
-    int rc = check(e);
-    if (rc) return rc;
-    if (tls_polling == e || tls_worker_of == e) return TF_EBUSY;
-    /* A bound, so a task that always wakes itself cannot keep the caller
-     * here for ever. */
+/* Polls the C tasks that are ready, and those woken meanwhile, up to a
+ * bound, so a task that always wakes itself cannot keep the caller here
+ * for ever. Returns the number of polls. */
+static uint64_t run_bounded(tf_executor *e) {
     uint64_t bound = 2 * (uint64_t)atomic_load(&e->live_tasks) + 64;
     uint64_t count = 0;
     while (count < bound) {
@@ -368,14 +432,54 @@ int tf_executor_run_ready(tf_executor *e, uint64_t *polled) {
         run_list(e, list);
         count += n;
     }
+    return count;
+}
+
+int tf_executor_run_ready(tf_executor *e, uint64_t *polled) {
+    int rc = check_runner(e);
+    if (rc) return rc;
+    run_frame frame;
+    frame_enter(&frame, e);
+    uint64_t count = run_bounded(e);
+    frame_leave(&frame);
     fd_rearm(e);
     if (polled) *polled = count;
     return TF_OK;
 }
 
+int tf_executor_drain(tf_executor *e, uint64_t *tags, const tf_waker **wakers,
+                      size_t capacity, size_t *taken) {
+    if (!e || !taken || (capacity && (!tags || !wakers))) return TF_EINVAL;
+    int rc = check_runner(e);
+    if (rc) return rc;
+    run_frame frame;
+    frame_enter(&frame, e);
+    if (e->nthreads == 0) run_bounded(e);
+    frame_leave(&frame);
+    size_t n = 0;
+    while (n < capacity) {
+        tf_task *list;
+        if (!tf__queue_pop_batch(&e->extq, &list, capacity - n)) break;
+        while (list) {
+            tf_task *t = list;
+            list = t->next;
+            /* Completed by a shutdown while queued: nothing to hand out. */
+            if (!tf__task_begin_poll(t)) continue;
+            tags[n] = t->v.tag;
+            wakers[n] = (const tf_waker *)t;
+            n++;
+        }
+    }
+    fd_rearm(e);
+    *taken = n;
+    /* The re-arm left the fd readable if this is 1. */
+    return fd_has_work(e) ? 1 : 0;
+}
+
 int tf_executor_count(tf_executor *e, uint64_t *tasks, uint64_t *external) {
     if (!e || !tasks) return TF_EINVAL;
-    if (tf__magic(e) != TF_MAGIC_EXECUTOR) return TF_EHANDLE;
+    int rc = check(e);
+    if (rc) return rc;
     *tasks = (uint64_t)atomic_load(&e->live_tasks);
     if (external) *external = (uint64_t)atomic_load(&e->live_external);
     return TF_OK;
@@ -451,8 +555,11 @@ int tf_executor_fd(tf_executor *e, int *fd) {
             return TF_ESYS;
         }
         atomic_store(&e->efd, f);
-        /* Work queued before the fd existed must show too. */
-        if (fd_has_work(e)) fd_signal(e);
+        /* Work queued before the fd existed must show too: a producer
+         * that pushed before our store saw no fd and did not signal. */
+        atomic_thread_fence(memory_order_seq_cst);
+        if (fd_has_work(e) && !atomic_load(&e->efd_signalled))
+            fd_write_locked(e, f);
     }
     pthread_mutex_unlock(&e->fd_lock);
     *fd = f;
@@ -478,7 +585,7 @@ int tf_executor_free(tf_executor *e) {
     if (!e) return TF_OK;
     if (tf__magic(e) != TF_MAGIC_EXECUTOR) return TF_EHANDLE;
     if (e->fork_gen != atomic_load(&tf__fork_generation)) return TF_EFORK;
-    if (tls_polling == e || tls_worker_of == e) return TF_EBUSY;
+    if (running_here(e)) return TF_EBUSY;
     if (atomic_exchange(&e->shutdown, 1)) return TF_ESHUTDOWN;
     stop_workers(e, e->nthreads);
     tf__queue_broadcast(&e->extq);
@@ -500,13 +607,13 @@ int tf_executor_free(tf_executor *e) {
         tf__task_unref(reap);
         reap = next;
     }
+    /* Under fd_lock: a wake racing with us either wrote before we took
+     * the descriptor away or sees -1; none writes to a closed (perhaps
+     * already reused) number. */
+    pthread_mutex_lock(&e->fd_lock);
     int fd = atomic_exchange(&e->efd, -1);
-    if (fd >= 0) {
-        /* A wake that read the descriptor before the exchange finishes its
-         * write first (a few instructions; later ones see -1). */
-        while (atomic_load(&e->efd_writers) != 0) tf__cpu_relax();
-        close(fd);
-    }
+    pthread_mutex_unlock(&e->fd_lock);
+    if (fd >= 0) close(fd);
 
     pthread_mutex_lock(&e->pool_lock);
     e->handle_alive = 0;

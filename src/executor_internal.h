@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor's private structure, shared with task.c. */
 #ifndef TF_EXECUTOR_INTERNAL_H
 #define TF_EXECUTOR_INTERNAL_H
@@ -23,11 +24,11 @@ struct tf_executor {
     pthread_mutex_t pool_lock;
     tf_pool pool;
     int handle_alive; /* under pool_lock */
-    /* eventfd for foreign event loops, created on demand */
+    /* eventfd for foreign event loops, created on demand. fd_lock guards
+     * the pair (efd_signalled, the eventfd's counter): see executor.c. */
     pthread_mutex_t fd_lock;
     atomic_int efd;
     atomic_int efd_signalled;
-    atomic_int efd_writers; /* wakes between reading efd and writing it */
     uint32_t nthreads;
     pthread_t *threads;
 };

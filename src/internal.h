@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private declarations shared by the library's source files. */
 #ifndef TF_INTERNAL_H
 #define TF_INTERNAL_H
@@ -6,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "timefuture.h"
 
@@ -23,8 +25,17 @@ enum {
 #define TF_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TF_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Handle validation is best-effort: it catches NULL-free handles of the
+ * wrong type and freed ones whose memory is still mapped. A misaligned
+ * pointer is refused without being read (every handle is malloc- or
+ * pool-aligned); the read itself is a memcpy, so no alignment or type
+ * punning rule is broken. A stale or arbitrary pointer that happens to
+ * point at readable memory is undefined behaviour beyond this check. */
 static inline uint16_t tf__magic(const void *handle) {
-    return *(const uint16_t *)handle;
+    if ((uintptr_t)handle % _Alignof(void *) != 0) return 0;
+    uint16_t m;
+    memcpy(&m, handle, sizeof(m));
+    return m;
 }
 
 /* Allocation goes through one hook (tf_set_allocator) so that tests can
@@ -42,6 +53,28 @@ extern atomic_long tf__live_objects;
 typedef int (*tf__thread_create_hook)(void);
 void tf__set_thread_create_hook(tf__thread_create_hook hook);
 int tf__thread_create_allowed(void);
+
+/* Scheduling hooks for tests: the library calls tf__hook(point, object)
+ * at the named points of its thread protocols, so that a test can force
+ * an interleaving (run a wake, or block a thread, exactly there) instead
+ * of hoping for it. Unset in production; one predictable branch. */
+enum {
+    TF_HOOK_FD_REARM_CLEARED = 1, /* fd re-arm: flag and counter cleared,
+                                     fd lock held (executor) */
+    TF_HOOK_FD_SIGNAL_LOCK,       /* fd signal: flag seen clear, about to
+                                     take the fd lock (executor) */
+    TF_HOOK_SCHEDULE_PUSHED,      /* a task was pushed on a queue, its fd
+                                     not yet signalled (executor) */
+    TF_HOOK_QUEUE_WOKEN,          /* a parked consumer woke up, before it
+                                     re-checks the queue (queue) */
+};
+typedef void (*tf__hook_fn)(int point, void *object);
+extern _Atomic(tf__hook_fn) tf__hook_current;
+void tf__set_hook(tf__hook_fn hook);
+static inline void tf__hook(int point, void *object) {
+    tf__hook_fn h = atomic_load_explicit(&tf__hook_current, memory_order_relaxed);
+    if (TF_UNLIKELY(h != NULL)) h(point, object);
+}
 
 /* Initializes an adaptive mutex (spins briefly before sleeping): the
  * library's locks are held for a few instructions at a time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ready queue; see queue.h. */
 #include <errno.h>
 #include <time.h>
@@ -35,22 +36,28 @@ void tf__queue_destroy(tf_queue *q) {
     pthread_mutex_destroy(&q->lock);
 }
 
-void tf__queue_push_chain(tf_queue *q, tf_task *newest, tf_task *oldest) {
-    tf_task *old = atomic_load_explicit(&q->inbox, memory_order_relaxed);
-    do {
-        oldest->next = old;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &q->inbox, &old, newest, memory_order_seq_cst, memory_order_relaxed));
-    /* Pairs with the waiter's increment of sleepers before its re-check:
-     * either we see the sleeper or it sees our task. While one signal is
-     * on its way, later pushes need not send another: the woken waiter
-     * clears signal_pending before it re-checks the queue. */
+/* Wakes one parked consumer unless a signal is already on its way.
+ * Pairs with the waiter's increment of sleepers before its re-check:
+ * either we see the sleeper or it sees the queued task. While one signal
+ * is on its way, later pushes need not send another: the woken waiter
+ * clears signal_pending before it re-checks the queue, and passes the
+ * signal on if it leaves work behind (see tf__queue_pop_batch). */
+static void signal_one(tf_queue *q) {
     if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) != 0 &&
         atomic_exchange_explicit(&q->signal_pending, 1, memory_order_seq_cst) == 0) {
         pthread_mutex_lock(&q->lock);
         pthread_cond_signal(&q->cond);
         pthread_mutex_unlock(&q->lock);
     }
+}
+
+void tf__queue_push_chain(tf_queue *q, tf_task *newest, tf_task *oldest) {
+    tf_task *old = atomic_load_explicit(&q->inbox, memory_order_relaxed);
+    do {
+        oldest->next = old;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &q->inbox, &old, newest, memory_order_seq_cst, memory_order_relaxed));
+    signal_one(q);
 }
 
 void tf__queue_push(tf_queue *q, tf_task *t) { tf__queue_push_chain(q, t, t); }
@@ -107,6 +114,10 @@ size_t tf__queue_pop_batch(tf_queue *q, tf_task **list, size_t max) {
     if (!t) q->tail = NULL;
     pthread_mutex_unlock(&q->lock);
     *list = n ? first : NULL;
+    /* A consumer that takes part of the queue may have been woken by the
+     * only signal sent for several pushes: hand the rest to another
+     * sleeper, or it would sleep while work waits for it. */
+    if (n && tf__queue_nonempty(q)) signal_one(q);
     return n;
 }
 
@@ -140,6 +151,7 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
             tf__clock_to_timespec(deadline, &ts);
             pthread_cond_timedwait(&q->cond, &q->lock, &ts);
         }
+        tf__hook(TF_HOOK_QUEUE_WOKEN, q);
     }
     atomic_fetch_sub_explicit(&q->sleepers, 1, memory_order_relaxed);
     pthread_mutex_unlock(&q->lock);

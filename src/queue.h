@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A ready queue: producers push lock-free onto an intrusive stack; one
  * consumer at a time (under a mutex) moves the stack, reversed, onto a FIFO.
  * Consumers that find it empty spin briefly, then park on a condition

@@ -1,8 +1,14 @@
+/* SPDX-License-Identifier: MIT */
 /* The task state machine (see task.h and docs/design.md). Every transition
  * is one compare-and-swap on the state word, so a wake can never be lost
  * between "the poll returned pending" and "the task went idle". */
 #include "task.h"
 #include "executor_internal.h"
+
+int tf__task_forked(const tf_task *t) {
+    return t->exec->fork_gen !=
+           atomic_load_explicit(&tf__fork_generation, memory_order_relaxed);
+}
 
 void tf__task_unref(tf_task *t) {
     uint32_t prev = atomic_fetch_sub_explicit(&t->state, TF_TASK_REF_ONE,

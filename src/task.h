@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tasks: one atomic state word each; a task is also its own waker. */
 #ifndef TF_TASK_H
 #define TF_TASK_H
@@ -48,6 +49,10 @@ typedef struct tf_task {
 static inline void tf__task_ref(tf_task *t) {
     atomic_fetch_add_explicit(&t->state, TF_TASK_REF_ONE, memory_order_relaxed);
 }
+
+/* 1 if the task's executor was created before fork(): in the child its
+ * locks and threads are gone, so its wakers refuse every call. */
+int tf__task_forked(const tf_task *t);
 
 /* Drops one reference; frees the task when it was the last. */
 void tf__task_unref(tf_task *t);

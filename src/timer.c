@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timer future's public API. Every state change happens under the
  * driver's lock; wakers are cloned, woken and dropped outside it whenever
  * that may run the caller's code. */
@@ -98,7 +99,10 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
         if (t->waker && tf__waker_same(t->waker, w)) break;
         if (!clone) {
             if (tf__waker_is_library(w)) {
-                tf_waker_clone(w, &clone); /* a refcount: no caller code */
+                /* A refcount: no caller code. Fails only for a task of an
+                 * executor from before fork(). */
+                rc = tf_waker_clone(w, &clone);
+                if (rc) break;
             } else {
                 /* The caller's clone function runs outside our lock; the
                  * state is checked again afterwards. */
@@ -191,6 +195,25 @@ int tf_timer_cancel(tf_timer *t) {
      * gets TF_ECANCELED. */
     if (wake) tf_waker_wake(wake);
     return rc;
+}
+
+int tf_timer_peek(const tf_timer *t) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    /* A lock-free read of the state: no waker is touched, nothing fires.
+     * A timer being fired has fired (its wake is on its way); one whose
+     * deadline passed but that the driver has not reached yet is still
+     * pending, as tf_timer_poll() would make it ready. */
+    switch (atomic_load_explicit(&t->state, memory_order_acquire)) {
+    case TF_TIMER_FIRED:
+    case TF_TIMER_FIRING:
+        return TF_READY;
+    case TF_TIMER_CANCELLED:
+    case TF_TIMER_FIRING_CANCEL:
+        return TF_ECANCELED;
+    default: /* armed, or re-armed from inside its own wake */
+        return TF_PENDING;
+    }
 }
 
 int tf_timer_deadline(const tf_timer *t, uint64_t *deadline_ns) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timer driver: one thread for every timer of the process. It sleeps
  * until the earliest deadline, fires what is due, and wakes the wakers
  * outside its lock, so a waker's code may call back into the library. */
@@ -33,8 +34,13 @@ static void init_conds(void) {
     pthread_cond_init(&tf__driver.fire_done, NULL);
 }
 
-static void finish_batch(struct tf_timer *list) {
+/* Ends a batch: settles each timer according to what the wakes did to it.
+ * Returns the timers that a waker reset into the past: they are due, so
+ * they form the next batch at once (still FIRING, their deadline kept as
+ * given); the batch is over only when that is empty. */
+static struct tf_timer *finish_batch(struct tf_timer *list) {
     tf_driver *d = &tf__driver;
+    struct tf_timer *refire = NULL;
     pthread_mutex_lock(&d->lock);
     while (list) {
         struct tf_timer *t = list, *next = t->next;
@@ -49,11 +55,9 @@ static void finish_batch(struct tf_timer *list) {
         case TF_TIMER_FIRING_RESET:
             atomic_store(&t->state, TF_TIMER_ARMED);
             if (tf__driver_arm_locked(t)) {
-                /* Reset into the past: fire in the next round, with the
-                 * waker it kept (later than asked, never earlier). */
-                __atomic_store_n(&t->deadline, d->wheel.elapsed + 1,
-                                 __ATOMIC_RELAXED);
-                tf__wheel_insert(&d->wheel, t);
+                atomic_store(&t->state, TF_TIMER_FIRING);
+                t->next = refire;
+                refire = t;
             }
             break;
         case TF_TIMER_FIRING_FREE:
@@ -62,9 +66,12 @@ static void finish_batch(struct tf_timer *list) {
         }
         list = next;
     }
-    d->firing = 0;
-    pthread_cond_broadcast(&d->fire_done);
+    if (!refire) {
+        d->firing = 0;
+        pthread_cond_broadcast(&d->fire_done);
+    }
     pthread_mutex_unlock(&d->lock);
+    return refire;
 }
 
 static void *driver_main(void *arg) {
@@ -75,6 +82,15 @@ static void *driver_main(void *arg) {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
+        /* Under a test's clock the driver advances only for a sync
+         * request, so the test alone decides when timers fire. */
+        uint64_t sync = d->sync_req;
+        int hooked = tf__clock_hooked();
+        if (TF_UNLIKELY(hooked) && d->sync_done == sync) {
+            d->sleep_until = tf__wheel_next(&d->wheel);
+            pthread_cond_wait(&d->wakeup, &d->lock);
+            continue;
+        }
         uint64_t now = tf__clock_now();
         struct tf_timer *fired = tf__wheel_advance(&d->wheel, now);
         if (fired) {
@@ -84,26 +100,35 @@ static void *driver_main(void *arg) {
             d->firing = 1;
             d->sleep_until = 0; /* new arms need not signal us meanwhile */
             pthread_mutex_unlock(&d->lock);
-            for (struct tf_timer *t = fired; t; t = t->next) {
-                /* A waker run earlier in this batch may have cancelled,
-                 * reset or freed t (on this thread): then no wake. */
-                uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
-                if (st == TF_TIMER_FIRING_RESET) continue;
-                tf_waker *w = t->waker;
-                t->waker = NULL;
-                if (!w) continue;
-                if (st == TF_TIMER_FIRING)
-                    tf_waker_wake(w);
-                else
-                    tf_waker_drop(w);
+            while (fired) {
+                for (struct tf_timer *t = fired; t; t = t->next) {
+                    /* A waker run earlier in this batch may have
+                     * cancelled, reset or freed t (on this thread): then
+                     * no wake. */
+                    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+                    if (st == TF_TIMER_FIRING_RESET) continue;
+                    tf_waker *w = t->waker;
+                    t->waker = NULL;
+                    if (!w) continue;
+                    if (st == TF_TIMER_FIRING)
+                        tf_waker_wake(w);
+                    else
+                        tf_waker_drop(w);
+                }
+                fired = finish_batch(fired);
             }
-            finish_batch(fired);
             pthread_mutex_lock(&d->lock);
             continue;
         }
+        if (TF_UNLIKELY(d->sync_done != sync)) {
+            /* Advanced to the clock as it was when asked, every batch
+             * (and every re-fire) done: the sync is complete. */
+            d->sync_done = sync;
+            pthread_cond_broadcast(&d->fire_done);
+        }
         uint64_t next = tf__wheel_next(&d->wheel);
         d->sleep_until = next;
-        if (next == UINT64_MAX) {
+        if (next == UINT64_MAX || hooked) {
             pthread_cond_wait(&d->wakeup, &d->lock);
         } else {
             struct timespec ts;
@@ -112,6 +137,7 @@ static void *driver_main(void *arg) {
         }
     }
     d->sleep_until = UINT64_MAX;
+    pthread_cond_broadcast(&d->fire_done); /* syncs waiting see stopping */
     pthread_mutex_unlock(&d->lock);
     return NULL;
 }
@@ -139,6 +165,7 @@ static void atfork_child(void) {
     tf__driver.stopping = 0;
     tf__driver.firing = 0;
     tf__driver.sleep_until = UINT64_MAX;
+    tf__driver.sync_done = tf__driver.sync_req; /* its waiters are gone */
     if (conds_ready) init_conds();
     atomic_fetch_add(&tf__fork_generation, 1);
     pthread_mutex_unlock(&tf__driver.pool_lock);
@@ -237,4 +264,19 @@ void tf__timer_release(struct tf_timer *t) {
     pthread_mutex_lock(&tf__driver.pool_lock);
     tf__pool_free(&tf__driver.timers, t);
     pthread_mutex_unlock(&tf__driver.pool_lock);
+}
+
+int tf__driver_sync(void) {
+    tf_driver *d = &tf__driver;
+    if (tls_is_driver) return TF_EBUSY; /* it would wait for itself */
+    pthread_mutex_lock(&d->lock);
+    int rc = tf__driver_ensure_locked();
+    if (rc == TF_OK) {
+        uint64_t want = ++d->sync_req;
+        pthread_cond_signal(&d->wakeup);
+        while (d->sync_done < want && !d->stopping)
+            pthread_cond_wait(&d->fire_done, &d->lock);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one timer driver thread of the process, and the state it guards. */
 #ifndef TF_TIMER_DRIVER_H
 #define TF_TIMER_DRIVER_H
@@ -23,6 +24,9 @@ typedef struct tf_driver {
     int stopping;
     int firing;               /* a batch's wakers are being woken */
     uint64_t sleep_until;     /* the driver's current wake-up time */
+    /* Test syncs (tf__driver_sync): requests made, and the last one the
+     * driver has completed. */
+    uint64_t sync_req, sync_done;
 } tf_driver;
 
 extern tf_driver tf__driver;
@@ -44,6 +48,12 @@ void tf__driver_release_cache(void);
 /* Timer memory (takes pool_lock; may be called under lock). */
 struct tf_timer *tf__timer_alloc(void);
 void tf__timer_release(struct tf_timer *t);
+/* Test hook: makes the driver advance to the clock's current value (fire
+ * everything due, including timers re-armed into the past by those wakes)
+ * and waits until it has; starts the driver if needed. TF_EBUSY on the
+ * driver thread. With tf__clock_set_hook, the only way timers fire apart
+ * from the calls that fire them themselves. */
+int tf__driver_sync(void);
 /* Number of timers alive, for tf_set_allocator. */
 size_t tf__driver_live_timers(void);
 

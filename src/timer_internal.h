@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timer object, shared by timer.c, the driver and the wheel. */
 #ifndef TF_TIMER_INTERNAL_H
 #define TF_TIMER_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The hierarchical timing wheel; see timer_wheel.h. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A hierarchical timing wheel over 64-bit nanosecond deadlines.
  *
  * 8 levels of 64 slots; a level-0 slot spans 2^16 ns (65.5 us) and each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wakers: library tasks (refcounted, clone is an increment), the no-op
  * waker, block_on's parker, and wakers the caller builds from a vtable. */
 #include <limits.h>
@@ -18,7 +19,9 @@ typedef struct custom_waker {
 /* Smallest vtable we accept: every function up to drop. */
 #define VTABLE_MIN_SIZE (offsetof(tf_waker_vtable, drop) + sizeof(void (*)(void *)))
 
-static const struct tf_waker noop_waker = {TF_MAGIC_WAKER, TF_WAKER_KIND_NOOP, 0};
+/* Aligned like every other handle: tf__magic() refuses a handle that is
+ * not pointer-aligned, and this 4-byte struct alone would not be. */
+static const _Alignas(void *) struct tf_waker noop_waker = {TF_MAGIC_WAKER, TF_WAKER_KIND_NOOP, 0};
 
 const tf_waker *tf_waker_noop(void) { return &noop_waker; }
 
@@ -104,6 +107,7 @@ int tf_waker_clone(const tf_waker *w, tf_waker **out) {
     if (!is_waker(w)) return TF_EHANDLE;
     tf_waker *self = (tf_waker *)w;
     if (w->magic == TF_MAGIC_TASK) {
+        if (tf__task_forked((const tf_task *)w)) return TF_EFORK;
         tf__task_ref((tf_task *)self);
         *out = self;
         return TF_OK;
@@ -134,6 +138,8 @@ static int release(tf_waker *w, int wake) {
     if (!is_waker(w)) return TF_EHANDLE;
     if (w->magic == TF_MAGIC_TASK) {
         tf_task *t = (tf_task *)w;
+        /* Left alone (and leaked, like its executor) in a child of fork. */
+        if (tf__task_forked(t)) return TF_EFORK;
         if (wake) tf__task_wake_by_ref(t);
         tf__task_unref(t);
         return TF_OK;
@@ -166,6 +172,7 @@ int tf_waker_wake_by_ref(const tf_waker *w) {
     if (!w) return TF_EINVAL;
     if (!is_waker(w)) return TF_EHANDLE;
     if (w->magic == TF_MAGIC_TASK) {
+        if (tf__task_forked((const tf_task *)w)) return TF_EFORK;
         tf__task_wake_by_ref((tf_task *)w);
         return TF_OK;
     }

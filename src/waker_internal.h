@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Waker helpers shared with the timer and the executor. */
 #ifndef TF_WAKER_INTERNAL_H
 #define TF_WAKER_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The stable ABI seen from a linked program: versions at compile and run
  * time, tf_get_api()'s table (frozen layout, every entry the exported
  * function of that name), and hidden internals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Clock and time: deadlines days and years away at every wheel level,
  * deadlines straddling wheel-level boundaries, many equal deadlines armed
  * in different ways (new, reset, several threads) firing in arming order,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor's rules: queued once however often woken, a wake during a
  * poll re-queues after it, wakes after completion or after the executor
  * are harmless, drop runs exactly once, worker pools, block_on, run_ready's

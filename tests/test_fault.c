@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault injection: the library allocates only through tf_set_allocator's
  * hook, and creates threads through a private hook. A realistic scenario
  * (executors with and without workers, C tasks that arm timers, external

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fork(): a process that used the library forks, and the child carries on.
  *
  * What the child sees (the design, checked here):
@@ -172,8 +173,8 @@ static void check_efork(tf_executor *e) {
     CEQ(tf_executor_next(e, TF_TIMEOUT_INFINITE, &tag, &w), TF_EFORK);
     CEQ(tf_executor_fd(e, &fd), TF_EFORK);
     CEQ(tf_executor_free(e), TF_EFORK);
-    /* A read-only count is harmless, and still answers. */
-    CEQ(tf_executor_count(e, &n, NULL), TF_OK);
+    /* Even a count: it would describe tasks that cannot run here. */
+    CEQ(tf_executor_count(e, &n, NULL), TF_EFORK);
     CEQ(atomic_load(&dummy), 0);
 }
 
@@ -212,12 +213,15 @@ static void child_after_fork(void *arg) {
     (void)arg;
     check_efork(g.exec);
     check_efork(g.ext_exec);
-    /* Wakers of tasks of inherited executors: valid, and no-ops. */
+    /* Wakers of tasks of inherited executors refuse every call that would
+     * touch the task, and leave it alone; comparing them still works. */
     tf_waker *c = NULL;
-    CEQ(tf_waker_clone(g.task_waker, &c), TF_OK);
-    CEQ(tf_waker_will_wake(c, g.task_waker), 1);
-    CEQ(tf_waker_wake_by_ref(g.task_waker), TF_OK);
-    CEQ(tf_waker_wake(c), TF_OK);
+    CEQ(tf_waker_clone(g.task_waker, &c), TF_EFORK);
+    CEQ(c == NULL, 1);
+    CEQ(tf_waker_will_wake(g.task_waker, g.task_waker), 1);
+    CEQ(tf_waker_wake_by_ref(g.task_waker), TF_EFORK);
+    CEQ(tf_waker_wake(g.task_waker), TF_EFORK);
+    CEQ(tf_waker_drop(g.task_waker), TF_EFORK);
     /* Reporting on an inherited executor is refused like every other
      * call on it. */
     CEQ(tf_executor_report(g.ext_exec, g.ext_waker, TF_PENDING), TF_EFORK);
@@ -364,12 +368,16 @@ static void test_fork_while_driver_fires(void **state) {
     tf_waker *w = NULL;
     static int blk_data;
     assert_int_equal(tf_waker_new(&blk_vt, &blk_data, &w), TF_OK);
-    uint64_t when = tf_now_ns() + 5 * MS;
-    assert_int_equal(tf_timer_new_at(when, &batch_timer), TF_OK);
-    assert_int_equal(tf_timer_new_at(when, &batch_other), TF_OK);
+    /* Armed far out, so the polls surely store the waker however slow
+     * the machine is; then both are moved 5 ms ahead, keeping it. */
+    assert_int_equal(tf_timer_new(3600 * SEC, &batch_timer), TF_OK);
+    assert_int_equal(tf_timer_new(3600 * SEC, &batch_other), TF_OK);
     assert_int_equal(tf_timer_poll(batch_timer, w), TF_PENDING);
     assert_int_equal(tf_timer_poll(batch_other, w), TF_PENDING);
     assert_int_equal(tf_waker_drop(w), TF_OK);
+    uint64_t when = tf_now_ns() + 5 * MS;
+    assert_int_equal(tf_timer_reset_at(batch_timer, when), TF_OK);
+    assert_int_equal(tf_timer_reset_at(batch_other, when), TF_OK);
     for (int i = 0; i < 20000 && !atomic_load(&in_wake); i++) sleep_ms(1);
     assert_int_equal(atomic_load(&in_wake), 1);
 
@@ -437,8 +445,8 @@ static void child_lock_held(void *arg) {
     (void)arg;
     /* Releasing the last reference to a task of the inherited executor
      * must not wait for its lock. */
-    CEQ(tf_waker_drop(pl.last_ref), TF_OK);
-    for (int i = 0; i < 31; i++) CEQ(tf_waker_wake(pl.idle[i]), TF_OK);
+    CEQ(tf_waker_drop(pl.last_ref), TF_EFORK);
+    for (int i = 0; i < 31; i++) CEQ(tf_waker_wake(pl.idle[i]), TF_EFORK);
     check_efork(pl.e);
     CEQ(run_sleepers(2, 20, MS), 20);
 }
@@ -543,8 +551,26 @@ static void child_under_load(void *arg) {
     CEQ(run_sleepers(1, 8, 100000), 8);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TF_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TF_TEST_ASAN 1
+#endif
+#endif
+
 static void test_forks_under_load(void **state) {
     (void)state;
+#ifdef TF_TEST_ASAN
+    /* AddressSanitizer's allocator (GCC 12's and clang 14's runtimes) is
+     * not locked around fork(): a child forked while a churning thread is
+     * inside malloc inherits the allocator's lock held, and its first
+     * allocation deadlocks (seen with clang 14: about one run in eight).
+     * That is the runtime, not the library; the other fork tests, whose
+     * threads do not allocate at the moment of fork(), run under ASan, and
+     * this one runs natively and under valgrind. */
+    skip();
+#endif
     enum { FORKS = 25 };
     tf_executor *busy = NULL;
     assert_int_equal(tf_executor_new(2, &busy), TF_OK);

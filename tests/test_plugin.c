@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Plugin-style use: a host that dlopen()s libtimefuture, uses it through the
  * one tf_get_api symbol (timers fire, tasks run on worker threads and on the
  * caller), and dlclose()s it, 100 times in one process. After every unload

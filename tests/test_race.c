@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wake races (label "stress"): threads waking the same and different tasks
  * hundreds of thousands of times, with exact assertions.
  *
@@ -9,13 +10,21 @@
  * Live: threads wake tasks while the executor (caller-driven or a worker
  * pool) polls them. No task is polled concurrently or after completing; no
  * wake is lost: after the last wake, one more poll sees all of them; polls
- * never outnumber wakes + 1. */
+ * never outnumber wakes + 1.
+ *
+ * Fd hosts: a poll() loop that serves the executor only through its fd
+ * (tf_executor_run_ready, or tf_executor_drain with external tasks) while
+ * another thread wakes 2,000 tasks over and over: every task completes,
+ * and the fd never stays unreadable with work queued (poll's long timeout
+ * is the hang guard that reports a lost wake). */
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "testutil.h"
@@ -235,6 +244,161 @@ static void test_live_many_tasks_worker_pool(void **state) {
     run_live(3, 0);
 }
 
+/* --- fd hosts ---------------------------------------------------------- */
+
+enum { FD_TASKS = 2000, FD_ROUNDS = 5 };
+
+typedef struct {
+    tf_waker *w; /* a clone, owned by the waking thread */
+} fd_task;
+
+static struct {
+    fd_task t[FD_TASKS];
+    atomic_int done;      /* the waking thread made its last round */
+    atomic_int clones_ready;
+    atomic_int completed;
+} fh;
+
+static int fd_task_poll(void *s, const tf_waker *w) {
+    fd_task *t = s;
+    if (!t->w) {
+        assert_int_equal(tf_waker_clone(w, &t->w), TF_OK);
+        atomic_fetch_add(&fh.clones_ready, 1);
+    }
+    /* Done once polled after the waking thread's rounds: its final wake
+     * (which consumes its clone) guarantees that poll. */
+    if (atomic_load(&fh.done)) {
+        atomic_fetch_add(&fh.completed, 1);
+        return TF_READY;
+    }
+    return TF_PENDING;
+}
+
+static void *fd_waker_main(void *arg) {
+    (void)arg;
+    while (atomic_load(&fh.clones_ready) < FD_TASKS) sched_yield();
+    for (int r = 1; r <= FD_ROUNDS; r++)
+        for (int i = 0; i < FD_TASKS; i++) tf_waker_wake_by_ref(fh.t[i].w);
+    atomic_store(&fh.done, 1);
+    for (int i = 0; i < FD_TASKS; i++) tf_waker_wake(fh.t[i].w);
+    return NULL;
+}
+
+/* Serves e through its fd until every C task completed; fails if the fd
+ * stays unreadable for 20 s with work left (a lost wake). */
+static void fd_host_run(tf_executor *e, int use_drain) {
+    int fd;
+    assert_int_equal(tf_executor_fd(e, &fd), TF_OK);
+    uint64_t tasks = 1;
+    while (tasks) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int rc = poll(&p, 1, 20000);
+        if (rc == 0) {
+            assert_int_equal(tf_executor_count(e, &tasks, NULL), TF_OK);
+            fail_msg("fd unreadable for 20 s with %llu tasks left",
+                     (unsigned long long)tasks);
+        }
+        if (use_drain) {
+            size_t taken;
+            int more = tf_executor_drain(e, NULL, NULL, 0, &taken);
+            assert_true(more == 0 || more == 1);
+        } else {
+            assert_int_equal(tf_executor_run_ready(e, NULL), TF_OK);
+        }
+        assert_int_equal(tf_executor_count(e, &tasks, NULL), TF_OK);
+    }
+}
+
+static void fd_host_round(int use_drain) {
+    memset(&fh, 0, sizeof(fh));
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    for (int i = 0; i < FD_TASKS; i++)
+        assert_int_equal(tf_executor_spawn(e, fd_task_poll, NULL, &fh.t[i]),
+                         TF_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fd_waker_main, NULL), 0);
+    fd_host_run(e, use_drain);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&fh.completed), FD_TASKS);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+static void test_fd_host_run_ready(void **state) {
+    (void)state;
+    for (int i = 0; i < 10; i++) fd_host_round(0);
+}
+
+static void test_fd_host_drain(void **state) {
+    (void)state;
+    for (int i = 0; i < 10; i++) fd_host_round(1);
+}
+
+/* External tasks through tf_executor_drain, woken from another thread. */
+enum { EXT_TASKS = 2000 };
+static tf_waker *ext_kept[EXT_TASKS];
+static atomic_int ext_kept_n;
+static atomic_int ext_done; /* set before the waking thread's final round */
+
+static void *ext_waker_main(void *arg) {
+    (void)arg;
+    while (atomic_load(&ext_kept_n) < EXT_TASKS) sched_yield();
+    for (int r = 0; r < FD_ROUNDS; r++)
+        for (int i = 0; i < EXT_TASKS; i++) tf_waker_wake_by_ref(ext_kept[i]);
+    atomic_store(&ext_done, 1);
+    for (int i = 0; i < EXT_TASKS; i++) tf_waker_wake(ext_kept[i]);
+    return NULL;
+}
+
+static void test_fd_host_drain_external(void **state) {
+    (void)state;
+    tf_executor *e;
+    int fd;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_executor_fd(e, &fd), TF_OK);
+    static int polls[EXT_TASKS];
+    memset(polls, 0, sizeof(polls));
+    atomic_store(&ext_kept_n, 0);
+    atomic_store(&ext_done, 0);
+    for (uint64_t i = 0; i < EXT_TASKS; i++)
+        assert_int_equal(tf_executor_spawn_external(e, i), TF_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, ext_waker_main, NULL), 0);
+    uint64_t tags[64];
+    const tf_waker *wakers[64];
+    uint64_t left = EXT_TASKS;
+    while (left) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 20000) == 0)
+            fail_msg("fd unreadable for 20 s with %llu external tasks left",
+                     (unsigned long long)left);
+        size_t taken;
+        int more;
+        do {
+            more = tf_executor_drain(e, tags, wakers, 64, &taken);
+            assert_true(more == 0 || more == 1);
+            for (size_t i = 0; i < taken; i++) {
+                uint64_t tag = tags[i];
+                int first = polls[tag]++ == 0;
+                if (first) {
+                    assert_int_equal(tf_waker_clone(wakers[i], &ext_kept[tag]), TF_OK);
+                    atomic_fetch_add(&ext_kept_n, 1);
+                }
+                /* Complete on a poll after the final round began: that
+                 * round's wake guarantees one. */
+                if (atomic_load(&ext_done) && !first) {
+                    assert_int_equal(tf_executor_report(e, wakers[i], TF_READY), TF_OK);
+                    left--;
+                } else {
+                    assert_int_equal(tf_executor_report(e, wakers[i], TF_PENDING), TF_OK);
+                }
+            }
+        } while (more);
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounds_queue_each_task_once),
@@ -242,6 +406,9 @@ int main(void) {
         cmocka_unit_test(test_live_many_tasks_caller_driven),
         cmocka_unit_test(test_live_same_task_worker_pool),
         cmocka_unit_test(test_live_many_tasks_worker_pool),
+        cmocka_unit_test(test_fd_host_run_ready),
+        cmocka_unit_test(test_fd_host_drain),
+        cmocka_unit_test(test_fd_host_drain_external),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,19 @@
+/* SPDX-License-Identifier: MIT */
 /* Timers: never early, the TimerFuture waker rules (store on pending,
- * replace unless will_wake), reset, cancel, free, ordering, ranges. */
+ * replace unless will_wake), reset, cancel, free, ordering, ranges.
+ * Static build: the tests marked "fake clock" run under the test's clock
+ * (fake_clock.h), where time stands still unless the test moves it and
+ * timers fire only when it syncs the driver, so that "still pending"
+ * and "fired in this order" do not depend on the machine's speed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "fake_clock.h"
 #include "testutil.h"
+#include "timer_internal.h"
 
 #define MS 1000000ull
 
@@ -19,6 +26,18 @@ static void finish(tf_timer *t, tf_waker *w, counting_waker *c) {
     cw_destroy(c);
 }
 
+static int fake_start(void **state) {
+    (void)state;
+    fake_clock_start();
+    return 0;
+}
+static int fake_stop(void **state) {
+    (void)state;
+    fake_clock_stop();
+    return 0;
+}
+
+/* Fake clock. */
 static void test_fires_not_early(void **state) {
     (void)state;
     counting_waker c;
@@ -29,12 +48,16 @@ static void test_fires_not_early(void **state) {
     assert_int_equal(tf_timer_new(300 * MS, &t), TF_OK);
     uint64_t deadline = 0;
     assert_int_equal(tf_timer_deadline(t, &deadline), TF_OK);
-    assert_true(deadline >= start + 300 * MS);
+    assert_int_equal(deadline, start + 300 * MS);
     assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
     assert_int_equal(atomic_load(&c.clones), 1);
-    assert_int_equal(cw_wait_wakes(&c, 1, 10000), 1);
-    assert_true(atomic_load(&c.woken_at) >= deadline);
-    assert_true(tf_now_ns() >= deadline);
+    fake_clock_sync_to(deadline - 1);
+    assert_int_equal(cw_total_wakes(&c), 0);
+    assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    assert_int_equal(atomic_load(&c.clones), 1); /* same waker: kept */
+    fake_clock_sync_to(deadline);
+    assert_int_equal(cw_total_wakes(&c), 1);
+    assert_int_equal(atomic_load(&c.woken_at), deadline);
     assert_int_equal(tf_timer_poll(t, w), TF_READY);
     assert_int_equal(tf_timer_poll(t, w), TF_READY); /* stays ready */
     /* The stored clone was consumed by the wake. */
@@ -60,6 +83,7 @@ static void test_same_waker_is_not_cloned_again(void **state) {
     cw_destroy(&c);
 }
 
+/* Fake clock. */
 static void test_moved_future_wakes_new_task(void **state) {
     (void)state;
     counting_waker a, b;
@@ -72,7 +96,8 @@ static void test_moved_future_wakes_new_task(void **state) {
     /* The future moved to another task: the old waker is released. */
     assert_int_equal(tf_timer_poll(t, wb), TF_PENDING);
     assert_int_equal(atomic_load(&a.drops), 1);
-    assert_int_equal(cw_wait_wakes(&b, 1, 10000), 1);
+    fake_clock_sync_to(tf_now_ns() + 300 * MS);
+    assert_int_equal(cw_total_wakes(&b), 1);
     assert_int_equal(cw_total_wakes(&a), 0);
     tf_timer_free(t);
     tf_waker_drop(wa);
@@ -82,6 +107,7 @@ static void test_moved_future_wakes_new_task(void **state) {
     cw_destroy(&b);
 }
 
+/* Fake clock. */
 static void test_cancel(void **state) {
     (void)state;
     counting_waker c;
@@ -97,17 +123,21 @@ static void test_cancel(void **state) {
     assert_int_equal(atomic_load(&c.drops), 0);
     assert_int_equal(tf_timer_poll(t, w), TF_ECANCELED);
     assert_int_equal(tf_timer_cancel(t), TF_ESTATE);
-    sleep_ms(30);
+    fake_clock_sync_to(tf_now_ns() + 300 * MS); /* past the old deadline */
     assert_int_equal(cw_total_wakes(&c), 1);
     /* Reset re-arms a cancelled timer. */
     assert_int_equal(tf_timer_reset(t, 100 * MS), TF_OK);
     assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
-    assert_int_equal(cw_wait_wakes(&c, 2, 10000), 2);
+    fake_clock_sync_to(tf_now_ns() + 100 * MS - 1);
+    assert_int_equal(cw_total_wakes(&c), 1);
+    fake_clock_sync_to(tf_now_ns() + 1);
+    assert_int_equal(cw_total_wakes(&c), 2);
     assert_int_equal(tf_timer_poll(t, w), TF_READY);
     assert_int_equal(tf_timer_cancel(t), TF_ESTATE); /* already fired */
     finish(t, w, &c);
 }
 
+/* Fake clock. */
 static void test_reset_moves_deadline(void **state) {
     (void)state;
     counting_waker c;
@@ -116,23 +146,29 @@ static void test_reset_moves_deadline(void **state) {
     tf_timer *t = NULL;
     assert_int_equal(tf_timer_new(300 * MS, &t), TF_OK);
     assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
+    uint64_t now = tf_now_ns();
     assert_int_equal(tf_timer_reset(t, 60 * MS), TF_OK);
     uint64_t deadline;
     tf_timer_deadline(t, &deadline);
+    assert_int_equal(deadline, now + 60 * MS);
     /* The stored waker is kept and woken at the new deadline, not before. */
-    assert_int_equal(cw_wait_wakes(&c, 1, 10000), 1);
-    assert_true(atomic_load(&c.woken_at) >= deadline);
+    fake_clock_sync_to(deadline - 1);
+    assert_int_equal(cw_total_wakes(&c), 0);
+    fake_clock_sync_to(deadline);
+    assert_int_equal(cw_total_wakes(&c), 1);
+    assert_int_equal(atomic_load(&c.woken_at), deadline);
     assert_int_equal(tf_timer_poll(t, w), TF_READY);
     /* Reset after fire: pending again, then ready again. */
     assert_int_equal(tf_timer_reset(t, 100 * MS), TF_OK);
     assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
-    assert_int_equal(cw_wait_wakes(&c, 2, 10000), 2);
+    fake_clock_sync_to(tf_now_ns() + 100 * MS);
+    assert_int_equal(cw_total_wakes(&c), 2);
     assert_int_equal(tf_timer_poll(t, w), TF_READY);
-    /* Reset into the past wakes at once. */
+    /* Reset into the past wakes at once, inside the call. */
     assert_int_equal(tf_timer_reset(t, 10000 * MS), TF_OK);
     assert_int_equal(tf_timer_poll(t, w), TF_PENDING);
     assert_int_equal(tf_timer_reset_at(t, tf_now_ns() - 1), TF_OK);
-    assert_int_equal(cw_wait_wakes(&c, 3, 10000), 3);
+    assert_int_equal(cw_total_wakes(&c), 3);
     assert_int_equal(tf_timer_poll(t, w), TF_READY);
     finish(t, w, &c);
 }
@@ -199,7 +235,8 @@ static void test_ranges(void **state) {
 }
 
 /* Equal deadlines fire in arming order, even when armed at different
- * distances from the deadline (so they sit at different wheel levels). */
+ * distances from the deadline (so they sit at different wheel levels).
+ * Fake clock. */
 typedef struct {
     pthread_mutex_t lock;
     int order[64];
@@ -228,23 +265,31 @@ static void test_equal_deadlines_fire_in_arming_order(void **state) {
     pthread_mutex_init(&log.lock, NULL);
     order_entry entries[64];
     tf_timer *timers[64];
-    uint64_t deadline = tf_now_ns() + 300 * MS;
+    /* 100 ms into a level-2 slot (2^28 ns) at least 268 ms away: the
+     * first arms sit at level 2 or above, the last (50 ms before the
+     * deadline, in its level-2 slot) at level 1 or below. */
+    uint64_t start = tf_now_ns();
+    uint64_t deadline = (((start >> 28) + 2) << 28) + 100 * MS;
+    uint64_t step = (deadline - 50 * MS - start) / 3;
+    unsigned levels = 0;
     for (int i = 0; i < 64; i++) {
         entries[i] = (order_entry){&log, i};
         tf_waker *w;
         assert_int_equal(tf_waker_new(&ord_vt, &entries[i], &w), TF_OK);
         assert_int_equal(tf_timer_new_at(deadline, &timers[i]), TF_OK);
         assert_int_equal(tf_timer_poll(timers[i], w), TF_PENDING);
+        levels |= 1u << ((struct tf_timer *)(void *)timers[i])->level;
         tf_waker_drop(w);
-        if (i % 16 == 15) sleep_ms(60); /* later arms land lower in the wheel */
+        /* Later arms land lower in the wheel: the clock moves a step per
+         * group, and the driver cascades the earlier ones meanwhile. */
+        if (i % 16 == 15 && i < 63) fake_clock_sync_to(start + (uint64_t)(i / 16 + 1) * step);
     }
-    for (int tries = 0; tries < 1000; tries++) {
-        pthread_mutex_lock(&log.lock);
-        int n = log.n;
-        pthread_mutex_unlock(&log.lock);
-        if (n == 64) break;
-        sleep_ms(10);
-    }
+    assert_true(levels >> 2);      /* some at level 2 or above */
+    assert_true(levels & 3);       /* some at level 0 or 1 */
+    assert_int_equal(log.n, 0);
+    fake_clock_sync_to(deadline - 1);
+    assert_int_equal(log.n, 0);
+    fake_clock_sync_to(deadline);
     assert_int_equal(log.n, 64);
     for (int i = 0; i < 64; i++) assert_int_equal(log.order[i], i);
     for (int i = 0; i < 64; i++) tf_timer_free(timers[i]);
@@ -321,15 +366,15 @@ static void test_block_on_timer(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_not_early),
+        cmocka_unit_test_setup_teardown(test_fires_not_early, fake_start, fake_stop),
         cmocka_unit_test(test_same_waker_is_not_cloned_again),
-        cmocka_unit_test(test_moved_future_wakes_new_task),
-        cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_reset_moves_deadline),
+        cmocka_unit_test_setup_teardown(test_moved_future_wakes_new_task, fake_start, fake_stop),
+        cmocka_unit_test_setup_teardown(test_cancel, fake_start, fake_stop),
+        cmocka_unit_test_setup_teardown(test_reset_moves_deadline, fake_start, fake_stop),
         cmocka_unit_test(test_free_armed_never_wakes),
         cmocka_unit_test(test_past_and_now_deadlines),
         cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_equal_deadlines_fire_in_arming_order),
+        cmocka_unit_test_setup_teardown(test_equal_deadlines_fire_in_arming_order, fake_start, fake_stop),
         cmocka_unit_test(test_many_timers_none_early),
         cmocka_unit_test(test_block_on_timer),
     };

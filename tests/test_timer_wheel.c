@@ -1,7 +1,11 @@
-/* The timing wheel as a data structure (private API, static build):
- * against a brute-force model, nothing fires early, nothing due is left
- * behind, batches come out in (deadline, arming) order, and the reported
- * next event is exact for level 0. */
+/* SPDX-License-Identifier: MIT */
+/* The timing wheel as a data structure (private API, static build),
+ * against a brute-force model: inserts, removals and advances interleaved
+ * at random, with the wheel's time running through every level's slots
+ * (the top level's too) so that every level fills and cascades natively.
+ * Nothing fires early, nothing due is left behind, advancing to exactly
+ * one before a deadline fires nothing there, equal deadlines come out in
+ * arming order, and the reported next event is never late. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,92 +27,201 @@ static uint64_t rnd(void) {
 typedef struct {
     struct tf_timer t;
     int in_wheel;
-    int fired;
-    size_t armed; /* arming order */
+    size_t armed;  /* arming order */
+    int was_level; /* level it sat at when last looked at */
 } model_timer;
 
-static void check_batch(struct tf_timer *list, uint64_t now, size_t *count) {
+/* What the runs reached, over all of them. */
+typedef struct {
+    unsigned inserted_at; /* bit L: an insert filed a timer at level L */
+    unsigned cascaded;    /* bit L: a timer moved down from level L */
+    unsigned top_slots;   /* top-level slot boundaries the time crossed */
+    long exact_misses;    /* advances to deadline - 1 of a filed timer */
+    long fired;
+    long steps;
+} model_stats;
+
+typedef struct {
+    tf_wheel *w;
+    model_timer *m;
+    size_t n, seq;
+    uint64_t now;
+    model_stats *st;
+} model;
+
+/* The batch advance returns is exactly the filed timers due by now; equal
+ * deadlines come out in arming order; nothing due is left behind. */
+static size_t model_advance(model *md, uint64_t to) {
+    assert_true(to >= md->now);
+    uint64_t before = md->now;
+    struct tf_timer *list = tf__wheel_advance(md->w, to);
+    md->now = to;
+    if ((before >> 58) != (to >> 58)) md->st->top_slots++;
+    size_t batch = 0;
     for (struct tf_timer *t = list; t; t = t->next) {
-        model_timer *m = (model_timer *)t;
-        assert_true(t->deadline <= now); /* never early */
-        assert_true(m->in_wheel);
-        m->in_wheel = 0;
-        m->fired = 1;
-        /* Equal deadlines come out in arming order. */
+        model_timer *m = (model_timer *)(void *)t;
+        assert_true(t->deadline <= to); /* never early */
+        assert_true(m->in_wheel);       /* once, and only if filed */
         for (struct tf_timer *q = list; q != t; q = q->next)
             if (q->deadline == t->deadline)
-                assert_true(((model_timer *)q)->armed < m->armed);
-        (*count)++;
+                assert_true(((model_timer *)(void *)q)->armed < m->armed);
+        if (m->was_level > 0) md->st->cascaded |= 1u << m->was_level;
+        m->in_wheel = 0;
+        batch++;
     }
+    size_t filed = 0;
+    for (size_t i = 0; i < md->n; i++) {
+        model_timer *m = &md->m[i];
+        if (!m->in_wheel) continue;
+        filed++;
+        assert_true(m->t.deadline > to); /* nothing due left behind */
+        if (m->t.level < m->was_level) md->st->cascaded |= 1u << m->was_level;
+        m->was_level = m->t.level;
+    }
+    assert_int_equal(md->w->count, filed);
+    md->st->fired += (long)batch;
+    return batch;
 }
 
-static void run_model(uint64_t start, uint64_t span, size_t n, uint64_t step_max) {
-    tf_wheel *w = malloc(sizeof(*w));
-    tf__wheel_init(w, start);
-    model_timer *m = calloc(n, sizeof(*m));
-    size_t seq = 0;
-    size_t filed = 0, fired = 0, expected = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* Clustered deadlines too, so equal deadlines are common. */
-        uint64_t d = start + 1 + (rnd() % 4 == 0 ? (rnd() % 16) * 1000 : rnd() % span);
-        m[i].t.deadline = d;
-        m[i].armed = seq++;
-        if (tf__wheel_insert(w, &m[i].t) == 0) {
-            m[i].in_wheel = 1;
-            filed++;
+static uint64_t earliest(const model *md, model_timer **which) {
+    uint64_t e = UINT64_MAX;
+    for (size_t i = 0; i < md->n; i++)
+        if (md->m[i].in_wheel && md->m[i].t.deadline < e) {
+            e = md->m[i].t.deadline;
+            if (which) *which = &md->m[i];
         }
-    }
-    assert_int_equal(w->count, filed);
-    /* Remove a tenth at random. */
-    for (size_t i = 0; i < n; i += 10) {
-        if (m[i].in_wheel) {
-            tf__wheel_remove(w, &m[i].t);
-            m[i].in_wheel = 0;
-            filed--;
-        }
-    }
-    assert_int_equal(w->count, filed);
-    expected = filed;
-    uint64_t now = start;
-    while (w->count) {
-        uint64_t next = tf__wheel_next(w);
-        /* The next event is never later than the earliest pending deadline,
-         * and exact when that deadline sits in level 0. */
-        uint64_t earliest = UINT64_MAX;
-        for (size_t i = 0; i < n; i++)
-            if (m[i].in_wheel && m[i].t.deadline < earliest) earliest = m[i].t.deadline;
-        assert_true(next <= earliest);
-        if (rnd() % 2) {
-            now = next > now ? next : now; /* jump straight to it */
+    return e;
+}
+
+/* A random distance of 1 .. 2^bits, log-uniform in bits. */
+static uint64_t distance(unsigned bits) {
+    uint64_t mask = bits >= 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+    return 1 + (rnd() & mask);
+}
+
+/* Inserts, removals and advances interleaved at random, against the
+ * brute-force model: deadlines at every distance (so at every level,
+ * filed while the wheel's time is anywhere), clustered equal deadlines,
+ * and advances by small and huge steps, straight to the next event, to
+ * one before it, and to exactly one before a filed timer's deadline. The
+ * wheel's time runs from start towards the top of the range, so every
+ * level, the top one included, cascades in the course of it. */
+static void run_model(uint64_t start, size_t n, long steps, model_stats *st) {
+    model md = {malloc(sizeof(tf_wheel)), calloc(n, sizeof(model_timer)), n, 0,
+                start, st};
+    tf__wheel_init(md.w, start);
+    const uint64_t limit = UINT64_MAX - (UINT64_C(1) << 60);
+    for (long step = 0; step < steps && md.now < limit; step++) {
+        st->steps++;
+        uint32_t op = (uint32_t)(rnd() % 100);
+        model_timer *m = &md.m[rnd() % n];
+        if (op < 40) { /* insert (re-arm) a timer that is not filed */
+            if (m->in_wheel) continue;
+            uint64_t room = UINT64_MAX - 1 - md.now, d;
+            model_timer *other = &md.m[rnd() % n];
+            if (op < 8 && other->in_wheel) {
+                d = other->t.deadline; /* equal deadlines */
+            } else {
+                /* Mostly near, now and then as far as the top level. */
+                unsigned bits = rnd() % 16 == 0 ? 40 + (unsigned)(rnd() % 23)
+                                                : (unsigned)(rnd() % 40);
+                uint64_t dist = distance(bits);
+                d = md.now + (dist < room ? dist : room);
+                if (op < 12) d = md.now; /* due already: refused */
+            }
+            m->t.deadline = d;
+            int rc = tf__wheel_insert(md.w, &m->t);
+            assert_int_equal(rc, d <= md.now);
+            if (rc == 0) {
+                m->in_wheel = 1;
+                m->armed = md.seq++;
+                m->was_level = m->t.level;
+                st->inserted_at |= 1u << m->t.level;
+            }
+        } else if (op < 50) { /* remove */
+            if (!m->in_wheel) continue;
+            tf__wheel_remove(md.w, &m->t);
+            m->in_wheel = 0;
         } else {
-            now += 1 + rnd() % step_max;
+            uint64_t next = tf__wheel_next(md.w);
+            model_timer *first = NULL;
+            uint64_t e = earliest(&md, &first);
+            /* Never later than the earliest deadline. */
+            assert_true(next <= e);
+            uint64_t to;
+            switch (op % 5) {
+            case 0: /* exactly one before a filed timer's deadline */
+                for (size_t k = 0; k < n && !m->in_wheel; k++)
+                    m = &md.m[(size_t)(m - md.m + 1) % n];
+                if (!m->in_wheel || m->t.deadline - 1 < md.now) continue;
+                to = m->t.deadline - 1;
+                model_advance(&md, to);
+                assert_true(m->in_wheel);
+                st->exact_misses++;
+                if (rnd() % 2) { /* and then the deadline itself */
+                    model_advance(&md, to + 1);
+                    assert_false(m->in_wheel);
+                }
+                continue;
+            case 1: /* straight to the next event */
+                if (next == UINT64_MAX) continue;
+                to = next;
+                break;
+            case 2: /* one before the next event: nothing is due yet */
+                if (next == UINT64_MAX || next - 1 < md.now) continue;
+                assert_int_equal(model_advance(&md, next - 1), 0);
+                continue;
+            case 3: /* a huge step, now and then */
+                to = md.now + distance(rnd() % 64 == 0 ? 58 + (unsigned)(rnd() % 3)
+                                                       : (unsigned)(rnd() % 50));
+                break;
+            default: /* a small one */
+                to = md.now + distance((unsigned)(rnd() % 24));
+            }
+            if (to < md.now || to > UINT64_MAX - 1) to = UINT64_MAX - 1;
+            size_t batch = model_advance(&md, to);
+            if (e <= to) assert_true(batch > 0);
         }
-        size_t batch = 0;
-        check_batch(tf__wheel_advance(w, now), now, &batch);
-        fired += batch;
-        for (size_t i = 0; i < n; i++) /* nothing due is left behind */
-            if (m[i].in_wheel) assert_true(m[i].t.deadline > now);
-        if (next == earliest && now >= next) assert_true(batch > 0);
     }
-    assert_int_equal(fired, expected);
-    for (size_t i = 0; i < n; i++) assert_true(m[i].fired || i % 10 == 0);
-    free(m);
-    free(w);
+    /* Drain: event by event to the end, all checks still on. */
+    while (md.w->count) {
+        uint64_t next = tf__wheel_next(md.w);
+        assert_true(next <= earliest(&md, NULL));
+        if (next > md.now) model_advance(&md, next - 1);
+        model_advance(&md, next > md.now ? next : md.now);
+    }
+    for (size_t i = 0; i < n; i++) assert_false(md.m[i].in_wheel);
+    free(md.m);
+    free(md.w);
 }
 
-static void test_model_small_span(void **state) {
-    (void)state;
-    run_model(1000000000ull, 5000000ull, 2000, 100000);
+static void check_reach(const model_stats *st) {
+    print_message("wheel model: %ld steps, %ld fired, %ld advances to deadline - 1, "
+                  "%u top-level slot crossings, levels filed 0x%x, "
+                  "cascaded from 0x%x\n", st->steps, st->fired, st->exact_misses,
+                  st->top_slots, st->inserted_at, st->cascaded);
+    unsigned all = (1u << TF_WHEEL_LEVELS) - 1;
+    assert_int_equal(st->inserted_at, all);
+    assert_int_equal(st->cascaded, all & ~1u); /* every level above 0 */
+    assert_true(st->top_slots > 0);
+    assert_true(st->exact_misses > 0);
 }
 
-static void test_model_wide_span(void **state) {
+static void test_model_from_low_time(void **state) {
     (void)state;
-    run_model(123456789ull, 1ull << 40, 2000, 1ull << 36);
+    model_stats st = {0};
+    /* A run ends where the time nears the top of the range: go again. */
+    for (uint64_t round = 0; st.steps < 100000; round++)
+        run_model(1000000000ull + round * 12345, 256, 20000, &st);
+    check_reach(&st);
 }
 
 static void test_model_near_top_of_range(void **state) {
     (void)state;
-    run_model(UINT64_MAX - (1ull << 41), 1ull << 40, 1000, 1ull << 36);
+    model_stats st = {0};
+    for (uint64_t round = 0; st.steps < 50000; round++)
+        run_model(UINT64_MAX - (UINT64_C(1) << 62) - round * 999, 256, 20000, &st);
+    check_reach(&st);
 }
 
 static void test_expired_insert_is_refused(void **state) {
@@ -158,8 +271,7 @@ static void test_far_deadline_cascades_exactly(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model_small_span),
-        cmocka_unit_test(test_model_wide_span),
+        cmocka_unit_test(test_model_from_low_time),
         cmocka_unit_test(test_model_near_top_of_range),
         cmocka_unit_test(test_expired_insert_is_refused),
         cmocka_unit_test(test_far_deadline_cascades_exactly),

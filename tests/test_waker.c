@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wakers: caller-made wakers through the vtable, the no-op waker, task
  * wakers' refcounting and identity, and argument checking. */
 #include <setjmp.h>

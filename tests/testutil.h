@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the tests: a counting custom waker that threads can
  * wait on, and small time utilities. */
 #ifndef TF_TESTUTIL_H

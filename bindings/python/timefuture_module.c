@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timefuture: the CPython binding of libtimefuture.
  *
@@ -45,7 +46,10 @@
 /* The value our awaitables yield to the run loop: "pending, waker stored". */
 static PyObject *tfpy_pending;
 static PyObject *tfpy_CancelledError;
-/* asyncio loop -> its bridge, weak on the loop. */
+/* asyncio loop -> a weak reference to its bridge, weak on the loop too.
+ * The bridge is kept alive by the loop itself (its reader callback), never
+ * by this table: a strong value here would keep the loop alive through the
+ * futures the bridge holds, and a closed loop would never be freed. */
 static PyObject *tfpy_bridges;
 /* asyncio._get_running_loop, looked up once asyncio is in use. */
 static PyObject *tfpy_get_running_loop;
@@ -64,18 +68,47 @@ typedef struct tfpy_ctx {
     ExecutorObject *ex;
     TaskObject *task;
     const tf_waker *waker;
-    /* The asyncio loop that was running when the run loop started (identity
-     * only), NULL if none: a different running loop means that asyncio,
-     * started inside the task, is now the one driving the awaitable. */
+    /* The asyncio loop running on this thread when the poll began (an
+     * identity only, never dereferenced), or NULL. */
     const void *loop;
 } tfpy_ctx;
 
 static _Thread_local tfpy_ctx *tfpy_current;
 
-static const void *tfpy_running_loop_id(void);
+/* The identity of the asyncio loop running on this thread, or NULL (none,
+ * or asyncio never imported; then no loop can run). Errors are cleared:
+ * this only decides who drives an awaitable. */
+static const void *tfpy_running_loop_id(void) {
+    if (!tfpy_get_running_loop) {
+        PyObject *name = PyUnicode_FromString("asyncio");
+        PyObject *asyncio = name ? PyImport_GetModule(name) : NULL;
+        Py_XDECREF(name);
+        if (!asyncio) {
+            PyErr_Clear();
+            return NULL;
+        }
+        tfpy_get_running_loop =
+            PyObject_GetAttrString(asyncio, "_get_running_loop");
+        Py_DECREF(asyncio);
+        if (!tfpy_get_running_loop) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    PyObject *loop = PyObject_CallNoArgs(tfpy_get_running_loop);
+    if (!loop) {
+        PyErr_Clear();
+        return NULL;
+    }
+    const void *id = loop == Py_None ? NULL : (const void *)loop;
+    Py_DECREF(loop); /* the running loop is alive while it runs */
+    return id;
+}
 
-/* The timefuture task driving the awaitable being stepped on this thread,
- * or NULL when none is (no task, or an asyncio loop started inside one). */
+/* The timefuture task that is driving the current coroutine step, or NULL.
+ * A task of ours may start another event loop on this thread (asyncio.run()
+ * inside timefuture.run()): the coroutines that loop runs are driven by it,
+ * not by our task, even though our poll is still on the stack. */
 static tfpy_ctx *tfpy_driver(void) {
     tfpy_ctx *ctx = tfpy_current;
     if (ctx && tfpy_running_loop_id() != ctx->loop)
@@ -757,7 +790,7 @@ static tfpy_send tfpy_throw(PyObject *coro, PyObject *exc, PyObject **out) {
  * whole run must stop (KeyboardInterrupt, SystemExit, a library failure).
  * tf_executor_report() is called exactly once either way. */
 static int executor_poll(ExecutorObject *self, TaskObject *t,
-                         const tf_waker *waker, const void *loop) {
+                         const tf_waker *waker) {
     int abort = 0, result = TF_READY;
     PyObject *res = NULL;
     tfpy_send sr;
@@ -768,7 +801,7 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
     if (!t->self_waker && tf_waker_clone(waker, &t->self_waker) < 0)
         t->self_waker = NULL; /* only cancel() needs it; it then can't wake */
 
-    tfpy_ctx ctx = {self, t, waker, loop};
+    tfpy_ctx ctx = {self, t, waker, tfpy_running_loop_id()};
     tfpy_ctx *saved = tfpy_current;
     int entered = PyContext_Enter(t->context) == 0;
     tfpy_current = &ctx;
@@ -887,7 +920,6 @@ static int executor_run_loop(ExecutorObject *self, TaskObject *until) {
     int rc;
     uint64_t tag;
     const tf_waker *waker;
-    const void *loop = tfpy_running_loop_id();
 
     self->running = 1;
     for (;;) {
@@ -916,7 +948,7 @@ static int executor_run_loop(ExecutorObject *self, TaskObject *until) {
             tfpy_raise(rc, "tf_executor_next");
             goto fail;
         }
-        if (executor_poll(self, (TaskObject *)(uintptr_t)tag, waker, loop) < 0)
+        if (executor_poll(self, (TaskObject *)(uintptr_t)tag, waker) < 0)
             goto fail;
         if ((++polls & TFPY_SIGNAL_CHECK_MASK) == 0 &&
             PyErr_CheckSignals() < 0)
@@ -1671,21 +1703,10 @@ static void sleep_abandon(SleepObject *s) {
         s->state = SLEEP_INIT;
 }
 
-static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
-    (void)unused;
-    uint64_t tag;
-    const tf_waker *waker;
-    Py_INCREF(b);
-    for (;;) {
-        if (!b->ex)
-            break;
-        int rc = tf_executor_next(b->ex, 0, &tag, &waker);
-        if (rc == TF_ETIMEDOUT || rc == TF_EEMPTY)
-            break;
-        if (rc < 0) {
-            Py_DECREF(b);
-            return tfpy_raise(rc, "tf_executor_next");
-        }
+/* Polls one timer wait that the drain handed out, and reports it. */
+static int bridge_poll_entry(BridgeObject *b, uint64_t tag,
+                             const tf_waker *waker) {
+    {
         tfpy_entry *e = (tfpy_entry *)(uintptr_t)tag;
         int done = 1;
         if (!e->dead) {
@@ -1711,15 +1732,51 @@ static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
                 Py_XDECREF(isdone);
             }
         }
-        rc = tf_executor_report(b->ex, waker, done ? TF_READY : TF_PENDING);
+        int rc = tf_executor_report(b->ex, waker, done ? TF_READY : TF_PENDING);
         if (done)
             bridge_entry_free(b, e);
         if (rc < 0) {
-            Py_DECREF(b);
-            return tfpy_raise(rc, "tf_executor_report");
+            tfpy_raise(rc, "tf_executor_report");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The loop's reader callback: one tf_executor_drain, which leaves the fd
+ * readable if more is ready, so the loop calls again on its next turn
+ * (other callbacks get their turn in between). */
+static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
+    (void)unused;
+    enum { BATCH = 256 };
+    uint64_t tags[BATCH];
+    const tf_waker *wakers[BATCH];
+    size_t taken = 0;
+    if (!b->ex)
+        Py_RETURN_NONE;
+    Py_INCREF(b);
+    int rc = tf_executor_drain(b->ex, tags, wakers, BATCH, &taken);
+    if (rc < 0) {
+        Py_DECREF(b);
+        return tfpy_raise(rc, "tf_executor_drain");
+    }
+    PyObject *first = NULL;
+    for (size_t i = 0; i < taken; i++) {
+        /* Every task taken is reported, even after an error; the first
+         * error is raised. */
+        if (bridge_poll_entry(b, tags[i], wakers[i]) < 0) {
+            if (!first)
+                first = tfpy_fetch_exception();
+            else
+                PyErr_Clear();
         }
     }
     Py_DECREF(b);
+    if (first) {
+        tfpy_restore_exception(first);
+        Py_DECREF(first);
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -1778,43 +1835,26 @@ static PyTypeObject BridgeType = {
     .tp_weaklistoffset = offsetof(BridgeObject, weakreflist),
 };
 
-/* The running asyncio loop (new reference), or None; NULL with an
- * exception if asking failed. */
-static PyObject *tfpy_running_loop_or_none(void) {
+/* The running asyncio loop (new reference), or NULL with an exception. */
+static PyObject *tfpy_running_loop(void) {
     if (!tfpy_get_running_loop) {
         /* If asyncio was never imported, no loop can be running. */
         PyObject *name = PyUnicode_FromString("asyncio");
         PyObject *asyncio = name ? PyImport_GetModule(name) : NULL;
         Py_XDECREF(name);
-        if (!asyncio)
-            return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
-        tfpy_get_running_loop =
-            PyObject_GetAttrString(asyncio, "_get_running_loop");
-        Py_DECREF(asyncio);
-        if (!tfpy_get_running_loop)
+        if (asyncio) {
+            tfpy_get_running_loop =
+                PyObject_GetAttrString(asyncio, "_get_running_loop");
+            Py_DECREF(asyncio);
+            if (!tfpy_get_running_loop)
+                return NULL;
+        } else if (PyErr_Occurred()) {
             return NULL;
+        }
     }
-    return PyObject_CallNoArgs(tfpy_get_running_loop);
-}
-
-/* The identity of the running asyncio loop, NULL if none. Only compared:
- * a running loop outlives the run loop or the step that looks at it. */
-static const void *tfpy_running_loop_id(void) {
-    PyObject *loop = tfpy_running_loop_or_none();
-    if (!loop) {
-        /* Not knowing is treated as no loop: the awaitable then keeps to
-         * the timefuture task, as before asyncio was ever involved. */
-        PyErr_Clear();
-        return NULL;
-    }
-    const void *id = loop == Py_None ? NULL : (const void *)loop;
-    Py_DECREF(loop);
-    return id;
-}
-
-/* The running asyncio loop (new reference), or NULL with an exception. */
-static PyObject *tfpy_running_loop(void) {
-    PyObject *loop = tfpy_running_loop_or_none();
+    PyObject *loop = tfpy_get_running_loop
+                         ? PyObject_CallNoArgs(tfpy_get_running_loop)
+                         : Py_NewRef(Py_None);
     if (loop == Py_None) {
         Py_DECREF(loop);
         PyErr_SetString(PyExc_RuntimeError,
@@ -1826,29 +1866,18 @@ static PyObject *tfpy_running_loop(void) {
     return loop;
 }
 
-/* The loop's bridge (new reference), made on first use. The map holds the
- * loop and the bridge weakly: the loop owns its bridge through the reader
- * callback registered with add_reader, and the bridge's futures refer back
- * to the loop, so a strong map entry would keep every loop alive for ever.
- * Closing the loop drops the reader, hence the bridge; a loop dropped
- * unclosed goes with its bridge as one garbage cycle. */
 static BridgeObject *tfpy_bridge_for(PyObject *loop) {
-    PyObject *wr = PyObject_CallMethod(tfpy_bridges, "get", "O", loop);
-    if (!wr)
+    PyObject *ref = PyObject_CallMethod(tfpy_bridges, "get", "O", loop);
+    if (!ref)
         return NULL;
-    if (wr != Py_None) {
-        PyObject *b = PyWeakref_GetObject(wr);
-        if (b && b != Py_None) {
-            Py_INCREF(b);
-            Py_DECREF(wr);
-            return (BridgeObject *)b;
-        }
-        if (!b) {
-            Py_DECREF(wr);
-            return NULL;
-        }
+    if (ref != Py_None) {
+        PyObject *b = PyWeakref_GetObject(ref); /* borrowed */
+        Py_DECREF(ref);
+        if (b != Py_None)
+            return (BridgeObject *)Py_NewRef(b);
+    } else {
+        Py_DECREF(ref);
     }
-    Py_DECREF(wr);
 
     BridgeObject *br = PyObject_GC_New(BridgeObject, &BridgeType);
     if (!br)
@@ -1869,15 +1898,6 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
         Py_DECREF(br);
         return (BridgeObject *)tfpy_raise(rc, "tf_executor_fd");
     }
-    /* Recorded before add_reader: should that fail, the bridge dies and its
-     * dead weak reference makes the next await start afresh. */
-    wr = PyWeakref_NewRef((PyObject *)br, NULL);
-    if (!wr || PyObject_SetItem(tfpy_bridges, loop, wr) < 0) {
-        Py_XDECREF(wr);
-        Py_DECREF(br);
-        return NULL;
-    }
-    Py_DECREF(wr);
     PyObject *cb = PyObject_GetAttrString((PyObject *)br, "_on_readable");
     PyObject *r =
         cb ? PyObject_CallMethod(loop, "add_reader", "iO", br->fd, cb) : NULL;
@@ -1887,12 +1907,27 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
         return NULL;
     }
     Py_DECREF(r);
+    PyObject *wr = PyWeakref_NewRef((PyObject *)br, NULL);
+    if (!wr || PyObject_SetItem(tfpy_bridges, loop, wr) < 0) {
+        Py_XDECREF(wr);
+        Py_DECREF(br);
+        return NULL;
+    }
+    Py_DECREF(wr);
     return br;
 }
 
 static PyObject *sleep_start_asyncio(SleepObject *s) {
-    /* Already due? Then there is nothing to wait for. */
-    int rc = sleep_poll_timer(s, tf_waker_noop());
+    /* Already due? Then there is nothing to wait for. A peek, not a poll:
+     * polling with the no-op waker would replace a stored waker. */
+    int rc = tf_timer_peek(s->timer);
+    if (rc == TF_PENDING) {
+        /* Due but not yet reached by the driver: a poll fires it. */
+        uint64_t deadline;
+        if (tf_timer_deadline(s->timer, &deadline) == TF_OK &&
+            tf_now_ns() >= deadline)
+            rc = sleep_poll_timer(s, tf_waker_noop());
+    }
     if (rc != TF_PENDING) {
         s->state = rc == TF_READY ? SLEEP_DONE : SLEEP_INIT;
         return rc == TF_READY ? NULL : sleep_error(rc);
@@ -2066,7 +2101,7 @@ static PyMethodDef tfpy_functions[] = {
 
 static struct PyModuleDef tfpy_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "timefuture",
+    .m_name = "timefuture._timefuture",
     .m_doc =
         "Python binding of libtimefuture: timers of one driver thread and a "
         "task executor.\n\n"
@@ -2095,7 +2130,7 @@ static int tfpy_add_type(PyObject *m, PyTypeObject *type, const char *name) {
     return 0;
 }
 
-PyMODINIT_FUNC PyInit_timefuture(void) {
+PyMODINIT_FUNC PyInit__timefuture(void) {
     PyObject *m = PyModule_Create(&tfpy_module);
     if (!m)
         return NULL;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Find libtimefuture and tell rustc how to link it.
 //!
 //! 1. `TIMEFUTURE_BUILD_DIR`, if set: a CMake build directory holding
@@ -9,7 +10,18 @@
 //!
 //! Either way the library's directory is added to the rpath of the crate's
 //! own tests and examples, so they run without installing, and the header's
-//! major version must match the ABI major version this crate was written for.
+//! major version must match the ABI major version this crate was written for
+//! (and its minor version be at least the one whose functions it calls).
+//!
+//! Dependents get the same facts through the `links` metadata:
+//! `DEP_TIMEFUTURE_LIBDIR` (the directory holding the library) and
+//! `DEP_TIMEFUTURE_INCLUDE` (its headers, when found). Cargo applies this
+//! script's `rustc-link-arg` to this package's own targets only, so a
+//! dependent's binaries get an rpath only from the dependent's own build.rs
+//! (see README.md). For a dependent without one, `cargo run` and
+//! `cargo test` still work: the library is also reachable through a link
+//! search directory inside the target directory, which cargo puts on the
+//! loader path of the programs it runs.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -17,6 +29,9 @@ use std::process::Command;
 
 /// The `TF_ABI_MAJOR` of the header the crate's declarations mirror.
 const ABI_MAJOR: u32 = 1;
+/// The oldest minor version with every function the crate calls
+/// (tf_executor_drain and tf_timer_peek are new in 1.1).
+const MIN_MINOR: u32 = 1;
 
 fn main() {
     for var in [
@@ -53,11 +68,27 @@ fn main() {
     }
     println!("cargo:rustc-link-lib=dylib=timefuture");
 
-    match found.include_dir.as_deref().map(read_header_major) {
-        Some(Ok(major)) if major == ABI_MAJOR => {}
-        Some(Ok(major)) => panic!(
-            "libtimefuture's header has major version {major}, but this crate \
-             implements ABI major version {ABI_MAJOR}"
+    // The directory that really holds the library (pkg-config may list
+    // several), for dependents that set their own rpath.
+    let libdir = found
+        .link_dirs
+        .iter()
+        .find(|dir| dir.join("libtimefuture.so").exists())
+        .or_else(|| found.link_dirs.first());
+    if let Some(libdir) = libdir {
+        println!("cargo:libdir={}", libdir.display());
+        if !is_system_dir(libdir) {
+            if let Err(message) = link_into_out_dir(libdir) {
+                println!("cargo:warning={message}");
+            }
+        }
+    }
+
+    match found.include_dir.as_deref().map(read_header_version) {
+        Some(Ok((major, minor))) if major == ABI_MAJOR && minor >= MIN_MINOR => {}
+        Some(Ok((major, minor))) => panic!(
+            "libtimefuture's header has version {major}.{minor}, but this crate \
+             needs {ABI_MAJOR}.{MIN_MINOR} or a later {ABI_MAJOR}.x"
         ),
         Some(Err(message)) => println!("cargo:warning={message}"),
         None => println!(
@@ -69,6 +100,34 @@ fn main() {
         // For crates that build C code against the same headers.
         println!("cargo:include={}", include.display());
     }
+}
+
+/// Symlink the library into `OUT_DIR/lib` and add that directory to the
+/// link search path. Cargo puts the search directories that lie inside the
+/// target directory on the loader path (`LD_LIBRARY_PATH`) of the programs
+/// it runs, so `cargo run`/`cargo test` of a dependent find the library
+/// even without an rpath. Symlinks, not copies: a rebuilt library is seen
+/// at once.
+fn link_into_out_dir(libdir: &Path) -> Result<(), String> {
+    let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?).join("lib");
+    std::fs::create_dir_all(&out).map_err(|e| format!("could not create {}: {e}", out.display()))?;
+    let entries =
+        std::fs::read_dir(libdir).map_err(|e| format!("could not list {}: {e}", libdir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        // libtimefuture.so and its versioned names (the SONAME the loader
+        // looks for), nothing else from the directory.
+        if !name.to_string_lossy().starts_with("libtimefuture.so") {
+            continue;
+        }
+        let link = out.join(&name);
+        // A link left by an earlier build may point elsewhere.
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(entry.path(), &link)
+            .map_err(|e| format!("could not link {}: {e}", link.display()))?;
+    }
+    println!("cargo:rustc-link-search=native={}", out.display());
+    Ok(())
 }
 
 struct Found {
@@ -119,10 +178,12 @@ fn from_pkg_config() -> Result<Found, String> {
     };
 
     let version = run(&["--modversion"])?;
-    let major: Option<u32> = version.split('.').next().and_then(|m| m.parse().ok());
-    if major != Some(ABI_MAJOR) {
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().ok());
+    let (major, minor) = (parts.next().flatten(), parts.next().flatten());
+    if major != Some(ABI_MAJOR) || minor.map_or(true, |minor| minor < MIN_MINOR) {
         return Err(format!(
-            "pkg-config reports libtimefuture {version}; this crate needs major version {ABI_MAJOR}"
+            "pkg-config reports libtimefuture {version}; this crate needs \
+             {ABI_MAJOR}.{MIN_MINOR} or a later {ABI_MAJOR}.x"
         ));
     }
     let libs = run(&["--libs-only-L"])?;
@@ -167,20 +228,29 @@ fn is_system_dir(dir: &Path) -> bool {
             dir == Path::new(system)
                 // Debian's multiarch directories, e.g. /usr/lib/x86_64-linux-gnu.
                 || (dir.parent() == Some(Path::new(system))
-                    && dir.file_name().is_some_and(|name| name.to_string_lossy().contains("-linux-")))
+                    && dir.file_name().map_or(false, |name| name.to_string_lossy().contains("-linux-")))
         })
 }
 
-/// `TF_VERSION_MAJOR` from `timefuture_version.h` in `include`.
-fn read_header_major(include: &Path) -> Result<u32, String> {
+/// `TF_VERSION_MAJOR` and `TF_VERSION_MINOR` from `timefuture_version.h`
+/// in `include`.
+fn read_header_version(include: &Path) -> Result<(u32, u32), String> {
     let header = include.join("timefuture_version.h");
     println!("cargo:rerun-if-changed={}", header.display());
     let text = std::fs::read_to_string(&header)
         .map_err(|e| format!("could not read {}: {e}", header.display()))?;
-    text.lines()
-        .find_map(|line| {
-            let rest = line.trim().strip_prefix("#define TF_VERSION_MAJOR")?;
-            rest.trim().parse().ok()
-        })
-        .ok_or_else(|| format!("no TF_VERSION_MAJOR in {}", header.display()))
+    let find = |name: &str| {
+        text.lines()
+            .find_map(|line| {
+                let rest = line.trim().strip_prefix("#define")?.trim_start();
+                let value = rest.strip_prefix(name)?;
+                // Not a longer name that starts with this one.
+                if !value.starts_with(char::is_whitespace) {
+                    return None;
+                }
+                value.trim().parse().ok()
+            })
+            .ok_or_else(|| format!("no {name} in {}", header.display()))
+    };
+    Ok((find("TF_VERSION_MAJOR")?, find("TF_VERSION_MINOR")?))
 }

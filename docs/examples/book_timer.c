@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The async book's TimerFuture ("Build a Timer"), written by hand against
  * libtimefuture's waker API, and run on a tf_executor ("Build an
  * Executor"). docs/tutorial.md walks through it; the parts it shows are

@@ -1,12 +1,13 @@
+/* SPDX-License-Identifier: MIT */
 /* Embedding the executor in a host event loop that already waits on file
  * descriptors of its own (docs/embedding.md walks through it).
  *
  * The host here is a plain poll(2) loop that also owns a timerfd ticking
  * every 3 ms. It serves two kinds of work from one executor without any
  * thread of its own:
- *  - C tasks (futures written in C), polled by tf_executor_run_ready();
+ *  - C tasks (futures written in C), polled inside tf_executor_drain();
  *  - external tasks: futures that live in the host's "language" (here,
- *    C structs standing in for coroutines), handed out by tf_executor_next()
+ *    C structs standing in for coroutines), handed out by tf_executor_drain()
  *    and reported back with tf_executor_report().
  * The executor's fd turns readable when either kind has work, so the loop
  * sleeps in poll() until something happens. */
@@ -108,28 +109,30 @@ int main(void) {
     int ticks = 0, sleeps = 0, done_external = 0;
     //! [loop]
     for (;;) {
-        /* 1. Run every C task that is ready now. */
-        rc = tf_executor_run_ready(exec, NULL);
-        if (rc != TF_OK) return fail("tf_executor_run_ready", rc);
-
-        /* 2. Poll every woken external task, until none is left. */
-        uint64_t tag;
-        const tf_waker *waker;
-        while ((rc = tf_executor_next(exec, 0, &tag, &waker)) == TF_OK) {
-            int r = host_future_poll(tag, &futures[tag], waker);
-            if (r < 0) return fail("host future", r);
-            rc = tf_executor_report(exec, waker, r); /* exactly once */
-            if (rc != TF_OK) return fail("tf_executor_report", rc);
-            if (r == TF_READY) done_external++;
-        }
-        if (rc != TF_ETIMEDOUT && rc != TF_EEMPTY) return fail("tf_executor_next", rc);
+        /* 1. Run the ready C tasks and take the woken external tasks, a
+         *    batch at a time; poll each of ours and report it. */
+        uint64_t tags[16];
+        const tf_waker *wakers[16];
+        size_t taken;
+        int more;
+        do {
+            more = tf_executor_drain(exec, tags, wakers, 16, &taken);
+            if (more < 0) return fail("tf_executor_drain", more);
+            for (size_t i = 0; i < taken; i++) {
+                int r = host_future_poll(tags[i], &futures[tags[i]], wakers[i]);
+                if (r < 0) return fail("host future", r);
+                rc = tf_executor_report(exec, wakers[i], r); /* exactly once */
+                if (rc != TF_OK) return fail("tf_executor_report", rc);
+                if (r == TF_READY) done_external++;
+            }
+        } while (more); /* or go back to poll(): the fd stays readable */
 
         uint64_t c_left, ext_left;
         tf_executor_count(exec, &c_left, &ext_left);
         if (c_left == 0 && ext_left == 0 && ticks >= HOST_TICKS) break;
 
-        /* 3. Sleep until the executor or the host's own fd has news. A
-         *    wake that came after step 2 has made exec_fd readable. */
+        /* 2. Sleep until the executor or the host's own fd has news. A
+         *    wake that came after step 1 has made exec_fd readable. */
         struct pollfd fds[2] = {{.fd = exec_fd, .events = POLLIN},
                                 {.fd = tick_fd, .events = POLLIN}};
         if (poll(fds, 2, 10000) < 0) {

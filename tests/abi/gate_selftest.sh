@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Self-test of the ABI gate (scripts/abi-check.sh): runs it on a scratch
 # copy of the library built with one deliberate change, with public headers
 # edited to match (as the author of the change would have edited them), and

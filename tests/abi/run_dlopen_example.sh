@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs examples/dlopen_timer: checks that it has no link-time dependency on
 # the library, then that it loads libtimefuture.so.1 by soname from LIBDIR
 # and runs the timer example through the function table.

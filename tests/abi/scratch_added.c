@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The "added function" edit for the ABI gate's self-test. */
 #include "timefuture.h"
 

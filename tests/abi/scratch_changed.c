@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The "changed signature" edit for the ABI gate's self-test: tf_now_ns
  * takes a clock id and returns a signed value, as a careless refactoring
  * might make it. */

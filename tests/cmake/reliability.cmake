@@ -1,4 +1,5 @@
-# Reliability suites (issue 4). Each test also runs under ASan+UBSan, TSan
+# SPDX-License-Identifier: MIT
+# Reliability suites. Each test also runs under ASan+UBSan, TSan
 # and valgrind (scripts/sanitize.sh, scripts/valgrind.sh), except test_fork,
 # which the sanitizers cannot run (see scripts/sanitize.sh): it runs natively
 # and under valgrind.
@@ -15,4 +16,10 @@ tf_add_test(test_badinput)
 tf_add_test(test_fault STATIC)
 tf_add_test(test_clock TIMEOUT 300)
 tf_add_test(test_fork STATIC LABELS fork TIMEOUT 300)
-tf_add_test(test_stress LABELS stress TIMEOUT 900)
+tf_add_test(test_stress STATIC LABELS stress TIMEOUT 900
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fake_clock.c)
+# Timers at the exact nanosecond and re-armed from their own wake, under a
+# test-controlled clock (fake_clock.c; STATIC: the private clock hook).
+tf_add_test(test_timer_exact STATIC SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fake_clock.c TIMEOUT 120)
+# Freed executors, wakers and timers are refused (STATIC: the pool query).
+tf_add_test(test_freed_handles STATIC TIMEOUT 60)

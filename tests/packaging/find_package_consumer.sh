@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds tests/packaging/consumer/ out of tree from an installed prefix with
 # find_package(timefuture 1.0 CONFIG), runs its shared and static programs,
 # and checks that find_package(timefuture 2.0) is refused.

@@ -1,4 +1,5 @@
-# cmake -DBUILD_DIR=... -DPREFIX=... -DCONFIG=... -DLIBDIR=... -DINCLUDEDIR=... -P install.cmake
+# SPDX-License-Identifier: MIT
+# cmake -DBUILD_DIR=... -DPREFIX=... -DCONFIG=... -DLIBDIR=... -DINCLUDEDIR=... -DLICENSE=... -P install.cmake
 # Installs the build into a fresh scratch prefix and checks that every file
 # the packaging promises is there.
 file(REMOVE_RECURSE "${PREFIX}")
@@ -22,7 +23,8 @@ foreach(f
     ${LIBDIR}/pkgconfig/timefuture.pc
     ${LIBDIR}/cmake/timefuture/timefutureConfig.cmake
     ${LIBDIR}/cmake/timefuture/timefutureConfigVersion.cmake
-    ${LIBDIR}/cmake/timefuture/timefutureTargets.cmake)
+    ${LIBDIR}/cmake/timefuture/timefutureTargets.cmake
+    ${LICENSE})
   if(NOT EXISTS "${PREFIX}/${f}")
     list(APPEND _missing ${f})
   endif()

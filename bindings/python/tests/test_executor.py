@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """run(), Executor, Task handles, yield_now, errors of tasks."""
 
 import asyncio

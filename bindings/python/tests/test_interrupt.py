@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Ctrl-C (SIGINT) interrupts run() with KeyboardInterrupt and leaves
 nothing running."""
 

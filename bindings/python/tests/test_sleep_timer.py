@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """sleep, sleep_until and Timer under timefuture's own executor."""
 
 import random

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Benchmark of the Rust binding, run in release mode by bench/bench_rust.sh:
 //! 1. 1,000,000 tasks that each return Pending once (waking themselves) and
 //!    then Ready, spawned on the crate's executor: tasks per second;
@@ -52,7 +53,8 @@ fn report_sleeps(label: &str, mut micros: Vec<f64>, target_us: f64) {
     micros.sort_by(f64::total_cmp);
     let n = micros.len();
     let mean = micros.iter().sum::<f64>() / n as f64;
-    let p99 = micros[(n * 99).div_ceil(100) - 1];
+    // Rounded up by hand: usize::div_ceil is newer than Rust 1.63.
+    let p99 = micros[(n * 99 + 99) / 100 - 1];
     let early = micros.iter().filter(|&&us| us < target_us).count();
     println!(
         "rust sleep: {n} x {target_us:.0} us {label}: mean {mean:.1} us, p99 {p99:.1} us, \

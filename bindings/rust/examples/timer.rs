@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The async book's timer-and-executor example ("howdy!", two seconds,
 //! "done!"), run on libtimefuture: the book's thread-per-timer TimerFuture
 //! becomes a timer of the library's single driver thread, and its

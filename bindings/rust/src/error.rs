@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: MIT
 //! The crate's error type: one variant per `TF_E*` status of the C library,
 //! plus the failures that only exist on the Rust side (a task that panicked).
 
-use std::ffi::{c_int, CStr};
+use std::ffi::CStr;
+use std::os::raw::c_int;
 use std::fmt;
 
 use crate::sys;

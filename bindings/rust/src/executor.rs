@@ -1,14 +1,15 @@
+// SPDX-License-Identifier: MIT
 //! Rust futures run as C tasks of libtimefuture's executor, and the
 //! `block_on` functions.
 
 use std::any::Any;
-use std::ffi::{c_int, c_void};
+use std::os::raw::{c_int, c_void};
 use std::future::Future;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -313,6 +314,27 @@ impl Executor {
         Ok(polled)
     }
 
+    /// `tf_executor_drain` for an executor whose tasks are all C tasks (the
+    /// crate spawns no external ones): poll the ready tasks and re-arm the
+    /// eventfd. True if work remains (the fd stays readable).
+    fn drain(&self) -> Result<bool, Error> {
+        let mut taken = 0;
+        // SAFETY: self.raw is live; with capacity 0 the library writes
+        // neither tags nor wakers, only `taken`.
+        let status = unsafe {
+            sys::tf_executor_drain(
+                self.raw.as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+                &mut taken,
+            )
+        };
+        let more = check(status)? == 1;
+        debug_assert_eq!(taken, 0, "an external task was taken");
+        Ok(more)
+    }
+
     /// The number of unfinished tasks (it may change at once).
     ///
     /// # Errors
@@ -339,7 +361,8 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] if the library could not make a waker; with no
-    /// worker threads, the errors of [`run_ready`](Executor::run_ready) and
+    /// worker threads, the errors of [`run_ready`](Executor::run_ready)
+    /// ([`Error::Busy`] from inside one of this executor's tasks) and
     /// [`Error::System`] if waiting failed. A panic of `future` propagates
     /// to the caller.
     pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output, Error> {
@@ -365,14 +388,22 @@ impl Executor {
         });
         let waker = Waker::from(Arc::clone(&signal));
         let mut cx = Context::from_waker(&waker);
-        let mut future = pin!(future);
+        let mut future = future;
+        // SAFETY: the future is shadowed and never moved again (stack
+        // pinning; std's pin! macro is newer than Rust 1.63).
+        let mut future = unsafe { Pin::new_unchecked(&mut future) };
         loop {
             if signal.woken.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return Ok(output);
                 }
             }
-            if self.run_ready()? > 0 {
+            // Polls the ready tasks and re-arms the eventfd so that it is
+            // readable exactly when work remains: a task woken from another
+            // thread after this makes it readable, so poll(2) below cannot
+            // sleep through the wake (as a hand-written run_ready loop
+            // could).
+            if self.drain()? {
                 continue;
             }
             if signal.woken.load(Ordering::Acquire) {
@@ -470,7 +501,7 @@ struct PollFd {
     revents: i16,
 }
 
-type NfdsT = std::ffi::c_ulong;
+type NfdsT = std::os::raw::c_ulong;
 const POLLIN: i16 = 0x1;
 
 extern "C" {
@@ -528,7 +559,9 @@ unsafe extern "C" fn poll_block_on<T>(state: *mut c_void, waker: *const sys::tf_
 /// # Errors
 /// [`Error::NoMemory`] if the library could not allocate its waker.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
-    let future = pin!(future);
+    let mut future = future;
+    // SAFETY: the future is shadowed and never moved again (stack pinning).
+    let future = unsafe { Pin::new_unchecked(&mut future) };
     let mut state = BlockOn {
         future,
         output: None,

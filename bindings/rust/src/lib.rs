@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Safe Rust binding of libtimefuture: timer futures served by one driver
 //! thread (nanosecond deadlines, never early) and a task executor, behind
 //! the library's stable C ABI.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Raw declarations of the C ABI (`timefuture.h`), kept private: the crate's
 //! public API wraps every one of them safely.
 //!
@@ -6,7 +7,8 @@
 
 #![allow(non_camel_case_types, dead_code)]
 
-use std::ffi::{c_char, c_int, c_void};
+// std::os::raw: std::ffi has these aliases only since Rust 1.64.
+use std::os::raw::{c_char, c_int, c_void};
 
 pub const TF_OK: c_int = 0;
 pub const TF_PENDING: c_int = 0;
@@ -86,6 +88,8 @@ extern "C" {
     pub fn tf_timer_cancel(timer: *mut tf_timer) -> c_int;
     pub fn tf_timer_deadline(timer: *const tf_timer, deadline_ns: *mut u64) -> c_int;
     pub fn tf_timer_free(timer: *mut tf_timer) -> c_int;
+    /// Since 1.1 (TF_1.1).
+    pub fn tf_timer_peek(timer: *const tf_timer) -> c_int;
 
     pub fn tf_executor_new(threads: u32, out: *mut *mut tf_executor) -> c_int;
     pub fn tf_executor_free(executor: *mut tf_executor) -> c_int;
@@ -103,6 +107,14 @@ extern "C" {
         external: *mut u64,
     ) -> c_int;
     pub fn tf_executor_fd(executor: *mut tf_executor, fd: *mut c_int) -> c_int;
+    /// Since 1.1 (TF_1.1).
+    pub fn tf_executor_drain(
+        executor: *mut tf_executor,
+        tags: *mut u64,
+        wakers: *mut *const tf_waker,
+        capacity: usize,
+        taken: *mut usize,
+    ) -> c_int;
 
     pub fn tf_block_on(poll: tf_poll_fn, state: *mut c_void) -> c_int;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Timer futures served by the library's single timer driver thread.
 
 use std::future::Future;
@@ -48,8 +49,9 @@ pub struct Timer {
 // SAFETY: every tf_timer function the Timer calls may be called from any
 // thread; tf_timer_free needs exclusive use, which Drop has.
 unsafe impl Send for Timer {}
-// SAFETY: the only method taking &self is deadline_ns (tf_timer_deadline is
-// thread-safe); everything else, including the waker cache, needs &mut.
+// SAFETY: the methods taking &self are deadline_ns and peek
+// (tf_timer_deadline and tf_timer_peek are thread-safe); everything else,
+// including the waker cache, needs &mut.
 unsafe impl Sync for Timer {}
 
 impl Timer {
@@ -136,6 +138,35 @@ impl Timer {
         // SAFETY: self.raw is a live timer; deadline is a valid place.
         check(unsafe { sys::tf_timer_deadline(self.raw.as_ptr(), &mut deadline) })?;
         Ok(deadline)
+    }
+}
+
+impl Timer {
+    /// What a poll would return now, without polling: `Poll::Ready(Ok(()))`
+    /// once fired, `Poll::Ready(Err(`[`Error::Canceled`]`))` once cancelled,
+    /// `Poll::Pending` while armed. Unlike a poll it changes nothing: the
+    /// waiting task stays registered (and is still woken), and a timer whose
+    /// deadline has just passed stays pending until the driver thread fires
+    /// it. The answer may change as soon as it is returned.
+    ///
+    /// ```
+    /// use std::task::Poll;
+    /// use std::time::Duration;
+    /// # fn main() -> Result<(), timefuture::Error> {
+    /// let mut timer = timefuture::Timer::new(Duration::from_secs(60))?;
+    /// assert!(timer.peek().is_pending());
+    /// timer.cancel()?;
+    /// assert_eq!(timer.peek(), Poll::Ready(Err(timefuture::Error::Canceled)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn peek(&self) -> Poll<Result<(), Error>> {
+        // SAFETY: self.raw is a live timer.
+        match unsafe { sys::tf_timer_peek(self.raw.as_ptr()) } {
+            sys::TF_PENDING => Poll::Pending,
+            // TF_READY, TF_ECANCELED, or an error that would be a bug.
+            status => Poll::Ready(check(status).map(drop)),
+        }
     }
 }
 

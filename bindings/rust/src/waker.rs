@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The two waker bridges.
 //!
 //! - Rust → C: a [`Waker`] handed to a C timer becomes a custom `tf_waker`
@@ -6,9 +7,11 @@
 //!   same data pointer and `tf_waker_will_wake` recognises them as one task.
 //! - C → Rust: a `tf_waker` of the library's executor appears to Rust code as
 //!   an ordinary [`Waker`] whose [`RawWakerVTable`] calls
-//!   `tf_waker_clone/wake/wake_by_ref/drop`. Such a waker is passed back to C
-//!   as itself, with no wrapper.
+//!   `tf_waker_clone/wake/wake_by_ref/drop`. The waker lent to the poll
+//!   running on this thread (or a clone of it) is passed back to C as
+//!   itself, with no wrapper; any other is wrapped like a foreign waker.
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -171,10 +174,37 @@ static C_WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(
     c_waker_drop,
 );
 
-/// If `waker` stands for a C waker, that C waker (borrowed from `waker`).
+/// A Rust waker for the C waker `raw`, which it does not own.
+///
+/// # Safety
+/// `raw` must be a live C waker while the result is used.
+unsafe fn waker_for(raw: *const sys::tf_waker) -> ManuallyDrop<Waker> {
+    // SAFETY: the vtable's functions accept any live C waker; the
+    // ManuallyDrop keeps us from releasing a reference we do not own.
+    ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(raw as *const (), &C_WAKER_VTABLE)) })
+}
+
+thread_local! {
+    /// The C waker lent to the innermost poll from C running on this thread
+    /// (null outside one). Rust 1.63 has no `Waker::data`/`Waker::vtable`,
+    /// so a waker is recognised as a C one by comparing it with this.
+    static LENT: Cell<*const sys::tf_waker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// If `waker` wakes the task whose poll from C is running on this thread,
+/// that task's C waker (borrowed from the poll). Other C-backed wakers are
+/// not recognised; they are wrapped like foreign ones, which still works.
 pub(crate) fn as_c_waker(waker: &Waker) -> Option<*const sys::tf_waker> {
-    if std::ptr::eq(waker.vtable(), &C_WAKER_VTABLE) {
-        Some(waker.data() as *const sys::tf_waker)
+    let lent = LENT.with(Cell::get);
+    if lent.is_null() {
+        return None;
+    }
+    // SAFETY: LENT is set only while the poll that was lent it runs.
+    let own = unsafe { waker_for(lent) };
+    // Same data pointer and vtable: the lent waker or a clone of it (a
+    // library task's clones are the task itself).
+    if waker.will_wake(&own) {
+        Some(lent)
     } else {
         None
     }
@@ -182,23 +212,35 @@ pub(crate) fn as_c_waker(waker: &Waker) -> Option<*const sys::tf_waker> {
 
 /// A Rust [`Waker`] that borrows a C waker for the lifetime `'a` (e.g. the
 /// duration of a poll called from C). It is never dropped, so it releases
-/// nothing; clones made from it are full references.
+/// nothing; clones made from it are full references. While it exists it is
+/// this thread's lent waker (see [`as_c_waker`]).
 pub(crate) struct BorrowedWaker<'a> {
     waker: ManuallyDrop<Waker>,
-    _lender: PhantomData<&'a sys::tf_waker>,
+    /// The lent waker of an enclosing poll, restored on drop.
+    outer: *const sys::tf_waker,
+    /// Tied to the lender, and to this thread (the record is thread-local).
+    _lender: PhantomData<(&'a sys::tf_waker, *const ())>,
 }
 
 impl BorrowedWaker<'_> {
     /// # Safety
-    /// `raw` must be a live C waker for the whole lifetime of the result.
+    /// `raw` must be a live C waker for the whole lifetime of the result,
+    /// and results must be dropped in the reverse order of their creation
+    /// (as locals of nested polls are).
     pub(crate) unsafe fn new(raw: *const sys::tf_waker) -> Self {
-        // SAFETY: the vtable's functions accept any live C waker; the
-        // ManuallyDrop keeps us from releasing a reference we do not own.
-        let waker = unsafe { Waker::from_raw(RawWaker::new(raw as *const (), &C_WAKER_VTABLE)) };
+        let outer = LENT.with(|lent| lent.replace(raw));
         BorrowedWaker {
-            waker: ManuallyDrop::new(waker),
+            // SAFETY: raw is live for our lifetime (the caller's promise).
+            waker: unsafe { waker_for(raw) },
+            outer,
             _lender: PhantomData,
         }
+    }
+}
+
+impl Drop for BorrowedWaker<'_> {
+    fn drop(&mut self) {
+        LENT.with(|lent| lent.set(self.outer));
     }
 }
 

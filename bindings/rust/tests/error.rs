@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Error: every C status has a variant, and the text is the library's.
 
 use timefuture::Error;

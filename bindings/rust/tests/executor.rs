@@ -1,11 +1,14 @@
+// SPDX-License-Identifier: MIT
 //! The crate's executor: spawn, run, block_on, JoinHandle, panics, shutdown.
 
 mod common;
 
 use std::future::Future;
+use std::io::Write;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::task::Waker;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -311,7 +314,7 @@ fn c_wakers_work_under_a_foreign_executor() {
     let ready = Arc::new(AtomicBool::new(false));
     let seen = Arc::clone(&ready);
     let task = executor
-        .spawn(std::future::poll_fn(move |cx| {
+        .spawn(common::poll_fn(move |cx| {
             if seen.load(Ordering::SeqCst) {
                 return Poll::Ready("woken");
             }
@@ -354,4 +357,192 @@ fn executors_and_handles_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Executor>();
     assert_send_sync::<JoinHandle<String>>();
+}
+
+/// One side of a ping-pong with another thread: `Step(n)` is ready once the
+/// other thread has released step `n`, which it does only after the waiting
+/// future has registered its waker. Every step thus needs one wake; a lost
+/// wake hangs the test (and the watchdog ends it).
+struct PingPong {
+    state: Mutex<(u64, Option<Waker>)>,
+    registered: Condvar,
+}
+
+impl PingPong {
+    fn new() -> Arc<PingPong> {
+        Arc::new(PingPong {
+            state: Mutex::new((0, None)),
+            registered: Condvar::new(),
+        })
+    }
+
+    /// Await `steps` steps, one after the other.
+    async fn await_steps(self: Arc<Self>, steps: u64) -> u64 {
+        for step in 1..=steps {
+            let this = Arc::clone(&self);
+            common::poll_fn(move |cx| {
+                let mut state = this.state.lock().unwrap();
+                if state.0 >= step {
+                    return Poll::Ready(());
+                }
+                state.1 = Some(cx.waker().clone());
+                this.registered.notify_all();
+                Poll::Pending
+            })
+            .await;
+        }
+        steps
+    }
+
+    /// On another thread: release `steps` steps, each once the future waits
+    /// for it, waking it from this thread.
+    fn release_from_a_thread(self: &Arc<Self>, steps: u64) -> std::thread::JoinHandle<()> {
+        let this = Arc::clone(self);
+        std::thread::spawn(move || {
+            for step in 1..=steps {
+                let waker = {
+                    let mut state = this.state.lock().unwrap();
+                    while state.1.is_none() {
+                        state = this.registered.wait(state).unwrap();
+                    }
+                    state.0 = step;
+                    state.1.take().unwrap()
+                };
+                waker.wake();
+            }
+        })
+    }
+}
+
+/// Tasks that keep a clone of their waker and finish once polled after the
+/// last of `ROUNDS` rounds, in each of which another thread wakes every one
+/// of them, back to back: wakes race with the polls and with the driver
+/// going to sleep. A task whose wake is lost is never polled again.
+struct WakeRounds {
+    round: AtomicUsize,
+    wakers: Mutex<Vec<Waker>>,
+    all_cloned: Condvar,
+}
+
+impl WakeRounds {
+    const ROUNDS: usize = 5;
+
+    fn new() -> Arc<WakeRounds> {
+        Arc::new(WakeRounds {
+            round: AtomicUsize::new(0),
+            wakers: Mutex::new(Vec::new()),
+            all_cloned: Condvar::new(),
+        })
+    }
+
+    fn task(self: &Arc<Self>) -> impl Future<Output = ()> + Send {
+        let this = Arc::clone(self);
+        let mut cloned = false;
+        common::poll_fn(move |cx| {
+            if !cloned {
+                cloned = true;
+                this.wakers.lock().unwrap().push(cx.waker().clone());
+                this.all_cloned.notify_all();
+            }
+            if this.round.load(Ordering::SeqCst) >= WakeRounds::ROUNDS {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    /// On another thread: once `tasks` tasks kept their wakers, run the
+    /// rounds of wakes.
+    fn wake_from_a_thread(self: &Arc<Self>, tasks: usize) -> std::thread::JoinHandle<()> {
+        let this = Arc::clone(self);
+        std::thread::spawn(move || {
+            let mut wakers = this.wakers.lock().unwrap();
+            while wakers.len() < tasks {
+                wakers = this.all_cloned.wait(wakers).unwrap();
+            }
+            let wakers = std::mem::take(&mut *wakers);
+            for round in 1..=WakeRounds::ROUNDS {
+                this.round.store(round, Ordering::SeqCst);
+                for waker in &wakers {
+                    waker.wake_by_ref();
+                }
+            }
+        })
+    }
+}
+
+/// Abort the whole test run with a message if `done` is not dropped or
+/// sent to within 60 s: a hang guard far above any expected duration.
+fn watchdog(what: &'static str) -> mpsc::Sender<()> {
+    let (done, finished) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_secs(60)) {
+            // Straight to the process's stderr: the test harness captures
+            // eprintln!, and the abort would lose what it captured.
+            let _ = writeln!(
+                std::io::stderr(),
+                "watchdog: {what} did not finish within 60 s (a lost wake?); aborting"
+            );
+            std::process::abort();
+        }
+    });
+    done
+}
+
+#[test]
+fn two_thousand_wakes_from_another_thread_complete_under_block_on() {
+    const STEPS: u64 = 2_000;
+    for threads in [0, 2] {
+        let _done = watchdog("2,000 wakes under Executor::block_on");
+        let executor = Executor::new(threads).unwrap();
+        // A spawned task woken from one thread (through the executor's
+        // queue and, without workers, its eventfd)...
+        let task_side = PingPong::new();
+        let task_waker = task_side.release_from_a_thread(STEPS);
+        let task = executor
+            .spawn(Arc::clone(&task_side).await_steps(STEPS))
+            .unwrap();
+        // ...and the future given to block_on, woken from another.
+        let main_side = PingPong::new();
+        let main_waker = main_side.release_from_a_thread(STEPS);
+        let (own, spawned) = executor
+            .block_on(async move {
+                let own = main_side.await_steps(STEPS).await;
+                (own, task.await)
+            })
+            .unwrap();
+        assert_eq!(own, STEPS, "{threads} workers");
+        assert_eq!(spawned, Ok(STEPS), "{threads} workers");
+        task_waker.join().unwrap();
+        main_waker.join().unwrap();
+    }
+}
+
+#[test]
+fn two_thousand_tasks_woken_from_another_thread_complete_under_block_on() {
+    const TASKS: usize = 2_000;
+    for threads in [0, 2] {
+        for _ in 0..3 {
+            let _done = watchdog("2,000 tasks woken under Executor::block_on");
+            let executor = Executor::new(threads).unwrap();
+            let wakes = WakeRounds::new();
+            let handles: Vec<JoinHandle<()>> = (0..TASKS)
+                .map(|_| executor.spawn(wakes.task()).unwrap())
+                .collect();
+            let waker_thread = wakes.wake_from_a_thread(TASKS);
+            let finished = executor
+                .block_on(async move {
+                    let mut finished = 0;
+                    for handle in handles {
+                        handle.await.unwrap();
+                        finished += 1;
+                    }
+                    finished
+                })
+                .unwrap();
+            assert_eq!(finished, TASKS, "{threads} workers");
+            waker_thread.join().unwrap();
+        }
+    }
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An out-of-tree program built against an installed libtimefuture, once
  * through pkg-config and once through find_package, each shared and static.
  * It checks that the header it was compiled with and the library it runs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Helpers shared by the integration tests: a minimal hand-written executor
 //! (the async book's design, with no knowledge of libtimefuture) and a
 //! waker that counts its wakes.
@@ -15,7 +16,8 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 struct MiniTask {
     future: Mutex<Option<BoxFuture>>,
-    queue: Sender<Arc<MiniTask>>,
+    /// In a Mutex: Sender is Sync (as Wake needs) only since Rust 1.72.
+    queue: Mutex<Sender<Arc<MiniTask>>>,
 }
 
 impl Wake for MiniTask {
@@ -25,7 +27,7 @@ impl Wake for MiniTask {
     fn wake_by_ref(self: &Arc<Self>) {
         // The executor may be gone (the run loop finished); then the wake is
         // moot.
-        let _ = self.queue.send(Arc::clone(self));
+        let _ = self.queue.lock().unwrap().send(Arc::clone(self));
     }
 }
 
@@ -45,7 +47,7 @@ impl MiniExecutor {
     pub fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
         let task = Arc::new(MiniTask {
             future: Mutex::new(Some(Box::pin(future))),
-            queue: self.sender.clone(),
+            queue: Mutex::new(self.sender.clone()),
         });
         self.sender.send(task).expect("queue is open");
     }
@@ -110,12 +112,29 @@ impl Wake for Counter {
     }
 }
 
+/// Wait until `condition` holds, for things another thread finishes a
+/// moment after the event the test saw (e.g. the timer driver letting go of
+/// a waker after waking it). The limit only keeps a broken build from
+/// hanging the test run; it is far above any expected delay.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "gave up after 30 s waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Poll `future` once with `waker`.
 pub fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(future).poll(&mut Context::from_waker(waker))
 }
 
 /// A waker that counts how often it is cloned (it does nothing when woken).
+// As in the crate: every unsafe operation in its own unsafe block.
+#[deny(unsafe_op_in_unsafe_fn)]
 pub fn clone_counting_waker() -> (Waker, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{RawWaker, RawWakerVTable};
@@ -144,4 +163,20 @@ pub fn clone_counting_waker() -> (Waker, Arc<std::sync::atomic::AtomicUsize>) {
     // SAFETY: the vtable's contract holds for an Arc<AtomicUsize> reference.
     let waker = unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) };
     (waker, clones)
+}
+
+/// A future made of a poll closure: `std::future::poll_fn`, which is newer
+/// than Rust 1.63.
+pub fn poll_fn<T, F: FnMut(&mut Context<'_>) -> Poll<T> + Unpin>(f: F) -> PollFn<F> {
+    PollFn(f)
+}
+
+/// The future returned by [`poll_fn`].
+pub struct PollFn<F>(F);
+
+impl<T, F: FnMut(&mut Context<'_>) -> Poll<T> + Unpin> Future for PollFn<F> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        (self.get_mut().0)(cx)
+    }
 }

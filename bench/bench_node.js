@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+'use strict';
+// timefuture for Node.js against Node's own timers, in the same run.
+//   TIMEFUTURE_PACKAGE=<build>/bindings/node/package node bench/bench_node.js [scale]
+// (or `cmake --build <build> --target bench_node`). `scale` (default 1)
+// multiplies the workload sizes, e.g. 0.1 for a quick look.
+// Each many-timers variant runs in its own child process so that its peak
+// RSS (process.resourceUsage().maxRSS) is its own. Figures, not tests.
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const pkg = process.env.TIMEFUTURE_PACKAGE || path.join(__dirname, '..', 'bindings', 'node');
+const scale = Number(process.argv[2] || process.env.TF_BENCH_SCALE || 1);
+const N_TIMERS = Math.max(1000, Math.round(1_000_000 * scale));
+const N_SLEEPS = Math.max(100, Math.round(1000 * scale));
+const N_SEQ = Math.max(1000, Math.round(1_000_000 * scale));
+const N_SEQ_NODE = Math.max(100, Math.round(1000 * scale)); // 1 ms each at best
+
+const variants = {
+  // N timers, deadlines uniform over 1 s, all awaited.
+  many_tf: `
+    const tf = require(PKG);
+    const t0 = process.hrtime.bigint();
+    const ps = new Array(N);
+    for (let i = 0; i < N; i++) ps[i] = tf.setTimeout(Math.random() * 1000);
+    Promise.all(ps).then(() => done(t0));`,
+  many_node_promises: `
+    const { setTimeout: st } = require('node:timers/promises');
+    const t0 = process.hrtime.bigint();
+    const ps = new Array(N);
+    for (let i = 0; i < N; i++) ps[i] = st(Math.random() * 1000);
+    Promise.all(ps).then(() => done(t0));`,
+  many_node_callback: `
+    const t0 = process.hrtime.bigint();
+    let left = N;
+    const cb = () => { if (--left === 0) done(t0); };
+    for (let i = 0; i < N; i++) setTimeout(cb, Math.random() * 1000);`,
+};
+
+function runMany(name) {
+  const code = `const PKG = ${JSON.stringify(pkg)}; const N = ${N_TIMERS};
+    function done(t0) {
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      console.log(JSON.stringify({ s, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+    }
+    ${variants[name]}`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr || r.signal}`);
+  return JSON.parse(r.stdout);
+}
+
+function stats(ns) {
+  const a = ns.map(Number).sort((x, y) => x - y);
+  const mean = a.reduce((s, x) => s + x, 0) / a.length;
+  return { mean, min: a[0], p50: a[a.length >> 1], p99: a[Math.floor(a.length * 0.99)], max: a[a.length - 1] };
+}
+
+const us = (x) => `${(x / 1e3).toFixed(1)} us`;
+
+async function main() {
+  const tf = require(pkg);
+  const { setTimeout: nodeSetTimeout } = require('node:timers/promises');
+  const hr = process.hrtime.bigint;
+  console.log(`timefuture ${tf.version} on Node ${process.version}, scale ${scale}`);
+
+  console.log(`\n== ${N_TIMERS.toLocaleString('en')} timers, deadlines uniform over 1 s, all awaited` +
+              ' (own process each)');
+  console.log('   target for tf: <= 1.5 s total, <= 250 MiB peak RSS');
+  for (const name of Object.keys(variants)) {
+    const r = runMany(name);
+    console.log(`  ${name.padEnd(20)} ${r.s.toFixed(3)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+  }
+
+  console.log(`\n== ${N_SLEEPS} sleeps of 100 us in a row (target: mean <= 250 us, none early)`);
+  for (const [name, fn, want] of [
+    ['tf.sleep(100_000n)', () => tf.sleep(100_000n), 100_000n],
+    ['tf.setTimeout(0.1)', () => tf.setTimeout(0.1), 100_000n],
+    ['node setTimeout(0.1)', () => nodeSetTimeout(0.1), 100_000n],
+  ]) {
+    const times = [];
+    let early = 0;
+    const n = name.startsWith('node') ? Math.min(N_SLEEPS, 300) : N_SLEEPS;
+    for (let i = 0; i < n; i++) {
+      const t0 = hr();
+      await fn();
+      const dt = hr() - t0;
+      if (dt < want) early++;
+      times.push(dt);
+    }
+    const s = stats(times);
+    console.log(`  ${name.padEnd(22)} n=${n} mean ${us(s.mean)}  p50 ${us(s.p50)}  p99 ${us(s.p99)}` +
+                `  min ${us(s.min)}  max ${us(s.max)}  early ${early}`);
+  }
+
+  console.log(`\n== sequential awaits`);
+  for (const [name, fn, n] of [
+    ['await null', () => null, N_SEQ],
+    ['await tf.setTimeout(0)', () => tf.setTimeout(0), N_SEQ],
+    ['await node setTimeout(0)', () => nodeSetTimeout(0), N_SEQ_NODE],
+    ['await setImmediate', () => new Promise((r) => setImmediate(r)), N_SEQ],
+  ]) {
+    const t0 = hr();
+    for (let i = 0; i < n; i++) await fn();
+    const s = Number(hr() - t0) / 1e9;
+    console.log(`  ${name.padEnd(26)} n=${n.toLocaleString('en')}  ${(n / s).toFixed(0).padStart(10)} tasks/s` +
+                `  (${us((s * 1e9) / n)} each)`);
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

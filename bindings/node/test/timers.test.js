@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const { pathToFileURL } = require('node:url');
+const path = require('node:path');
+const { tf, packageDir } = require('./helper.js');
+
+const hr = () => process.hrtime.bigint();
+
+test('setTimeout resolves with its value, never early', async () => {
+  for (const ms of [0, 0.001, 0.1, 1, 2.5, 7]) {
+    const t0 = hr();
+    const v = await tf.setTimeout(ms, { ms });
+    const dt = hr() - t0;
+    assert.deepStrictEqual(v, { ms });
+    assert.ok(dt >= BigInt(Math.ceil(ms * 1e6)), `${ms} ms took only ${dt} ns`);
+  }
+  assert.strictEqual(await tf.setTimeout(0.1, 'value'), 'value');
+  assert.strictEqual(await tf.setTimeout(), undefined);
+});
+
+test('many concurrent timeouts: each never early, all settle', async () => {
+  const t0 = hr();
+  const delays = Array.from({ length: 5000 }, (_, i) => (i * 7919 % 5000) / 1000);
+  const ends = await Promise.all(delays.map((d) => tf.setTimeout(d).then(() => hr())));
+  ends.forEach((end, i) => {
+    assert.ok(end - t0 >= BigInt(Math.ceil(delays[i] * 1e6)), `timer ${i} early`);
+  });
+  assert.strictEqual(tf._native.stats().slots, 0);
+});
+
+test('now() is the CLOCK_MONOTONIC of process.hrtime.bigint()', () => {
+  for (let i = 0; i < 100; i++) {
+    const a = hr();
+    const n = tf.now();
+    const b = hr();
+    assert.strictEqual(typeof n, 'bigint');
+    assert.ok(a <= n && n <= b, `${a} <= ${n} <= ${b}`);
+  }
+});
+
+test('sleep(ns) and sleepUntil(deadline) are never early', async () => {
+  for (const ns of [0n, 1n, 100_000n, 1_234_567n]) {
+    const t0 = hr();
+    assert.strictEqual(await tf.sleep(ns), undefined);
+    assert.ok(hr() - t0 >= ns, `sleep(${ns}) early`);
+  }
+  for (let i = 0; i < 50; i++) {
+    const deadline = tf.now() + 50_000n;
+    await tf.sleepUntil(deadline);
+    assert.ok(hr() >= deadline, 'sleepUntil early');
+    assert.ok(tf.now() >= deadline);
+  }
+  await tf.sleepUntil(0n); // in the past: at once
+});
+
+test('setInterval ticks at start + k*period: never early, no drift', async () => {
+  // The deadlines the iterator asks the addon for are recorded: they must be
+  // exactly start + k*period even when the consumer is slow (a drifting
+  // interval would schedule from when the consumer came back).
+  const native = tf._native;
+  const orig = native.sleepUntil;
+  const asked = [];
+  native.sleepUntil = (deadline, ref) => { asked.push(deadline); return orig(deadline, ref); };
+  try {
+    const period = 3;
+    const periodNs = BigInt(period * 1e6);
+    const before = tf.now();
+    let k = 0;
+    for await (const v of tf.setInterval(period, 'tick')) {
+      k++;
+      assert.strictEqual(v, 'tick');
+      assert.ok(tf.now() >= asked[k - 1], `tick ${k} early`);
+      if (k === 3) await tf.setTimeout(period * 2.5); // a slow consumer
+      if (k === 12) break;
+    }
+    assert.strictEqual(asked.length, 12);
+    assert.ok(asked[0] >= before + periodNs);
+    for (let i = 1; i < asked.length; i++) {
+      assert.strictEqual(asked[i] - asked[0], BigInt(i) * periodNs, `deadline ${i} drifted`);
+    }
+  } finally {
+    native.sleepUntil = orig;
+  }
+});
+
+test('setInterval ticks follow the original deadline exactly', async () => {
+  // Each tick's due time is checked against start + k*period on the same
+  // clock; the k-th resolution is never before it, whatever the jitter.
+  const it = tf.setInterval(1.5);
+  const start = tf.now();
+  for (let k = 1; k <= 10; k++) {
+    await it.next();
+    assert.ok(tf.now() >= start + BigInt(k * 1.5e6), `tick ${k} early`);
+  }
+  await it.return();
+});
+
+test('setInterval stops on abort with an AbortError', async () => {
+  const ac = new AbortController();
+  const seen = [];
+  await assert.rejects(async () => {
+    for await (const v of tf.setInterval(1, 'x', { signal: ac.signal })) {
+      seen.push(v);
+      if (seen.length === 3) ac.abort('stop');
+    }
+  }, (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause === 'stop');
+  assert.strictEqual(seen.length, 3);
+});
+
+test('scheduler.wait and scheduler.yield', async () => {
+  const t0 = hr();
+  assert.strictEqual(await tf.scheduler.wait(2), undefined);
+  assert.ok(hr() - t0 >= 2_000_000n);
+  await tf.scheduler.yield();
+  const ac = new AbortController();
+  const p = tf.scheduler.wait(10_000, { signal: ac.signal });
+  ac.abort();
+  await assert.rejects(p, { name: 'AbortError' });
+});
+
+test('Timer: reset, await, cancel, deadline, state', async () => {
+  // State checks use deadlines far off, so a descheduled test cannot miss them.
+  const t = new tf.Timer(60_000);
+  assert.strictEqual(t.state, 'pending');
+  const before = tf.now();
+  t.reset(1);
+  const dl = t.deadline;
+  assert.strictEqual(typeof dl, 'bigint');
+  assert.ok(dl >= before + 1_000_000n);
+  await t;
+  assert.ok(tf.now() >= dl, 'timer early');
+  assert.strictEqual(t.state, 'fired');
+  assert.strictEqual(t.cancel(), false); // already fired
+  await t; // a fired timer stays resolved
+
+  // re-armed after firing: a new await waits for the new deadline
+  t.reset(60_000);
+  assert.strictEqual(t.state, 'pending');
+  t.reset(2);
+  const dl2 = t.deadline;
+  await t;
+  assert.ok(tf.now() >= dl2);
+
+  // cancel rejects an await in progress with an AbortError
+  const c = new tf.Timer(10_000);
+  const waiting = c.then(() => 'fired', (e) => e);
+  assert.strictEqual(c.cancel(), true);
+  const err = await waiting;
+  assert.strictEqual(err.name, 'AbortError');
+  assert.strictEqual(err.code, 'ABORT_ERR');
+  assert.strictEqual(c.state, 'canceled');
+  await assert.rejects(Promise.resolve(c), { name: 'AbortError' });
+  c.reset(0.5);
+  await c; // re-armed after cancel
+  assert.strictEqual(c.state, 'fired');
+
+  // an await in progress follows a reset to a later deadline
+  const r = new tf.Timer(1);
+  const p = r.then(() => tf.now());
+  r.reset(4);
+  const dl3 = r.deadline;
+  assert.ok((await p) >= dl3);
+});
+
+test('an awaited Timer that is otherwise unreachable still fires', async () => {
+  const done = [];
+  for (let i = 0; i < 100; i++) done.push((async () => { await new tf.Timer(1); return i; })());
+  if (global.gc) global.gc();
+  assert.strictEqual((await Promise.all(done)).length, 100);
+});
+
+test('the ESM entry exports the same module', async () => {
+  const m = await import(pathToFileURL(path.join(packageDir, 'index.mjs')).href);
+  assert.strictEqual(m.setTimeout, tf.setTimeout);
+  assert.strictEqual(m.default, tf);
+  assert.strictEqual(await m.setTimeout(0.05, 7), 7);
+  assert.strictEqual(typeof m.Timer, 'function');
+});
+
+test('version matches the package', () => {
+  const pkg = require(path.join(packageDir, 'package.json'));
+  assert.strictEqual(tf.version, pkg.version);
+});

@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: MIT
+"""Type-checked (not run) by the pip install test: mypy must find the
+installed package's stub through py.typed and type the calls."""
+
+import timefuture
+
+
+async def main() -> int:
+    await timefuture.sleep(0.001)
+    timer = timefuture.Timer(0.01)
+    timer.reset(0.02)
+    await timer
+    return 21
+
+
+reveal_type(timefuture.Timer(1).deadline)
+reveal_type(timefuture.run(main()))

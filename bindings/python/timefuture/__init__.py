@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: MIT
+"""Python binding of libtimefuture: timers of one driver thread and a task
+executor.
+
+- ``await sleep(s)``, ``await sleep_until(t)`` and ``Timer(s)`` (reset/cancel)
+  use the library's timer driver: nanosecond deadlines, never early.
+- ``run(coro)`` and ``Executor`` run coroutines as library tasks; ``spawn``
+  returns an awaitable Task handle.
+- The same awaitables work inside asyncio.run(): the loop watches the
+  library's eventfd, so no Python code runs on the driver thread.
+
+The implementation is the C extension ``timefuture._timefuture``; this
+package only re-exports its public names (the stub beside it types them).
+"""
+
+from ._timefuture import (
+    EBUSY,
+    ECANCELED,
+    EEMPTY,
+    EFORK,
+    EHANDLE,
+    EINVAL,
+    ENOMEM,
+    ERANGE,
+    ESHUTDOWN,
+    ESTATE,
+    ESYS,
+    ETHREAD,
+    ETIMEDOUT,
+    EVERSION,
+    CancelledError,
+    Error,
+    Executor,
+    Sleep,
+    Task,
+    Timer,
+    TimerCancelled,
+    YieldNow,
+    __version__,
+    current_task,
+    monotonic,
+    monotonic_ns,
+    run,
+    sleep,
+    sleep_until,
+    spawn,
+    strerror,
+    version_number,
+    yield_now,
+)
+
+__all__ = [
+    "EBUSY",
+    "ECANCELED",
+    "EEMPTY",
+    "EFORK",
+    "EHANDLE",
+    "EINVAL",
+    "ENOMEM",
+    "ERANGE",
+    "ESHUTDOWN",
+    "ESTATE",
+    "ESYS",
+    "ETHREAD",
+    "ETIMEDOUT",
+    "EVERSION",
+    "CancelledError",
+    "Error",
+    "Executor",
+    "Sleep",
+    "Task",
+    "Timer",
+    "TimerCancelled",
+    "YieldNow",
+    "__version__",
+    "current_task",
+    "monotonic",
+    "monotonic_ns",
+    "run",
+    "sleep",
+    "sleep_until",
+    "spawn",
+    "strerror",
+    "version_number",
+    "yield_now",
+]

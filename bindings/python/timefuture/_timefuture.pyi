@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: MIT
+"""Type stubs of the `timefuture._timefuture` extension module (the Python
+binding of libtimefuture, re-exported by the `timefuture` package): timers of
+one driver thread and a task executor."""
+
+from types import GenericAlias, TracebackType
+from typing import Any, Coroutine, Generator, Generic, Optional, Type, TypeVar, final
+
+_T = TypeVar("_T")
+
+__version__: str
+"""The library's run-time version string (tf_version_string)."""
+version_number: int
+"""The library's version as (major << 16) | (minor << 8) | patch."""
+
+EINVAL: int
+"""Status code: an argument is invalid."""
+EHANDLE: int
+"""Status code: a handle is not a live object of the expected type."""
+ENOMEM: int
+"""Status code: memory could not be allocated."""
+ERANGE: int
+"""Status code: a duration or deadline is out of range."""
+ESHUTDOWN: int
+"""Status code: the executor has been shut down."""
+ETIMEDOUT: int
+"""Status code: the timeout passed before anything became ready."""
+EEMPTY: int
+"""Status code: no task could ever become ready."""
+ECANCELED: int
+"""Status code: the timer was cancelled."""
+ESTATE: int
+"""Status code: the call is not valid in the object's current state."""
+EBUSY: int
+"""Status code: the resource is in use."""
+ETHREAD: int
+"""Status code: a thread could not be created."""
+ESYS: int
+"""Status code: a system call failed."""
+EVERSION: int
+"""Status code: unsupported ABI version or table size."""
+EFORK: int
+"""Status code: the object was created before fork()."""
+
+class Error(Exception):
+    """A libtimefuture call failed; carries the library's status code."""
+
+    code: int
+    """The library's negative status code (compare with EINVAL, ...)."""
+    @property
+    def strerror(self) -> str:
+        """The library's explanation of the code (tf_strerror)."""
+    def __init__(self, code: int, context: Optional[str] = ...) -> None:
+        """Make the error for status ``code``; ``context`` names the failed
+        operation."""
+
+class TimerCancelled(Error):
+    """Raised by awaiting a Timer that was cancelled (code ECANCELED)."""
+
+class CancelledError(BaseException):
+    """Thrown into a task's coroutine by Task.cancel() and raised by awaiting
+    a cancelled task (not asyncio's class)."""
+
+# Not subclassable at run time (the C types lack Py_TPFLAGS_BASETYPE).
+@final
+class Sleep:
+    """An awaitable completing at a deadline of the library's timer driver;
+    made by sleep(), sleep_until() and by awaiting a Timer."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """Wait for the deadline (never early)."""
+    def __iter__(self) -> "Sleep":
+        """The awaitable is its own iterator."""
+    def __next__(self) -> Any:
+        """One step of the wait."""
+    def send(self, value: None, /) -> Any:
+        """Resume the wait (value must be None)."""
+    def throw(self, typ: Any, val: Any = ..., tb: Any = ..., /) -> Any:
+        """Abandon the wait and raise the given exception."""
+    def close(self) -> None:
+        """Abandon the wait."""
+
+@final
+class YieldNow:
+    """The awaitable returned by yield_now()."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """Yield to the other ready tasks once."""
+    def __iter__(self) -> "YieldNow":
+        """The awaitable is its own iterator."""
+    def __next__(self) -> Any:
+        """One step."""
+
+@final
+class Timer:
+    """A re-armable timer of the library's driver thread, armed on creation.
+
+    ``await timer`` returns once the deadline has passed, never early. One
+    task may await a given Timer at a time."""
+
+    def __init__(self, seconds: float) -> None:
+        """Arm a timer firing ``seconds`` (>= 0) from now."""
+    def __await__(self) -> Generator[Any, None, None]:
+        """Wait until the timer fires; raise TimerCancelled if cancelled."""
+    def reset(self, seconds: Optional[float] = None) -> None:
+        """Re-arm to fire ``seconds`` from now (default: the last duration)."""
+    def cancel(self) -> bool:
+        """Disarm; an awaiting task gets TimerCancelled. True if it was armed."""
+    @property
+    def deadline(self) -> float:
+        """The deadline in seconds on the monotonic() clock."""
+    @property
+    def duration(self) -> float:
+        """The duration of the last arming, in seconds."""
+    @property
+    def cancelled(self) -> bool:
+        """True after cancel() until the next reset()."""
+
+@final
+class Task(Generic[_T]):
+    """The handle of a coroutine spawned on an Executor; await it from
+    another timefuture task to get the coroutine's result or exception."""
+
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias:
+        """``Task[int]`` at run time, as for asyncio.Task."""
+    def __await__(self) -> Generator[Any, None, _T]:
+        """Wait for the task and return its result (or raise its exception)."""
+    def done(self) -> bool:
+        """True once the task has finished, failed or been cancelled."""
+    def cancelled(self) -> bool:
+        """True if the task ended by cancellation."""
+    def result(self) -> _T:
+        """The result; raises the task's exception, CancelledError, or
+        RuntimeError if still running."""
+    def exception(self) -> Optional[BaseException]:
+        """The task's exception or None; raises CancelledError if cancelled,
+        RuntimeError if still running."""
+    def cancel(self) -> bool:
+        """Throw CancelledError into the coroutine at its next step; False if
+        the task had already finished."""
+
+@final
+class Executor:
+    """A libtimefuture executor running Python coroutines as external tasks.
+
+    Python tasks run on the thread calling run()/run_until_complete();
+    ``threads`` library worker threads poll only C tasks (see capsule())."""
+
+    def __init__(self, threads: int = 0) -> None:
+        """Create the executor with 0..1024 worker threads for C tasks."""
+    def spawn(self, coro: Coroutine[Any, Any, _T], /) -> Task[_T]:
+        """Schedule the coroutine as a task and return its handle."""
+    def run(self) -> None:
+        """Run tasks until none is left."""
+    def run_until_complete(self, aw: "Coroutine[Any, Any, _T] | Task[_T]", /) -> _T:
+        """Run until ``aw`` is done; return its result or raise its exception."""
+    def close(self) -> None:
+        """Close every unfinished task and free the library executor."""
+    def capsule(self) -> Any:
+        """A PyCapsule 'timefuture.tf_executor' holding the tf_executor*."""
+    def __enter__(self) -> "Executor":
+        """Return the executor."""
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool:
+        """Close the executor."""
+    @property
+    def pending(self) -> int:
+        """Number of spawned tasks that have not finished."""
+    @property
+    def threads(self) -> int:
+        """Number of the library's worker threads."""
+    @property
+    def closed(self) -> bool:
+        """True once close() has been called."""
+
+def run(coro: Coroutine[Any, Any, _T], *, threads: int = 0) -> _T:
+    """Run the coroutine on a new Executor and return its result; tasks left
+    unfinished are closed. Ctrl-C raises KeyboardInterrupt."""
+
+def sleep(seconds: float, /) -> Sleep:
+    """An awaitable completing ``seconds`` from now, never earlier."""
+
+def sleep_until(deadline: float, /) -> Sleep:
+    """An awaitable completing at ``deadline`` on the monotonic() clock."""
+
+def yield_now() -> YieldNow:
+    """An awaitable that lets the other ready tasks run once."""
+
+def spawn(coro: Coroutine[Any, Any, _T], /) -> Task[_T]:
+    """Spawn the coroutine on the executor running the current task."""
+
+def current_task() -> Optional[Task[Any]]:
+    """The Task a timefuture executor is running on this thread, or None."""
+
+def monotonic() -> float:
+    """The library's monotonic clock in seconds."""
+
+def monotonic_ns() -> int:
+    """The library's monotonic clock in nanoseconds."""
+
+def strerror(code: int, /) -> str:
+    """The library's text for a status code (tf_strerror)."""

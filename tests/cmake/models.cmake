@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: MIT
+# Model checking of the thread protocols (tests/models/*.pml, see
+# docs/design.md, "Model-checked protocols"): each model is checked
+# exhaustively by spin, and each mutant (the bug the model exists to catch)
+# must be caught. Label "model": ctest -L model. Without spin installed
+# these tests fail (check.sh says so) rather than disappear.
+set(_tf_models ${CMAKE_CURRENT_SOURCE_DIR}/models)
+
+# tf_add_model(<test name> <model.pml> [check.sh arguments...])
+function(tf_add_model name model)
+  add_test(NAME ${name}
+    COMMAND bash ${_tf_models}/check.sh ${_tf_models}/${model} ${ARGN})
+  set_tests_properties(${name} PROPERTIES LABELS "model" TIMEOUT 300)
+endfunction()
+
+# The executor's fd: flag and counter under one lock.
+tf_add_model(model_eventfd eventfd.pml --ltl no_spin)
+tf_add_model(model_eventfd_host_only eventfd.pml --ltl no_spin -DNO_NEXT -DPUSHES=2)
+tf_add_model(model_eventfd_old_protocol_loses_wake eventfd.pml
+  -DOLD_PROTOCOL -DNO_NEXT --expect-error --expect-text "q==0")
+tf_add_model(model_eventfd_old_protocol_spins eventfd.pml
+  -DOLD_PROTOCOL --ltl no_spin --expect-error --expect-text "acceptance cycle")
+
+# External tasks: next/report through the ready queue's park/signal
+# handshake, with the pass-on signal of a consumer that took part of it.
+tf_add_model(model_external external.pml --ltl parked_for_ever)
+tf_add_model(model_external_three_hosts external.pml -DNHOST=3 -O2)
+tf_add_model(model_external_old_rule_fails external.pml
+  -DOLD_RULE --ltl parked_for_ever --expect-error --expect-text "invalid end state")
+
+# One task's state word: wakes, polls, waker clones, and shutdown.
+tf_add_model(model_task_state task_state.pml)
+tf_add_model(model_task_state_shutdown task_state.pml -DSHUTDOWN)
+tf_add_model(model_task_state_pending_ignores_notified_fails task_state.pml
+  -DPENDING_IGNORES_NOTIFIED --expect-error --expect-text "assertion violated done")
+tf_add_model(model_task_state_wake_ignores_scheduled_fails task_state.pml
+  -DWAKE_IGNORES_SCHEDULED --expect-error --expect-text "assertion violated (onq==0)")
+
+# Timers against the driver: fire, cancel, reset, free, poll, also from
+# inside a waker on the driver thread.
+tf_add_model(model_timer timer.pml)
+tf_add_model(model_timer_free_releases_firing_fails timer.pml
+  -DFREE_RELEASES_FIRING --expect-error --expect-text "!(released[")
+tf_add_model(model_timer_driver_drops_reset_waker_fails timer.pml
+  -DDRIVER_DROPS_RESET_WAKER --expect-error --expect-text "!(waiting[")
