@@ -38,21 +38,48 @@
 #define TFPY_MAX_NS 9.2e18
 
 #define TFPY_CAST(f) ((PyCFunction)(void (*)(void))(f))
+/* Type and module slots hold functions as void *, as the CPython API asks;
+ * ISO C frowns on that conversion, hence __extension__. */
+#define TFPY_FN(f) (__extension__(void *)(f))
 
 /* ------------------------------------------------------------------------ */
-/* Module state (single-phase init: one interpreter)                         */
+/* Module state (multi-phase init: one per module object, so sub-           */
+/* interpreters and separately loaded copies do not share Python objects)   */
 /* ------------------------------------------------------------------------ */
 
-/* The value our awaitables yield to the run loop: "pending, waker stored". */
-static PyObject *tfpy_pending;
-static PyObject *tfpy_CancelledError;
-/* asyncio loop -> a weak reference to its bridge, weak on the loop too.
- * The bridge is kept alive by the loop itself (its reader callback), never
- * by this table: a strong value here would keep the loop alive through the
- * futures the bridge holds, and a closed loop would never be freed. */
-static PyObject *tfpy_bridges;
-/* asyncio._get_running_loop, looked up once asyncio is in use. */
-static PyObject *tfpy_get_running_loop;
+typedef struct tfpy_state {
+    /* The value our awaitables yield to the run loop: "pending, waker
+     * stored". */
+    PyObject *pending;
+    PyObject *CancelledError;
+    /* asyncio loop -> a weak reference to its bridge, weak on the loop too.
+     * The bridge is kept alive by the loop itself (its reader callback),
+     * never by this table: a strong value here would keep the loop alive
+     * through the futures the bridge holds, and a closed loop would never
+     * be freed. */
+    PyObject *bridges;
+    /* asyncio._get_running_loop, looked up once asyncio is in use. */
+    PyObject *get_running_loop;
+    PyTypeObject *ErrorType;
+    PyTypeObject *TimerCancelledType;
+    PyTypeObject *ExecutorType;
+    PyTypeObject *TaskType;
+    PyTypeObject *TaskWaitType;
+    PyTypeObject *SleepType;
+    PyTypeObject *TimerType;
+    PyTypeObject *YieldNowType;
+    PyTypeObject *BridgeType;
+} tfpy_state;
+
+/* The state of the module that made `obj`'s type (none of our types but
+ * the exceptions can be subclassed, so the type is always ours). */
+static inline tfpy_state *tfpy_state_of(void *obj) {
+    return (tfpy_state *)PyType_GetModuleState(Py_TYPE((PyObject *)obj));
+}
+
+static inline tfpy_state *tfpy_module_state(PyObject *module) {
+    return (tfpy_state *)PyModule_GetState(module);
+}
 
 typedef struct ExecutorObject ExecutorObject;
 typedef struct TaskObject TaskObject;
@@ -65,6 +92,7 @@ typedef struct tfpy_entry tfpy_entry;
  * because several threads may each run their own executor, and the GIL can
  * pass between them in the middle of a coroutine step. */
 typedef struct tfpy_ctx {
+    tfpy_state *st; /* the module instance whose executor runs the task */
     ExecutorObject *ex;
     TaskObject *task;
     const tf_waker *waker;
@@ -78,8 +106,8 @@ static _Thread_local tfpy_ctx *tfpy_current;
 /* The identity of the asyncio loop running on this thread, or NULL (none,
  * or asyncio never imported; then no loop can run). Errors are cleared:
  * this only decides who drives an awaitable. */
-static const void *tfpy_running_loop_id(void) {
-    if (!tfpy_get_running_loop) {
+static const void *tfpy_running_loop_id(tfpy_state *st) {
+    if (!st->get_running_loop) {
         PyObject *name = PyUnicode_FromString("asyncio");
         PyObject *asyncio = name ? PyImport_GetModule(name) : NULL;
         Py_XDECREF(name);
@@ -87,15 +115,15 @@ static const void *tfpy_running_loop_id(void) {
             PyErr_Clear();
             return NULL;
         }
-        tfpy_get_running_loop =
+        st->get_running_loop =
             PyObject_GetAttrString(asyncio, "_get_running_loop");
         Py_DECREF(asyncio);
-        if (!tfpy_get_running_loop) {
+        if (!st->get_running_loop) {
             PyErr_Clear();
             return NULL;
         }
     }
-    PyObject *loop = PyObject_CallNoArgs(tfpy_get_running_loop);
+    PyObject *loop = PyObject_CallNoArgs(st->get_running_loop);
     if (!loop) {
         PyErr_Clear();
         return NULL;
@@ -108,23 +136,16 @@ static const void *tfpy_running_loop_id(void) {
 /* The timefuture task that is driving the current coroutine step, or NULL.
  * A task of ours may start another event loop on this thread (asyncio.run()
  * inside timefuture.run()): the coroutines that loop runs are driven by it,
- * not by our task, even though our poll is still on the stack. */
-static tfpy_ctx *tfpy_driver(void) {
+ * not by our task, even though our poll is still on the stack. An
+ * executor of another instance of this module (a sub-interpreter, a second
+ * copy) does not drive ours either: it would not know our marker. */
+static tfpy_ctx *tfpy_driver(tfpy_state *st) {
     tfpy_ctx *ctx = tfpy_current;
-    if (ctx && tfpy_running_loop_id() != ctx->loop)
+    if (ctx && (ctx->st != st || tfpy_running_loop_id(st) != ctx->loop))
         return NULL;
     return ctx;
 }
 
-static PyTypeObject ErrorType;
-static PyTypeObject TimerCancelledType;
-static PyTypeObject ExecutorType;
-static PyTypeObject TaskType;
-static PyTypeObject TaskWaitType;
-static PyTypeObject SleepType;
-static PyTypeObject TimerType;
-static PyTypeObject YieldNowType;
-static PyTypeObject BridgeType;
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -173,33 +194,60 @@ static PyGetSetDef Error_getset[] = {
      "The library's explanation of the code (tf_strerror).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyTypeObject ErrorType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture.Error",
-    .tp_basicsize = sizeof(ErrorObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Error(code, context=None)\n--\n\n"
-              "A libtimefuture call failed. ``code`` is the library's "
-              "negative status code\n(compare with timefuture.EINVAL, "
-              "timefuture.ENOMEM, ...) and ``strerror`` its text.",
-    .tp_init = (initproc)Error_init,
-    .tp_members = Error_members,
-    .tp_getset = Error_getset,
+/* The exception's own parts are BaseException's; these add what a heap
+ * type's instance owes its type (a reference, and a visit). */
+static int Error_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    return ((PyTypeObject *)PyExc_Exception)->tp_traverse(self, visit, arg);
+}
+
+static void Error_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    ((PyTypeObject *)PyExc_Exception)->tp_dealloc(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot Error_slots[] = {
+    {Py_tp_traverse, TFPY_FN(Error_traverse)},
+    {Py_tp_dealloc, TFPY_FN(Error_dealloc)},
+    {Py_tp_doc, (void *)"Error(code, context=None)\n--\n\n"
+                               "A libtimefuture call failed. ``code`` is the library's "
+                               "negative status code\n(compare with timefuture.EINVAL, "
+                               "timefuture.ENOMEM, ...) and ``strerror`` its text."},
+    {Py_tp_init, TFPY_FN(Error_init)},
+    {Py_tp_members, Error_members},
+    {Py_tp_getset, Error_getset},
+    {0, NULL}};
+
+static PyType_Spec Error_spec = {
+    .name = "timefuture.Error",
+    .basicsize = sizeof(ErrorObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Error_slots,
 };
 
-static PyTypeObject TimerCancelledType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture.TimerCancelled",
-    .tp_basicsize = sizeof(ErrorObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "TimerCancelled(code, context=None)\n--\n\n"
-              "Raised by awaiting a Timer that was cancelled (code "
-              "timefuture.ECANCELED).\nReset the timer to await it again.",
+static PyType_Slot TimerCancelled_slots[] = {
+    {Py_tp_traverse, TFPY_FN(Error_traverse)},
+    {Py_tp_dealloc, TFPY_FN(Error_dealloc)},
+    {Py_tp_doc, (void *)"TimerCancelled(code, context=None)\n--\n\n"
+                               "Raised by awaiting a Timer that was cancelled (code "
+                               "timefuture.ECANCELED).\nReset the timer to await it again."},
+    {0, NULL}};
+
+static PyType_Spec TimerCancelled_spec = {
+    .name = "timefuture.TimerCancelled",
+    .basicsize = sizeof(ErrorObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = TimerCancelled_slots,
 };
 
 /* Raise the library status `code` as timefuture.Error (TimerCancelled for
  * TF_ECANCELED), with `context` naming the failed operation. */
-static PyObject *tfpy_raise(int code, const char *context) {
-    PyObject *type = code == TF_ECANCELED ? (PyObject *)&TimerCancelledType
-                                          : (PyObject *)&ErrorType;
+static PyObject *tfpy_raise(tfpy_state *st, int code, const char *context) {
+    PyObject *type = code == TF_ECANCELED ? (PyObject *)st->TimerCancelledType
+                                          : (PyObject *)st->ErrorType;
     PyObject *exc = PyObject_CallFunction(type, "iz", code, context);
     if (exc) {
         PyErr_SetObject(type, exc);
@@ -322,6 +370,7 @@ struct ExecutorObject {
 };
 
 static int task_add_waiter(TaskObject *t, const tf_waker *w) {
+    tfpy_state *st = tfpy_state_of(t);
     if (t->nwaiters == t->capwaiters) {
         Py_ssize_t cap = t->capwaiters ? t->capwaiters * 2 : 2;
         tf_waker **nw = PyMem_Realloc(t->waiters, (size_t)cap * sizeof(*nw));
@@ -335,7 +384,7 @@ static int task_add_waiter(TaskObject *t, const tf_waker *w) {
     tf_waker *clone;
     int rc = tf_waker_clone(w, &clone);
     if (rc < 0) {
-        tfpy_raise(rc, "tf_waker_clone");
+        tfpy_raise(st, rc, "tf_waker_clone");
         return -1;
     }
     t->waiters[t->nwaiters++] = clone;
@@ -361,8 +410,8 @@ static void task_finish(TaskObject *t, int state, PyObject *result,
     }
 }
 
-static PyObject *task_new_cancelled_error(void) {
-    return PyObject_CallNoArgs(tfpy_CancelledError);
+static PyObject *task_new_cancelled_error(tfpy_state *st) {
+    return PyObject_CallNoArgs(st->CancelledError);
 }
 
 /* The outcome of a finished task: its result (new reference), or NULL with
@@ -378,9 +427,10 @@ static PyObject *task_outcome(TaskObject *t) {
         return NULL;
     }
     if (t->state == TASK_CANCELLED) {
-        PyObject *e = task_new_cancelled_error();
+        tfpy_state *st = tfpy_state_of(t);
+        PyObject *e = task_new_cancelled_error(st);
         if (e) {
-            PyErr_SetObject(tfpy_CancelledError, e);
+            PyErr_SetObject(st->CancelledError, e);
             Py_DECREF(e);
         }
         return NULL;
@@ -389,6 +439,7 @@ static PyObject *task_outcome(TaskObject *t) {
 }
 
 static int Task_traverse(TaskObject *t, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(t));
     Py_VISIT(t->coro);
     Py_VISIT(t->context);
     Py_VISIT(t->result);
@@ -428,7 +479,9 @@ static void Task_dealloc(TaskObject *t) {
     PyMem_Free(t->waiters);
     if (t->self_waker)
         tf_waker_drop(t->self_waker);
+    PyTypeObject *tp = Py_TYPE(t);
     PyObject_GC_Del(t);
+    Py_DECREF(tp);
 }
 
 static PyObject *Task_repr(TaskObject *t) {
@@ -480,9 +533,10 @@ static PyObject *Task_cancel(TaskObject *t, PyObject *unused) {
     /* Before its first poll the task is already queued; afterwards it may
      * be waiting for a wake that will never come, so wake it now. */
     if (t->self_waker) {
+        tfpy_state *st = tfpy_state_of(t);
         int rc = tf_waker_wake_by_ref(t->self_waker);
         if (rc < 0)
-            return tfpy_raise(rc, "Task.cancel");
+            return tfpy_raise(st, rc, "Task.cancel");
     }
     Py_RETURN_TRUE;
 }
@@ -494,7 +548,8 @@ typedef struct {
 } TaskWaitObject;
 
 static PyObject *Task_await(TaskObject *t) {
-    TaskWaitObject *w = PyObject_GC_New(TaskWaitObject, &TaskWaitType);
+    TaskWaitObject *w =
+        PyObject_GC_New(TaskWaitObject, tfpy_state_of(t)->TaskWaitType);
     if (!w)
         return NULL;
     w->task = (TaskObject *)Py_NewRef(t);
@@ -504,6 +559,7 @@ static PyObject *Task_await(TaskObject *t) {
 }
 
 static PyObject *TaskWait_iternext(TaskWaitObject *w) {
+    tfpy_state *st = tfpy_state_of(w);
     TaskObject *t = w->task;
     if (t->state != TASK_PENDING) {
         PyObject *r = task_outcome(t);
@@ -513,7 +569,7 @@ static PyObject *TaskWait_iternext(TaskWaitObject *w) {
         Py_DECREF(r);
         return NULL;
     }
-    tfpy_ctx *ctx = tfpy_driver();
+    tfpy_ctx *ctx = tfpy_driver(st);
     if (!ctx) {
         PyErr_SetString(PyExc_RuntimeError,
                         "a timefuture.Task can only be awaited by a coroutine "
@@ -531,10 +587,11 @@ static PyObject *TaskWait_iternext(TaskWaitObject *w) {
             return NULL;
         w->registered = 1;
     }
-    return Py_NewRef(tfpy_pending);
+    return Py_NewRef(st->pending);
 }
 
 static int TaskWait_traverse(TaskWaitObject *w, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(w));
     Py_VISIT(w->task);
     return 0;
 }
@@ -545,26 +602,29 @@ static int TaskWait_clear(TaskWaitObject *w) {
 }
 
 static void TaskWait_dealloc(TaskWaitObject *w) {
+    PyTypeObject *tp = Py_TYPE(w);
     PyObject_GC_UnTrack(w);
     Py_CLEAR(w->task);
     PyObject_GC_Del(w);
+    Py_DECREF(tp);
 }
 
-static PyAsyncMethods TaskWait_async = {
-    .am_await = PyObject_SelfIter,
-};
+static PyType_Slot TaskWait_slots[] = {
+    {Py_tp_doc, (void *)"The iterator behind ``await task``."},
+    {Py_am_await, TFPY_FN(PyObject_SelfIter)},
+    {Py_tp_iter, TFPY_FN(PyObject_SelfIter)},
+    {Py_tp_iternext, TFPY_FN(TaskWait_iternext)},
+    {Py_tp_traverse, TFPY_FN(TaskWait_traverse)},
+    {Py_tp_clear, TFPY_FN(TaskWait_clear)},
+    {Py_tp_dealloc, TFPY_FN(TaskWait_dealloc)},
+    {0, NULL}};
 
-static PyTypeObject TaskWaitType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture._TaskWait",
-    .tp_basicsize = sizeof(TaskWaitObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "The iterator behind ``await task``.",
-    .tp_as_async = &TaskWait_async,
-    .tp_iter = PyObject_SelfIter,
-    .tp_iternext = (iternextfunc)TaskWait_iternext,
-    .tp_traverse = (traverseproc)TaskWait_traverse,
-    .tp_clear = (inquiry)TaskWait_clear,
-    .tp_dealloc = (destructor)TaskWait_dealloc,
+static PyType_Spec TaskWait_spec = {
+    .name = "timefuture._TaskWait",
+    .basicsize = sizeof(TaskWaitObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = TaskWait_slots,
 };
 
 static PyMethodDef Task_methods[] = {
@@ -589,26 +649,31 @@ static PyMethodDef Task_methods[] = {
      "Returns False if the task\nhad already finished, True otherwise."},
     {NULL, NULL, 0, NULL}};
 
-static PyAsyncMethods Task_async = {
-    .am_await = (unaryfunc)Task_await,
-};
+static PyMemberDef Task_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(TaskObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
 
-static PyTypeObject TaskType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture.Task",
-    .tp_basicsize = sizeof(TaskObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "The handle of a coroutine spawned on an Executor.\n\n"
-              "Await it from another task of a timefuture executor to get "
-              "the coroutine's\nresult (or its exception). Tasks are made by "
-              "Executor.spawn(), not directly.",
-    .tp_as_async = &Task_async,
-    .tp_repr = (reprfunc)Task_repr,
-    .tp_methods = Task_methods,
-    .tp_traverse = (traverseproc)Task_traverse,
-    .tp_clear = (inquiry)Task_clear,
-    .tp_finalize = (destructor)Task_finalize,
-    .tp_dealloc = (destructor)Task_dealloc,
-    .tp_weaklistoffset = offsetof(TaskObject, weakreflist),
+static PyType_Slot Task_slots[] = {
+    {Py_tp_doc, (void *)"The handle of a coroutine spawned on an Executor.\n\n"
+                               "Await it from another task of a timefuture executor to get "
+                               "the coroutine's\nresult (or its exception). Tasks are made by "
+                               "Executor.spawn(), not directly."},
+    {Py_am_await, TFPY_FN(Task_await)},
+    {Py_tp_repr, TFPY_FN(Task_repr)},
+    {Py_tp_methods, Task_methods},
+    {Py_tp_traverse, TFPY_FN(Task_traverse)},
+    {Py_tp_clear, TFPY_FN(Task_clear)},
+    {Py_tp_finalize, TFPY_FN(Task_finalize)},
+    {Py_tp_dealloc, TFPY_FN(Task_dealloc)},
+    {Py_tp_members, Task_members},
+    {0, NULL}};
+
+static PyType_Spec Task_spec = {
+    .name = "timefuture.Task",
+    .basicsize = sizeof(TaskObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Task_slots,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -638,6 +703,7 @@ static void executor_unlink(ExecutorObject *ex, TaskObject *t) {
 }
 
 static int executor_ensure(ExecutorObject *self) {
+    tfpy_state *st = tfpy_state_of(self);
     if (self->closed) {
         PyErr_SetString(PyExc_RuntimeError, "the executor is closed");
         return -1;
@@ -650,7 +716,7 @@ static int executor_ensure(ExecutorObject *self) {
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         self->ex = NULL;
-        tfpy_raise(rc, "tf_executor_new");
+        tfpy_raise(st, rc, "tf_executor_new");
         return -1;
     }
     return 0;
@@ -661,6 +727,7 @@ static int executor_ensure(ExecutorObject *self) {
  * by close(), at the end of run() and after an interrupt, so that nothing
  * is left running. An exception pending on entry is kept. */
 static void executor_drop_all(ExecutorObject *self) {
+    tfpy_state *st = tfpy_state_of(self);
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
     while (self->head) {
@@ -694,7 +761,7 @@ static void executor_drop_all(ExecutorObject *self) {
         rc = tf_executor_free(ex);
         Py_END_ALLOW_THREADS
         if (rc < 0) {
-            tfpy_raise(rc, "tf_executor_free");
+            tfpy_raise(st, rc, "tf_executor_free");
             PyErr_WriteUnraisable((PyObject *)self);
         }
     }
@@ -730,7 +797,8 @@ static TaskObject *executor_spawn(ExecutorObject *self, PyObject *coro) {
         return NULL;
     if (executor_ensure(self) < 0)
         return NULL;
-    TaskObject *t = PyObject_GC_New(TaskObject, &TaskType);
+    tfpy_state *st = tfpy_state_of(self);
+    TaskObject *t = PyObject_GC_New(TaskObject, st->TaskType);
     if (!t)
         return NULL;
     t->coro = Py_NewRef(coro);
@@ -758,7 +826,7 @@ static TaskObject *executor_spawn(ExecutorObject *self, PyObject *coro) {
     int rc = tf_executor_spawn_external(self->ex, (uint64_t)(uintptr_t)t);
     if (rc < 0) {
         Py_DECREF(t);
-        return (TaskObject *)tfpy_raise(rc, "tf_executor_spawn_external");
+        return (TaskObject *)tfpy_raise(st, rc, "tf_executor_spawn_external");
     }
     Py_INCREF(t);
     executor_link(self, t);
@@ -791,6 +859,7 @@ static tfpy_send tfpy_throw(PyObject *coro, PyObject *exc, PyObject **out) {
  * tf_executor_report() is called exactly once either way. */
 static int executor_poll(ExecutorObject *self, TaskObject *t,
                          const tf_waker *waker) {
+    tfpy_state *st = tfpy_state_of(self);
     int abort = 0, result = TF_READY;
     PyObject *res = NULL;
     tfpy_send sr;
@@ -801,7 +870,7 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
     if (!t->self_waker && tf_waker_clone(waker, &t->self_waker) < 0)
         t->self_waker = NULL; /* only cancel() needs it; it then can't wake */
 
-    tfpy_ctx ctx = {self, t, waker, tfpy_running_loop_id()};
+    tfpy_ctx ctx = {st, self, t, waker, tfpy_running_loop_id(st)};
     tfpy_ctx *saved = tfpy_current;
     int entered = PyContext_Enter(t->context) == 0;
     tfpy_current = &ctx;
@@ -812,7 +881,7 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
     }
     if (t->cancel_requested) {
         t->cancel_requested = 0;
-        PyObject *e = task_new_cancelled_error();
+        PyObject *e = task_new_cancelled_error(st);
         sr = e ? tfpy_throw(t->coro, e, &res) : SEND_ERROR;
         Py_XDECREF(e);
     } else {
@@ -825,7 +894,7 @@ static int executor_poll(ExecutorObject *self, TaskObject *t,
 step_done:
     for (;;) {
         if (sr == SEND_NEXT) {
-            if (res == tfpy_pending) {
+            if (res == st->pending) {
                 Py_DECREF(res);
                 result = TF_PENDING;
                 break;
@@ -883,7 +952,7 @@ step_done:
             tfpy_restore_exception(exc);
             Py_DECREF(exc);
             abort = 1;
-        } else if (PyErr_GivenExceptionMatches(exc, tfpy_CancelledError)) {
+        } else if (PyErr_GivenExceptionMatches(exc, st->CancelledError)) {
             task_finish(t, TASK_CANCELLED, NULL, exc);
         } else {
             task_finish(t, TASK_DONE, NULL, exc);
@@ -906,7 +975,7 @@ report:;
     }
     Py_DECREF(t);
     if (rc < 0 && !abort) {
-        tfpy_raise(rc, "tf_executor_report");
+        tfpy_raise(st, rc, "tf_executor_report");
         return -1;
     }
     return abort ? -1 : 0;
@@ -916,6 +985,7 @@ report:;
  * left). The GIL is released whenever the loop waits. On failure (Ctrl-C
  * included) every task is dropped and the library executor freed. */
 static int executor_run_loop(ExecutorObject *self, TaskObject *until) {
+    tfpy_state *st = tfpy_state_of(self);
     unsigned polls = 0;
     int rc;
     uint64_t tag;
@@ -945,7 +1015,7 @@ static int executor_run_loop(ExecutorObject *self, TaskObject *until) {
             break;
         }
         if (rc < 0) {
-            tfpy_raise(rc, "tf_executor_next");
+            tfpy_raise(st, rc, "tf_executor_next");
             goto fail;
         }
         if (executor_poll(self, (TaskObject *)(uintptr_t)tag, waker) < 0)
@@ -963,7 +1033,7 @@ fail:
 }
 
 static int executor_check_can_run(ExecutorObject *self) {
-    if (tfpy_driver()) {
+    if (tfpy_driver(tfpy_state_of(self))) {
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot run an executor from inside a task that a "
                         "timefuture executor is running; await instead");
@@ -1026,6 +1096,7 @@ static PyObject *Executor_new(PyTypeObject *type, PyObject *args,
 
 static int Executor_traverse(ExecutorObject *self, visitproc visit,
                              void *arg) {
+    Py_VISIT(Py_TYPE(self));
     for (TaskObject *t = self->head; t; t = t->next)
         Py_VISIT((PyObject *)t);
     return 0;
@@ -1055,7 +1126,9 @@ static void Executor_dealloc(ExecutorObject *self) {
     Executor_clear(self);
     if (self->ex)
         tf_executor_free(self->ex);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
 }
 
 static PyObject *Executor_spawn(ExecutorObject *self, PyObject *coro) {
@@ -1076,7 +1149,7 @@ static PyObject *Executor_run_until_complete(ExecutorObject *self,
     if (executor_check_can_run(self) < 0)
         return NULL;
     TaskObject *t;
-    if (Py_IS_TYPE(aw, &TaskType)) {
+    if (Py_IS_TYPE(aw, tfpy_state_of(self)->TaskType)) {
         t = (TaskObject *)Py_NewRef(aw);
         if (t->state == TASK_PENDING && t->ex != self) {
             Py_DECREF(t);
@@ -1196,28 +1269,36 @@ static PyGetSetDef Executor_getset[] = {
      "True once close() has been called.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyTypeObject ExecutorType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture.Executor",
-    .tp_basicsize = sizeof(ExecutorObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc =
-        "Executor(threads=0)\n--\n\n"
-        "A libtimefuture executor running Python coroutines as tasks.\n\n"
-        "Each coroutine is an external task of the library: the run loop "
-        "takes woken\ntasks with tf_executor_next(), resumes them and "
-        "reports back. Python tasks\nalways run on the thread that calls "
-        "run() or run_until_complete() (they\nneed the GIL); ``threads`` "
-        "starts that many library worker threads, which\npoll only C tasks "
-        "spawned through capsule() by C extensions.",
-    .tp_new = Executor_new,
-    .tp_repr = (reprfunc)Executor_repr,
-    .tp_methods = Executor_methods,
-    .tp_getset = Executor_getset,
-    .tp_traverse = (traverseproc)Executor_traverse,
-    .tp_clear = (inquiry)Executor_clear,
-    .tp_finalize = (destructor)Executor_finalize,
-    .tp_dealloc = (destructor)Executor_dealloc,
-    .tp_weaklistoffset = offsetof(ExecutorObject, weakreflist),
+static PyMemberDef Executor_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(ExecutorObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyType_Slot Executor_slots[] = {
+    {Py_tp_doc, (void *)"Executor(threads=0)\n--\n\n"
+                         "A libtimefuture executor running Python coroutines as tasks.\n\n"
+                         "Each coroutine is an external task of the library: the run loop "
+                         "takes woken\ntasks with tf_executor_next(), resumes them and "
+                         "reports back. Python tasks\nalways run on the thread that calls "
+                         "run() or run_until_complete() (they\nneed the GIL); ``threads`` "
+                         "starts that many library worker threads, which\npoll only C tasks "
+                         "spawned through capsule() by C extensions."},
+    {Py_tp_new, TFPY_FN(Executor_new)},
+    {Py_tp_repr, TFPY_FN(Executor_repr)},
+    {Py_tp_methods, Executor_methods},
+    {Py_tp_getset, Executor_getset},
+    {Py_tp_traverse, TFPY_FN(Executor_traverse)},
+    {Py_tp_clear, TFPY_FN(Executor_clear)},
+    {Py_tp_finalize, TFPY_FN(Executor_finalize)},
+    {Py_tp_dealloc, TFPY_FN(Executor_dealloc)},
+    {Py_tp_members, Executor_members},
+    {0, NULL}};
+
+static PyType_Spec Executor_spec = {
+    .name = "timefuture.Executor",
+    .basicsize = sizeof(ExecutorObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Executor_slots,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1266,8 +1347,8 @@ static int sleep_poll_timer(SleepObject *s, const tf_waker *waker) {
 static PyObject *sleep_start_asyncio(SleepObject *s);
 static void sleep_abandon(SleepObject *s);
 
-static PyObject *sleep_error(int rc) {
-    return tfpy_raise(rc, rc == TF_ECANCELED ? "the timer was cancelled"
+static PyObject *sleep_error(tfpy_state *st, int rc) {
+    return tfpy_raise(st, rc, rc == TF_ECANCELED ? "the timer was cancelled"
                                              : "tf_timer_poll");
 }
 
@@ -1284,7 +1365,7 @@ static PyObject *Sleep_iternext(SleepObject *s) {
         int err = s->err;
         s->state = err ? SLEEP_INIT : SLEEP_DONE;
         if (err)
-            return sleep_error(err);
+            return sleep_error(tfpy_state_of(s), err);
         return NULL;
     }
     TimerObject *tm = s->owner;
@@ -1295,7 +1376,8 @@ static PyObject *Sleep_iternext(SleepObject *s) {
                         "instead)");
         return NULL;
     }
-    tfpy_ctx *ctx = tfpy_driver();
+    tfpy_state *st = tfpy_state_of(s);
+    tfpy_ctx *ctx = tfpy_driver(st);
     if (!ctx)
         return sleep_start_asyncio(s);
     if (s->state == SLEEP_WAITING && s->waiter_id != (const void *)ctx->waker) {
@@ -1307,12 +1389,12 @@ static PyObject *Sleep_iternext(SleepObject *s) {
     if (rc == TF_PENDING) {
         s->state = SLEEP_WAITING;
         s->waiter_id = ctx->waker;
-        return Py_NewRef(tfpy_pending);
+        return Py_NewRef(st->pending);
     }
     s->state = rc == TF_READY ? SLEEP_DONE : SLEEP_INIT;
     if (rc == TF_READY)
         return NULL;
-    return sleep_error(rc);
+    return sleep_error(tfpy_state_of(s), rc);
 }
 
 static PyObject *Sleep_send(SleepObject *s, PyObject *value) {
@@ -1380,7 +1462,9 @@ static void Sleep_dealloc(SleepObject *s) {
     } else if (s->timer) {
         tf_timer_free(s->timer);
     }
+    PyTypeObject *tp = Py_TYPE(s);
     PyObject_Free(s);
+    Py_DECREF(tp);
 }
 
 static PyObject *Sleep_repr(SleepObject *s) {
@@ -1405,27 +1489,29 @@ static PyMethodDef Sleep_methods[] = {
      "close($self, /)\n--\n\nAbandon the wait."},
     {NULL, NULL, 0, NULL}};
 
-static PyAsyncMethods Sleep_async = {
-    .am_await = PyObject_SelfIter,
+static PyType_Slot Sleep_slots[] = {
+    {Py_tp_doc, (void *)"An awaitable that completes at a deadline of the library's "
+                               "timer driver.\n\nMade by sleep(), sleep_until() and by "
+                               "awaiting a Timer. Await it once, from\none task."},
+    {Py_am_await, TFPY_FN(PyObject_SelfIter)},
+    {Py_tp_repr, TFPY_FN(Sleep_repr)},
+    {Py_tp_iter, TFPY_FN(PyObject_SelfIter)},
+    {Py_tp_iternext, TFPY_FN(Sleep_iternext)},
+    {Py_tp_methods, Sleep_methods},
+    {Py_tp_dealloc, TFPY_FN(Sleep_dealloc)},
+    {0, NULL}};
+
+static PyType_Spec Sleep_spec = {
+    .name = "timefuture.Sleep",
+    .basicsize = sizeof(SleepObject),
+    .flags = Py_TPFLAGS_DEFAULT |
+             Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Sleep_slots,
 };
 
-static PyTypeObject SleepType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture.Sleep",
-    .tp_basicsize = sizeof(SleepObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "An awaitable that completes at a deadline of the library's "
-              "timer driver.\n\nMade by sleep(), sleep_until() and by "
-              "awaiting a Timer. Await it once, from\none task.",
-    .tp_as_async = &Sleep_async,
-    .tp_repr = (reprfunc)Sleep_repr,
-    .tp_iter = PyObject_SelfIter,
-    .tp_iternext = (iternextfunc)Sleep_iternext,
-    .tp_methods = Sleep_methods,
-    .tp_dealloc = (destructor)Sleep_dealloc,
-};
-
-static SleepObject *sleep_alloc(tf_timer *timer, TimerObject *owner) {
-    SleepObject *s = PyObject_New(SleepObject, &SleepType);
+static SleepObject *sleep_alloc(tfpy_state *st, tf_timer *timer,
+                                TimerObject *owner) {
+    SleepObject *s = PyObject_New(SleepObject, st->SleepType);
     if (!s)
         return NULL;
     s->timer = timer;
@@ -1440,33 +1526,33 @@ static SleepObject *sleep_alloc(tf_timer *timer, TimerObject *owner) {
 
 /* Wraps a timer just made (rc from its tf_timer_new*) in a sleep awaitable
  * that owns it. */
-static PyObject *sleep_wrap(int rc, tf_timer *timer, const char *what) {
+static PyObject *sleep_wrap(tfpy_state *st, int rc, tf_timer *timer,
+                            const char *what) {
     if (rc < 0)
-        return tfpy_raise(rc, what);
-    SleepObject *s = sleep_alloc(timer, NULL);
+        return tfpy_raise(st, rc, what);
+    SleepObject *s = sleep_alloc(st, timer, NULL);
     if (!s)
         tf_timer_free(timer);
     return (PyObject *)s;
 }
 
 static PyObject *tfpy_sleep(PyObject *module, PyObject *seconds) {
-    (void)module;
     uint64_t ns;
     if (tfpy_seconds_to_ns(seconds, "seconds", &ns) < 0)
         return NULL;
     tf_timer *timer = NULL;
     int rc = tf_timer_new(ns, &timer);
-    return sleep_wrap(rc, timer, "tf_timer_new");
+    return sleep_wrap(tfpy_module_state(module), rc, timer, "tf_timer_new");
 }
 
 static PyObject *tfpy_sleep_until(PyObject *module, PyObject *deadline) {
-    (void)module;
     uint64_t ns;
     if (tfpy_seconds_to_ns(deadline, "deadline", &ns) < 0)
         return NULL;
     tf_timer *timer = NULL;
     int rc = tf_timer_new_at(ns, &timer);
-    return sleep_wrap(rc, timer, "tf_timer_new_at");
+    return sleep_wrap(tfpy_module_state(module), rc, timer,
+                      "tf_timer_new_at");
 }
 
 static PyObject *Timer_new(PyTypeObject *type, PyObject *args,
@@ -1478,6 +1564,7 @@ static PyObject *Timer_new(PyTypeObject *type, PyObject *args,
     uint64_t ns;
     if (tfpy_seconds_to_ns(seconds, "seconds", &ns) < 0)
         return NULL;
+    tfpy_state *st = PyType_GetModuleState(type);
     TimerObject *self = (TimerObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
@@ -1485,7 +1572,7 @@ static PyObject *Timer_new(PyTypeObject *type, PyObject *args,
     if (rc < 0) {
         self->timer = NULL;
         Py_DECREF(self);
-        return tfpy_raise(rc, "tf_timer_new");
+        return tfpy_raise(st, rc, "tf_timer_new");
     }
     self->duration_ns = ns;
     return (PyObject *)self;
@@ -1496,15 +1583,18 @@ static void Timer_dealloc(TimerObject *self) {
         PyObject_ClearWeakRefs((PyObject *)self);
     if (self->timer)
         tf_timer_free(self->timer);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
 }
 
 static PyObject *Timer_await(TimerObject *self) {
-    return (PyObject *)sleep_alloc(self->timer, self);
+    return (PyObject *)sleep_alloc(tfpy_state_of(self), self->timer, self);
 }
 
 static PyObject *Timer_reset(TimerObject *self, PyObject *args,
                              PyObject *kwds) {
+    tfpy_state *st = tfpy_state_of(self);
     static char *kwlist[] = {"seconds", NULL};
     PyObject *seconds = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:reset", kwlist, &seconds))
@@ -1514,30 +1604,32 @@ static PyObject *Timer_reset(TimerObject *self, PyObject *args,
         return NULL;
     int rc = tf_timer_reset(self->timer, ns);
     if (rc < 0)
-        return tfpy_raise(rc, "tf_timer_reset");
+        return tfpy_raise(st, rc, "tf_timer_reset");
     self->duration_ns = ns;
     self->cancelled = 0;
     Py_RETURN_NONE;
 }
 
 static PyObject *Timer_cancel(TimerObject *self, PyObject *unused) {
+    tfpy_state *st = tfpy_state_of(self);
     (void)unused;
     int rc = tf_timer_cancel(self->timer);
     if (rc == TF_ESTATE)
         Py_RETURN_FALSE;
     if (rc < 0)
-        return tfpy_raise(rc, "tf_timer_cancel");
+        return tfpy_raise(st, rc, "tf_timer_cancel");
     /* The library wakes the awaiting task, which then sees TimerCancelled. */
     self->cancelled = 1;
     Py_RETURN_TRUE;
 }
 
 static PyObject *Timer_get_deadline(TimerObject *self, void *closure) {
+    tfpy_state *st = tfpy_state_of(self);
     (void)closure;
     uint64_t d;
     int rc = tf_timer_deadline(self->timer, &d);
     if (rc < 0)
-        return tfpy_raise(rc, "tf_timer_deadline");
+        return tfpy_raise(st, rc, "tf_timer_deadline");
     return PyFloat_FromDouble((double)d / 1e9);
 }
 
@@ -1583,28 +1675,32 @@ static PyGetSetDef Timer_getset[] = {
      "True after cancel() until the next reset().", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyAsyncMethods Timer_async = {
-    .am_await = (unaryfunc)Timer_await,
-};
+static PyMemberDef Timer_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(TimerObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
 
-static PyTypeObject TimerType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture.Timer",
-    .tp_basicsize = sizeof(TimerObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc =
-        "Timer(seconds)\n--\n\n"
-        "A re-armable timer of the library's driver thread, armed on "
-        "creation.\n\n``await timer`` returns once the deadline has passed "
-        "(at once if it already\nhas), never early: nanosecond deadlines, no "
-        "millisecond rounding. It works\nin tasks of a timefuture executor "
-        "and under asyncio. One task may await a\ngiven Timer at a time.",
-    .tp_new = Timer_new,
-    .tp_repr = (reprfunc)Timer_repr,
-    .tp_as_async = &Timer_async,
-    .tp_methods = Timer_methods,
-    .tp_getset = Timer_getset,
-    .tp_dealloc = (destructor)Timer_dealloc,
-    .tp_weaklistoffset = offsetof(TimerObject, weakreflist),
+static PyType_Slot Timer_slots[] = {
+    {Py_tp_doc, (void *)"Timer(seconds)\n--\n\n"
+                         "A re-armable timer of the library's driver thread, armed on "
+                         "creation.\n\n``await timer`` returns once the deadline has passed "
+                         "(at once if it already\nhas), never early: nanosecond deadlines, no "
+                         "millisecond rounding. It works\nin tasks of a timefuture executor "
+                         "and under asyncio. One task may await a\ngiven Timer at a time."},
+    {Py_tp_new, TFPY_FN(Timer_new)},
+    {Py_tp_repr, TFPY_FN(Timer_repr)},
+    {Py_am_await, TFPY_FN(Timer_await)},
+    {Py_tp_methods, Timer_methods},
+    {Py_tp_getset, Timer_getset},
+    {Py_tp_dealloc, TFPY_FN(Timer_dealloc)},
+    {Py_tp_members, Timer_members},
+    {0, NULL}};
+
+static PyType_Spec Timer_spec = {
+    .name = "timefuture.Timer",
+    .basicsize = sizeof(TimerObject),
+    .flags = Py_TPFLAGS_DEFAULT |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Timer_slots,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1625,25 +1721,32 @@ static PyObject *YieldNow_iternext(YieldNowObject *y) {
     return Py_NewRef(Py_None);
 }
 
-static PyAsyncMethods YieldNow_async = {
-    .am_await = PyObject_SelfIter,
-};
+static void YieldNow_dealloc(YieldNowObject *y) {
+    PyTypeObject *tp = Py_TYPE(y);
+    PyObject_Free(y);
+    Py_DECREF(tp);
+}
 
-static PyTypeObject YieldNowType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture.YieldNow",
-    .tp_basicsize = sizeof(YieldNowObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "The awaitable returned by yield_now().",
-    .tp_as_async = &YieldNow_async,
-    .tp_iter = PyObject_SelfIter,
-    .tp_iternext = (iternextfunc)YieldNow_iternext,
-    .tp_dealloc = (destructor)PyObject_Free,
+static PyType_Slot YieldNow_slots[] = {
+    {Py_tp_doc, (void *)"The awaitable returned by yield_now()."},
+    {Py_am_await, TFPY_FN(PyObject_SelfIter)},
+    {Py_tp_iter, TFPY_FN(PyObject_SelfIter)},
+    {Py_tp_iternext, TFPY_FN(YieldNow_iternext)},
+    {Py_tp_dealloc, TFPY_FN(YieldNow_dealloc)},
+    {0, NULL}};
+
+static PyType_Spec YieldNow_spec = {
+    .name = "timefuture.YieldNow",
+    .basicsize = sizeof(YieldNowObject),
+    .flags = Py_TPFLAGS_DEFAULT |
+             Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = YieldNow_slots,
 };
 
 static PyObject *tfpy_yield_now(PyObject *module, PyObject *unused) {
-    (void)module;
     (void)unused;
-    YieldNowObject *y = PyObject_New(YieldNowObject, &YieldNowType);
+    YieldNowObject *y =
+        PyObject_New(YieldNowObject, tfpy_module_state(module)->YieldNowType);
     if (y)
         y->yielded = 0;
     return (PyObject *)y;
@@ -1706,6 +1809,7 @@ static void sleep_abandon(SleepObject *s) {
 /* Polls one timer wait that the drain handed out, and reports it. */
 static int bridge_poll_entry(BridgeObject *b, uint64_t tag,
                              const tf_waker *waker) {
+    tfpy_state *st = tfpy_state_of(b);
     {
         tfpy_entry *e = (tfpy_entry *)(uintptr_t)tag;
         int done = 1;
@@ -1736,7 +1840,7 @@ static int bridge_poll_entry(BridgeObject *b, uint64_t tag,
         if (done)
             bridge_entry_free(b, e);
         if (rc < 0) {
-            tfpy_raise(rc, "tf_executor_report");
+            tfpy_raise(st, rc, "tf_executor_report");
             return -1;
         }
     }
@@ -1748,6 +1852,7 @@ static int bridge_poll_entry(BridgeObject *b, uint64_t tag,
  * (other callbacks get their turn in between). */
 static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
     (void)unused;
+    tfpy_state *st = tfpy_state_of(b);
     enum { BATCH = 256 };
     uint64_t tags[BATCH];
     const tf_waker *wakers[BATCH];
@@ -1758,7 +1863,7 @@ static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
     int rc = tf_executor_drain(b->ex, tags, wakers, BATCH, &taken);
     if (rc < 0) {
         Py_DECREF(b);
-        return tfpy_raise(rc, "tf_executor_drain");
+        return tfpy_raise(st, rc, "tf_executor_drain");
     }
     PyObject *first = NULL;
     for (size_t i = 0; i < taken; i++) {
@@ -1781,6 +1886,7 @@ static PyObject *Bridge_on_readable(BridgeObject *b, PyObject *unused) {
 }
 
 static int Bridge_traverse(BridgeObject *b, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(b));
     for (tfpy_entry *e = b->head; e; e = e->next) {
         Py_VISIT((PyObject *)e->sleep);
         Py_VISIT(e->fut);
@@ -1807,7 +1913,9 @@ static void Bridge_dealloc(BridgeObject *b) {
     if (b->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)b);
     Bridge_clear(b);
+    PyTypeObject *tp = Py_TYPE(b);
     PyObject_GC_Del(b);
+    Py_DECREF(tp);
 }
 
 static PyMethodDef Bridge_methods[] = {
@@ -1819,55 +1927,43 @@ static PyMethodDef Bridge_methods[] = {
 static PyMemberDef Bridge_members[] = {
     {"fd", T_INT, offsetof(BridgeObject, fd), READONLY,
      "The library executor's eventfd that the loop watches."},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(BridgeObject, weakreflist), READONLY, NULL},
     {NULL, 0, 0, 0, NULL}};
 
-static PyTypeObject BridgeType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "timefuture._AsyncioBridge",
-    .tp_basicsize = sizeof(BridgeObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Per-event-loop link between asyncio and the library: an "
-              "executor whose\neventfd the loop watches with add_reader().",
-    .tp_methods = Bridge_methods,
-    .tp_members = Bridge_members,
-    .tp_traverse = (traverseproc)Bridge_traverse,
-    .tp_clear = (inquiry)Bridge_clear,
-    .tp_dealloc = (destructor)Bridge_dealloc,
-    .tp_weaklistoffset = offsetof(BridgeObject, weakreflist),
+static PyType_Slot Bridge_slots[] = {
+    {Py_tp_doc, (void *)"Per-event-loop link between asyncio and the library: an "
+                               "executor whose\neventfd the loop watches with add_reader()."},
+    {Py_tp_methods, Bridge_methods},
+    {Py_tp_members, Bridge_members},
+    {Py_tp_traverse, TFPY_FN(Bridge_traverse)},
+    {Py_tp_clear, TFPY_FN(Bridge_clear)},
+    {Py_tp_dealloc, TFPY_FN(Bridge_dealloc)},
+    {0, NULL}};
+
+static PyType_Spec Bridge_spec = {
+    .name = "timefuture._AsyncioBridge",
+    .basicsize = sizeof(BridgeObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Bridge_slots,
 };
 
 /* The running asyncio loop (new reference), or NULL with an exception. */
-static PyObject *tfpy_running_loop(void) {
-    if (!tfpy_get_running_loop) {
-        /* If asyncio was never imported, no loop can be running. */
-        PyObject *name = PyUnicode_FromString("asyncio");
-        PyObject *asyncio = name ? PyImport_GetModule(name) : NULL;
-        Py_XDECREF(name);
-        if (asyncio) {
-            tfpy_get_running_loop =
-                PyObject_GetAttrString(asyncio, "_get_running_loop");
-            Py_DECREF(asyncio);
-            if (!tfpy_get_running_loop)
-                return NULL;
-        } else if (PyErr_Occurred()) {
-            return NULL;
-        }
-    }
-    PyObject *loop = tfpy_get_running_loop
-                         ? PyObject_CallNoArgs(tfpy_get_running_loop)
-                         : Py_NewRef(Py_None);
-    if (loop == Py_None) {
-        Py_DECREF(loop);
+static PyObject *tfpy_running_loop(tfpy_state *st) {
+    const void *id = tfpy_running_loop_id(st);
+    if (!id) {
         PyErr_SetString(PyExc_RuntimeError,
                         "timefuture awaitables must be awaited in a task of "
                         "timefuture.run() or an Executor, or in a running "
                         "asyncio event loop");
         return NULL;
     }
-    return loop;
+    /* The loop is running, hence alive; only its identity was kept. */
+    return Py_NewRef((PyObject *)id);
 }
 
-static BridgeObject *tfpy_bridge_for(PyObject *loop) {
-    PyObject *ref = PyObject_CallMethod(tfpy_bridges, "get", "O", loop);
+static BridgeObject *tfpy_bridge_for(tfpy_state *st, PyObject *loop) {
+    PyObject *ref = PyObject_CallMethod(st->bridges, "get", "O", loop);
     if (!ref)
         return NULL;
     if (ref != Py_None) {
@@ -1879,7 +1975,7 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
         Py_DECREF(ref);
     }
 
-    BridgeObject *br = PyObject_GC_New(BridgeObject, &BridgeType);
+    BridgeObject *br = PyObject_GC_New(BridgeObject, st->BridgeType);
     if (!br)
         return NULL;
     br->ex = NULL;
@@ -1891,12 +1987,12 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
     if (rc < 0) {
         br->ex = NULL;
         Py_DECREF(br);
-        return (BridgeObject *)tfpy_raise(rc, "tf_executor_new");
+        return (BridgeObject *)tfpy_raise(st, rc, "tf_executor_new");
     }
     rc = tf_executor_fd(br->ex, &br->fd);
     if (rc < 0) {
         Py_DECREF(br);
-        return (BridgeObject *)tfpy_raise(rc, "tf_executor_fd");
+        return (BridgeObject *)tfpy_raise(st, rc, "tf_executor_fd");
     }
     PyObject *cb = PyObject_GetAttrString((PyObject *)br, "_on_readable");
     PyObject *r =
@@ -1908,7 +2004,7 @@ static BridgeObject *tfpy_bridge_for(PyObject *loop) {
     }
     Py_DECREF(r);
     PyObject *wr = PyWeakref_NewRef((PyObject *)br, NULL);
-    if (!wr || PyObject_SetItem(tfpy_bridges, loop, wr) < 0) {
+    if (!wr || PyObject_SetItem(st->bridges, loop, wr) < 0) {
         Py_XDECREF(wr);
         Py_DECREF(br);
         return NULL;
@@ -1930,14 +2026,15 @@ static PyObject *sleep_start_asyncio(SleepObject *s) {
     }
     if (rc != TF_PENDING) {
         s->state = rc == TF_READY ? SLEEP_DONE : SLEEP_INIT;
-        return rc == TF_READY ? NULL : sleep_error(rc);
+        return rc == TF_READY ? NULL : sleep_error(tfpy_state_of(s), rc);
     }
-    PyObject *loop = tfpy_running_loop();
+    tfpy_state *st = tfpy_state_of(s);
+    PyObject *loop = tfpy_running_loop(st);
     if (!loop) {
         sleep_abandon(s);
         return NULL;
     }
-    BridgeObject *b = tfpy_bridge_for(loop);
+    BridgeObject *b = tfpy_bridge_for(st, loop);
     PyObject *fut = b ? PyObject_CallMethod(loop, "create_future", NULL) : NULL;
     Py_DECREF(loop);
     if (!fut) {
@@ -1956,7 +2053,7 @@ static PyObject *sleep_start_asyncio(SleepObject *s) {
     rc = tf_executor_spawn_external(b->ex, (uint64_t)(uintptr_t)e);
     if (rc < 0) {
         PyMem_Free(e);
-        tfpy_raise(rc, "tf_executor_spawn_external");
+        tfpy_raise(st, rc, "tf_executor_spawn_external");
         goto fail;
     }
     e->sleep = (SleepObject *)Py_NewRef(s);
@@ -1984,13 +2081,13 @@ fail:
 /* ------------------------------------------------------------------------ */
 
 static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
-    (void)module;
+    tfpy_state *st = tfpy_module_state(module);
     static char *kwlist[] = {"coro", "threads", NULL};
     PyObject *coro, *threads = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:run", kwlist, &coro,
                                      &threads))
         return NULL;
-    if (tfpy_driver()) {
+    if (tfpy_driver(st)) {
         PyErr_SetString(PyExc_RuntimeError,
                         "timefuture.run() cannot be called from a task that a "
                         "timefuture executor is running; await instead");
@@ -2006,7 +2103,7 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
         return NULL;
     }
     ExecutorObject *ex =
-        (ExecutorObject *)Executor_new(&ExecutorType, targs, tkw);
+        (ExecutorObject *)Executor_new(st->ExecutorType, targs, tkw);
     Py_DECREF(targs);
     Py_XDECREF(tkw);
     if (!ex)
@@ -2021,8 +2118,7 @@ static PyObject *tfpy_run(PyObject *module, PyObject *args, PyObject *kwds) {
 }
 
 static PyObject *tfpy_spawn(PyObject *module, PyObject *coro) {
-    (void)module;
-    tfpy_ctx *ctx = tfpy_driver();
+    tfpy_ctx *ctx = tfpy_driver(tfpy_module_state(module));
     if (!ctx) {
         PyErr_SetString(PyExc_RuntimeError,
                         "timefuture.spawn() must be called inside a task of "
@@ -2034,9 +2130,8 @@ static PyObject *tfpy_spawn(PyObject *module, PyObject *coro) {
 }
 
 static PyObject *tfpy_current_task(PyObject *module, PyObject *unused) {
-    (void)module;
     (void)unused;
-    tfpy_ctx *ctx = tfpy_driver();
+    tfpy_ctx *ctx = tfpy_driver(tfpy_module_state(module));
     return Py_NewRef(ctx ? (PyObject *)ctx->task : Py_None);
 }
 
@@ -2099,83 +2194,90 @@ static PyMethodDef tfpy_functions[] = {
      "(tf_strerror)."},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef tfpy_module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "timefuture._timefuture",
-    .m_doc =
-        "Python binding of libtimefuture: timers of one driver thread and a "
-        "task executor.\n\n"
-        "- ``await sleep(s)``, ``await sleep_until(t)`` and ``Timer(s)`` "
-        "(reset/cancel)\n  use the library's timer driver: nanosecond "
-        "deadlines, never early.\n"
-        "- ``run(coro)`` and ``Executor`` run coroutines as library tasks; "
-        "``spawn``\n  returns an awaitable Task handle.\n"
-        "- The same awaitables work inside asyncio.run(): the loop watches "
-        "the\n  library's eventfd (add_reader), so no Python code runs on "
-        "the driver thread.",
-    .m_size = -1,
-    .m_methods = tfpy_functions,
-};
-
-static int tfpy_add_type(PyObject *m, PyTypeObject *type, const char *name) {
-    if (PyType_Ready(type) < 0)
-        return -1;
-    if (!name)
-        return 0;
-    Py_INCREF(type);
-    if (PyModule_AddObject(m, name, (PyObject *)type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
+static int tfpy_traverse(PyObject *m, visitproc visit, void *arg) {
+    tfpy_state *st = tfpy_module_state(m);
+    Py_VISIT(st->pending);
+    Py_VISIT(st->CancelledError);
+    Py_VISIT(st->bridges);
+    Py_VISIT(st->get_running_loop);
+    Py_VISIT(st->ErrorType);
+    Py_VISIT(st->TimerCancelledType);
+    Py_VISIT(st->ExecutorType);
+    Py_VISIT(st->TaskType);
+    Py_VISIT(st->TaskWaitType);
+    Py_VISIT(st->SleepType);
+    Py_VISIT(st->TimerType);
+    Py_VISIT(st->YieldNowType);
+    Py_VISIT(st->BridgeType);
     return 0;
 }
 
-PyMODINIT_FUNC PyInit__timefuture(void) {
-    PyObject *m = PyModule_Create(&tfpy_module);
-    if (!m)
-        return NULL;
-    ErrorType.tp_base = (PyTypeObject *)PyExc_Exception;
-    TimerCancelledType.tp_base = &ErrorType;
-    if (tfpy_add_type(m, &ErrorType, "Error") < 0 ||
-        tfpy_add_type(m, &TimerCancelledType, "TimerCancelled") < 0 ||
-        tfpy_add_type(m, &ExecutorType, "Executor") < 0 ||
-        tfpy_add_type(m, &TaskType, "Task") < 0 ||
-        tfpy_add_type(m, &TaskWaitType, NULL) < 0 ||
-        tfpy_add_type(m, &SleepType, "Sleep") < 0 ||
-        tfpy_add_type(m, &TimerType, "Timer") < 0 ||
-        tfpy_add_type(m, &YieldNowType, "YieldNow") < 0 ||
-        tfpy_add_type(m, &BridgeType, NULL) < 0)
-        goto fail;
+static int tfpy_clear(PyObject *m) {
+    tfpy_state *st = tfpy_module_state(m);
+    Py_CLEAR(st->pending);
+    Py_CLEAR(st->CancelledError);
+    Py_CLEAR(st->bridges);
+    Py_CLEAR(st->get_running_loop);
+    Py_CLEAR(st->ErrorType);
+    Py_CLEAR(st->TimerCancelledType);
+    Py_CLEAR(st->ExecutorType);
+    Py_CLEAR(st->TaskType);
+    Py_CLEAR(st->TaskWaitType);
+    Py_CLEAR(st->SleepType);
+    Py_CLEAR(st->TimerType);
+    Py_CLEAR(st->YieldNowType);
+    Py_CLEAR(st->BridgeType);
+    return 0;
+}
 
-    if (!tfpy_CancelledError) {
-        tfpy_CancelledError = PyErr_NewExceptionWithDoc(
-            "timefuture.CancelledError",
-            "Thrown into a task's coroutine by Task.cancel(), and raised by "
-            "awaiting or\nasking the result of a cancelled task. It derives "
-            "from BaseException, like\nasyncio's (a different class).",
-            PyExc_BaseException, NULL);
-        if (!tfpy_CancelledError)
-            goto fail;
-    }
-    if (PyModule_AddObject(m, "CancelledError",
-                           Py_NewRef(tfpy_CancelledError)) < 0) {
-        Py_DECREF(tfpy_CancelledError);
-        goto fail;
-    }
-    if (!tfpy_pending) {
-        tfpy_pending = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
-        if (!tfpy_pending)
-            goto fail;
-    }
-    if (!tfpy_bridges) {
-        PyObject *weakref = PyImport_ImportModule("weakref");
-        if (!weakref)
-            goto fail;
-        tfpy_bridges = PyObject_CallMethod(weakref, "WeakKeyDictionary", NULL);
-        Py_DECREF(weakref);
-        if (!tfpy_bridges)
-            goto fail;
-    }
+static void tfpy_free(void *m) { tfpy_clear((PyObject *)m); }
+
+/* Makes the type of `spec` for module `m` into *slot; also adds it to the
+ * module as `name` unless name is NULL (the private types). */
+static int tfpy_add_type(PyObject *m, PyTypeObject **slot, PyType_Spec *spec,
+                         PyObject *base, const char *name) {
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, base);
+    if (!*slot)
+        return -1;
+    return name ? PyModule_AddObjectRef(m, name, (PyObject *)*slot) : 0;
+}
+
+static int tfpy_exec(PyObject *m) {
+    tfpy_state *st = tfpy_module_state(m);
+    if (tfpy_add_type(m, &st->ErrorType, &Error_spec, PyExc_Exception,
+                      "Error") < 0 ||
+        tfpy_add_type(m, &st->TimerCancelledType, &TimerCancelled_spec,
+                      (PyObject *)st->ErrorType, "TimerCancelled") < 0 ||
+        tfpy_add_type(m, &st->ExecutorType, &Executor_spec, NULL,
+                      "Executor") < 0 ||
+        tfpy_add_type(m, &st->TaskType, &Task_spec, NULL, "Task") < 0 ||
+        tfpy_add_type(m, &st->TaskWaitType, &TaskWait_spec, NULL, NULL) < 0 ||
+        tfpy_add_type(m, &st->SleepType, &Sleep_spec, NULL, "Sleep") < 0 ||
+        tfpy_add_type(m, &st->TimerType, &Timer_spec, NULL, "Timer") < 0 ||
+        tfpy_add_type(m, &st->YieldNowType, &YieldNow_spec, NULL,
+                      "YieldNow") < 0 ||
+        tfpy_add_type(m, &st->BridgeType, &Bridge_spec, NULL, NULL) < 0)
+        return -1;
+
+    st->CancelledError = PyErr_NewExceptionWithDoc(
+        "timefuture.CancelledError",
+        "Thrown into a task's coroutine by Task.cancel(), and raised by "
+        "awaiting or\nasking the result of a cancelled task. It derives "
+        "from BaseException, like\nasyncio's (a different class).",
+        PyExc_BaseException, NULL);
+    if (!st->CancelledError ||
+        PyModule_AddObjectRef(m, "CancelledError", st->CancelledError) < 0)
+        return -1;
+    st->pending = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (!st->pending)
+        return -1;
+    PyObject *weakref = PyImport_ImportModule("weakref");
+    if (!weakref)
+        return -1;
+    st->bridges = PyObject_CallMethod(weakref, "WeakKeyDictionary", NULL);
+    Py_DECREF(weakref);
+    if (!st->bridges)
+        return -1;
 
     static const struct {
         const char *name;
@@ -2191,12 +2293,37 @@ PyMODINIT_FUNC PyInit__timefuture(void) {
     };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (PyModule_AddIntConstant(m, codes[i].name, codes[i].value) < 0)
-            goto fail;
+            return -1;
     if (PyModule_AddStringConstant(m, "__version__", tf_version_string()) < 0 ||
         PyModule_AddIntConstant(m, "version_number", (long)tf_version()) < 0)
-        goto fail;
-    return m;
-fail:
-    Py_DECREF(m);
-    return NULL;
+        return -1;
+    return 0;
 }
+
+static PyModuleDef_Slot tfpy_slots[] = {
+    {Py_mod_exec, TFPY_FN(tfpy_exec)},
+    {0, NULL}};
+
+static struct PyModuleDef tfpy_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "timefuture._timefuture",
+    .m_doc =
+        "Python binding of libtimefuture: timers of one driver thread and a "
+        "task executor.\n\n"
+        "- ``await sleep(s)``, ``await sleep_until(t)`` and ``Timer(s)`` "
+        "(reset/cancel)\n  use the library's timer driver: nanosecond "
+        "deadlines, never early.\n"
+        "- ``run(coro)`` and ``Executor`` run coroutines as library tasks; "
+        "``spawn``\n  returns an awaitable Task handle.\n"
+        "- The same awaitables work inside asyncio.run(): the loop watches "
+        "the\n  library's eventfd (add_reader), so no Python code runs on "
+        "the driver thread.",
+    .m_size = sizeof(tfpy_state),
+    .m_methods = tfpy_functions,
+    .m_slots = tfpy_slots,
+    .m_traverse = tfpy_traverse,
+    .m_clear = tfpy_clear,
+    .m_free = tfpy_free,
+};
+
+PyMODINIT_FUNC PyInit__timefuture(void) { return PyModuleDef_Init(&tfpy_module); }
