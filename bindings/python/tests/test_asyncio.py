@@ -7,6 +7,8 @@ import os
 import random
 import threading
 import unittest
+import warnings
+import weakref
 
 import timefuture as tf
 
@@ -214,67 +216,161 @@ class AsyncioTest(unittest.TestCase):
 
     @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc")
     def test_closed_loop_with_a_pending_sleep_is_freed(self):
-        """A loop closed while a task still awaits a long timefuture.sleep is
-        freed with its bridge, eventfd, task and timer, as with
-        asyncio.sleep."""
-        import weakref
+        # A loop closed while a task still awaits timefuture must go away
+        # with its bridge (executor, eventfd, reader) and the pending timers,
+        # as it does with asyncio.sleep.
+        async def sleeper(timer):
+            await tf.sleep(10)
+            await timer
 
         def one_round():
             loop = asyncio.new_event_loop()
-            started = []
-
-            async def sleeper():
-                started.append(1)
-                await tf.sleep(10)
-
-            task = loop.create_task(sleeper())
-            loop.run_until_complete(asyncio.sleep(0.01))
-            self.assertEqual(started, [1])
+            # "Task was destroyed but it is pending" is expected here.
+            loop.set_exception_handler(lambda loop, context: None)
+            timer = tf.Timer(10)
+            task = loop.create_task(sleeper(timer))
+            loop.run_until_complete(asyncio.sleep(0.001))
             self.assertFalse(task.done())
-            refs = (weakref.ref(loop), weakref.ref(task))
             loop.close()
-            return refs
+            return weakref.ref(loop), weakref.ref(task), weakref.ref(timer)
 
+        one_round()  # the first one may create lasting asyncio state
         gc.collect()
-        fds_before = len(os.listdir("/proc/self/fd"))
+        before = len(os.listdir("/proc/self/fd"))
         refs = [one_round() for _ in range(20)]
         gc.collect()
-        # asyncio logs "Task was destroyed but it is pending!": expected.
-        self.assertEqual([r for pair in refs for r in pair if r() is not None], [])
-        self.assertLessEqual(len(os.listdir("/proc/self/fd")), fds_before)
+        after = len(os.listdir("/proc/self/fd"))
+        alive = [sum(r() is not None for r in kind) for kind in zip(*refs)]
+        self.assertEqual(alive, [0, 0, 0], "loops, tasks, timers alive")
+        self.assertLessEqual(after, before)
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc")
+    def test_dropped_unclosed_loop_with_a_pending_sleep_is_freed(self):
+        async def sleeper():
+            await tf.sleep(10)
+
+        def one_round():
+            loop = asyncio.new_event_loop()
+            loop.set_exception_handler(lambda loop, context: None)
+            task = loop.create_task(sleeper())
+            loop.run_until_complete(asyncio.sleep(0.001))
+            self.assertFalse(task.done())
+            return weakref.ref(loop)
+
+        with warnings.catch_warnings():
+            # An unclosed loop warns when collected; that is the point here.
+            warnings.simplefilter("ignore", ResourceWarning)
+            one_round()
+            gc.collect()
+            before = len(os.listdir("/proc/self/fd"))
+            refs = [one_round() for _ in range(20)]
+            gc.collect()
+            after = len(os.listdir("/proc/self/fd"))
+        self.assertEqual(sum(r() is not None for r in refs), 0)
+        self.assertLessEqual(after, before)
+
+    def test_sleep_resumed_after_its_loop_closed_raises(self):
+        # Closing the loop frees its bridge; a wait it left pending ends with
+        # ESHUTDOWN when resumed, instead of hanging or touching freed state.
+        async def sleeper():
+            await tf.sleep(10)
+
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(lambda loop, context: None)
+        coro = sleeper()
+        task = loop.create_task(coro)
+        loop.run_until_complete(asyncio.sleep(0.001))
+        loop.close()
+        gc.collect()
+        with self.assertRaises(tf.Error) as cm:
+            coro.send(None)
+        self.assertEqual(cm.exception.code, tf.ESHUTDOWN)
+        del task
+
+async def _tf_sleep(seconds):
+    await tf.sleep(seconds)
+
+
+class NestingTest(unittest.TestCase):
+    """An awaitable follows whoever is stepping it: a timefuture task, or an
+    asyncio loop started inside one (and the other way round)."""
 
     def test_asyncio_run_inside_a_timefuture_task(self):
-        """A coroutine of an asyncio loop started inside a timefuture task is
-        driven by that loop: its timefuture awaitables go through the loop's
-        bridge, not the outer task."""
-
         async def inner():
+            self.assertIsNone(tf.current_task())
             start = tf.monotonic_ns()
             await tf.sleep(0.002)
+            timer = tf.Timer(0.001)
+            await timer
+            await tf.yield_now()
             await asyncio.sleep(0)
-            await tf.Timer(0.001)
             return tf.monotonic_ns() - start
 
         async def outer():
+            me = tf.current_task()
+            self.assertIsNotNone(me)
+            elapsed = asyncio.run(inner())
+            # back under timefuture: its awaitables are the task's again
+            self.assertIs(tf.current_task(), me)
             await tf.sleep(0.001)
-            took = asyncio.run(inner())
-            await tf.sleep(0.001)  # the outer task still works afterwards
-            return took
+            child = tf.spawn(_tf_sleep(0))
+            await child
+            return elapsed
 
         self.assertGreaterEqual(tf.run(outer()), 3_000_000)
 
+    def test_task_handle_in_asyncio_inside_timefuture_is_a_clear_error(self):
+        async def child():
+            return 1
+
+        async def inner(handle):
+            with self.assertRaisesRegex(RuntimeError, "run_until_complete"):
+                await handle
+            coro = child()
+            with self.assertRaisesRegex(RuntimeError, "inside a task"):
+                tf.spawn(coro)
+            coro.close()
+            return "checked"
+
+        async def outer():
+            handle = tf.spawn(child())
+            result = asyncio.run(inner(handle))
+            self.assertEqual(await handle, 1)
+            return result
+
+        self.assertEqual(tf.run(outer()), "checked")
+
     def test_timefuture_run_inside_an_asyncio_task(self):
         async def inner():
+            self.assertIsNotNone(tf.current_task())
+            await tf.sleep(0.002)
+            child = tf.spawn(_tf_sleep(0.001))
+            await child
+            return "inner"
+
+        async def outer():
+            await tf.sleep(0.001)  # through the loop's bridge
+            self.assertIsNone(tf.current_task())
+            result = tf.run(inner())
+            await tf.sleep(0.001)  # the bridge again
+            return result
+
+        self.assertEqual(asyncio.run(outer()), "inner")
+
+    def test_three_levels(self):
+        async def innermost():
             await tf.sleep(0.001)
             return tf.current_task() is not None
 
+        async def middle():
+            await tf.sleep(0.001)
+            return tf.run(innermost())
+
         async def outer():
             await tf.sleep(0.001)
-            ok = tf.run(inner())
-            await tf.sleep(0.001)
-            return ok
+            return asyncio.run(middle())
 
-        self.assertTrue(asyncio.run(outer()))
+        self.assertTrue(tf.run(outer()))
 
 
 if __name__ == "__main__":

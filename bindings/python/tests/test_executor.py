@@ -2,6 +2,7 @@
 """run(), Executor, Task handles, yield_now, errors of tasks."""
 
 import asyncio
+import contextvars
 import gc
 import sys
 import threading
@@ -525,6 +526,74 @@ class ErrorTypeTest(unittest.TestCase):
                         continue
                     with self.subTest(name=f"{name}.{attr}"):
                         self.assertTrue(getattr(value, "__doc__", None))
+
+
+VAR = contextvars.ContextVar("VAR", default="unset")
+
+
+class ContextTest(unittest.TestCase):
+    """Each task runs in its own copy of the spawner's context, as asyncio
+    tasks do."""
+
+    def test_tasks_do_not_share_context_variables(self):
+        seen = {}
+
+        async def worker(name):
+            seen[name, "start"] = VAR.get()
+            VAR.set(name)
+            await tf.yield_now()  # the others set theirs meanwhile
+            await tf.sleep(0.001)
+            seen[name, "end"] = VAR.get()
+
+        async def main():
+            VAR.set("main")
+            handles = [tf.spawn(worker(n)) for n in ("a", "b", "c")]
+            for h in handles:
+                await h
+            return VAR.get()
+
+        VAR.set("caller")
+        self.assertEqual(tf.run(main()), "main")
+        self.assertEqual(VAR.get(), "caller")
+        for n in ("a", "b", "c"):
+            self.assertEqual(seen[n, "start"], "main")  # copied at spawn
+            self.assertEqual(seen[n, "end"], n)
+
+    def test_executor_spawn_copies_the_callers_context(self):
+        async def worker():
+            before = VAR.get()
+            VAR.set("worker")
+            return before
+
+        ex = tf.Executor()
+        try:
+            token = VAR.set("first")
+            h1 = ex.spawn(worker())
+            VAR.set("second")
+            h2 = ex.spawn(worker())
+            ex.run()
+            self.assertEqual((h1.result(), h2.result()), ("first", "second"))
+            self.assertEqual(VAR.get(), "second")
+            VAR.reset(token)
+        finally:
+            ex.close()
+
+    def test_finally_of_a_closed_task_sees_its_context(self):
+        seen = []
+
+        async def background():
+            VAR.set("background")
+            try:
+                await tf.sleep(3600)
+            finally:
+                seen.append(VAR.get())
+
+        async def main():
+            tf.spawn(background())
+            await tf.yield_now()
+
+        tf.run(main())
+        self.assertEqual(seen, ["background"])
 
 
 if __name__ == "__main__":
