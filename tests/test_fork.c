@@ -564,6 +564,15 @@ static void child_under_load(void *arg) {
 
 static void test_forks_under_load(void **state) {
     (void)state;
+#ifdef TF_NO_POOL
+    /* Pooling off (the valgrind build): a task that a churning thread is
+     * allocating at the moment of fork() is referenced only from that
+     * thread, which the child does not have, so memcheck reports it lost
+     * in the child. Tasks of a pre-fork executor are left alone in the
+     * child by design; with pools they stay reachable through the pool.
+     * This case runs natively and in the pooled builds. */
+    skip();
+#endif
 #ifdef TF_TEST_ASAN
     /* AddressSanitizer's allocator (GCC 12's and clang 14's runtimes) is
      * not locked around fork(): a child forked while a churning thread is
