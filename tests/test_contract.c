@@ -155,14 +155,6 @@ static int ready_poll(void *state, const tf_waker *w) {
     return TF_READY;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TF_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TF_TEST_ASAN 1
-#endif
-#endif
-
 static void test_freed_executor_and_timer_are_refused(void **state) {
     (void)state;
     tf_executor *e;

@@ -554,14 +554,6 @@ static void child_under_load(void *arg) {
     CEQ(run_sleepers(1, 8, 100000), 8);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TF_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TF_TEST_ASAN 1
-#endif
-#endif
-
 static void test_forks_under_load(void **state) {
     (void)state;
 #ifdef TF_NO_POOL

@@ -11,6 +11,16 @@
 
 #include "timefuture.h"
 
+/* Defined in AddressSanitizer builds (GCC's and clang's way of saying so),
+ * for the few cases a sanitizer build must leave out. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TF_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TF_TEST_ASAN 1
+#endif
+#endif
+
 /* A waker the test builds itself (through tf_waker_new) that counts every
  * call of its vtable and records when it was first woken. */
 typedef struct counting_waker {
