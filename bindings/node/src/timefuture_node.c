@@ -422,6 +422,19 @@ static tfn_entry *timer_arg(napi_env env, tfn_state *st, napi_value v, uint32_t 
   return e == NULL || e->kind != KIND_TIMER ? NULL : e;
 }
 
+/* The one argument of a timer call, a Timer handle: its entry (with the
+ * environment's state and the entry's index), or NULL with an exception
+ * pending. */
+static tfn_entry *sole_timer_arg(napi_env env, napi_callback_info info,
+                                 tfn_state **st, uint32_t *idx) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return NULL;
+  *st = get_state(env);
+  return *st && argc == 1 ? timer_arg(env, *st, argv[0], idx) : NULL;
+}
+
 static int timer_arm_task(tfn_state *st, uint32_t idx) {
   tfn_entry *e = &st->slab[idx];
   if (!e->task) {
@@ -518,13 +531,10 @@ static napi_value js_timer_reset(napi_env env, napi_callback_info info) {
 /* timerCancel(handle) -> whether it was armed; an await in progress rejects
  * with an AbortError. */
 static napi_value js_timer_cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return NULL;
-  tfn_state *st = get_state(env);
+  napi_value result;
+  tfn_state *st;
   uint32_t idx;
-  tfn_entry *e = st && argc == 1 ? timer_arg(env, st, argv[0], &idx) : NULL;
+  tfn_entry *e = sole_timer_arg(env, info, &st, &idx);
   if (e == NULL)
     return NULL;
   int r = tf_timer_cancel(e->timer);
@@ -545,13 +555,10 @@ static napi_value js_timer_cancel(napi_env env, napi_callback_info info) {
 
 /* timerPromise(handle) -> the Promise of the current arming. */
 static napi_value js_timer_promise(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], promise;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return NULL;
-  tfn_state *st = get_state(env);
+  napi_value promise;
+  tfn_state *st;
   uint32_t idx;
-  tfn_entry *e = st && argc == 1 ? timer_arg(env, st, argv[0], &idx) : NULL;
+  tfn_entry *e = sole_timer_arg(env, info, &st, &idx);
   if (e == NULL)
     return NULL;
   if (e->promise != NULL && napi_get_reference_value(env, e->promise, &promise) == napi_ok &&
@@ -587,13 +594,10 @@ static napi_value js_timer_promise(napi_env env, napi_callback_info info) {
 
 /* timerDeadline(handle) -> bigint nanoseconds on the tf_now_ns() clock */
 static napi_value js_timer_deadline(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return NULL;
-  tfn_state *st = get_state(env);
+  napi_value out;
+  tfn_state *st;
   uint32_t idx;
-  tfn_entry *e = st && argc == 1 ? timer_arg(env, st, argv[0], &idx) : NULL;
+  tfn_entry *e = sole_timer_arg(env, info, &st, &idx);
   if (e == NULL)
     return NULL;
   uint64_t dl = 0;
@@ -608,13 +612,10 @@ static napi_value js_timer_deadline(napi_env env, napi_callback_info info) {
 
 /* timerState(handle) -> "pending" | "fired" | "canceled", without polling */
 static napi_value js_timer_state(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return NULL;
-  tfn_state *st = get_state(env);
+  napi_value out;
+  tfn_state *st;
   uint32_t idx;
-  tfn_entry *e = st && argc == 1 ? timer_arg(env, st, argv[0], &idx) : NULL;
+  tfn_entry *e = sole_timer_arg(env, info, &st, &idx);
   if (e == NULL)
     return NULL;
   int r = tf_timer_peek(e->timer);
