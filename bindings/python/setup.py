@@ -80,11 +80,13 @@ def library_version(include_dirs):
 
 
 def sources():
-    # One file, or src/*.c once the module is split into parts; relative
-    # paths, as setuptools wants.
-    split = sorted(os.path.relpath(p, HERE)
+    # The extension's C sources, one file per concern; relative paths, as
+    # setuptools wants.
+    found = sorted(os.path.relpath(p, HERE)
                    for p in glob.glob(os.path.join(HERE, "src", "*.c")))
-    return split or ["timefuture_module.c"]
+    if not found:
+        fail(f"no C sources in {os.path.join(HERE, 'src')}")
+    return found
 
 
 build_dir = os.environ.get("TIMEFUTURE_BUILD_DIR")
