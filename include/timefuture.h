@@ -338,11 +338,13 @@ TF_API int tf_waker_will_wake(const tf_waker *a, const tf_waker *b);
  * @defgroup tf_timer Timers
  * @brief Futures that complete at a deadline on the monotonic clock.
  *
- * All timers of the process are served by one driver thread, started on
- * first use and stopped when the library is unloaded. A timer is armed when
- * it is created; it never fires before its deadline (nanosecond precision,
- * no rounding to milliseconds). Timers with equal deadlines fire in the
- * order they were armed.
+ * Each timer belongs to a driver (@ref tf_driver): tf_timer_new() and
+ * tf_timer_new_at() use the process's default driver, one thread started on
+ * first use and stopped when the library is unloaded; tf_timer_new_on()
+ * picks another. A timer is armed when it is created; it never fires before
+ * its deadline (nanosecond precision, no rounding to milliseconds). Timers
+ * of one driver with equal deadlines fire in the order they were armed.
+ * Deadlines and durations are on the timer's driver's clock.
  * @{
  */
 
@@ -497,6 +499,260 @@ TF_API int tf_timer_peek(const tf_timer *timer);
  * Any thread, but no other call may use @p timer concurrently or afterwards.
  */
 TF_API int tf_timer_free(tf_timer *timer);
+
+/** @} */
+
+/**
+ * @defgroup tf_driver Timer drivers
+ * @brief Who keeps time for timers: a thread, or the host's own loop.
+ *
+ * Every timer belongs to one driver. tf_timer_new() and tf_timer_new_at()
+ * use the process's default driver (tf_driver_default()): CLOCK_MONOTONIC,
+ * a thread of its own started on first use. tf_driver_new() makes others,
+ * each with its own lock, timing wheel and timer memory, so timers of
+ * different drivers never contend:
+ *
+ * - ::TF_DRIVER_MODE_THREAD: the driver has a thread that sleeps until the
+ *   next deadline and wakes the timers' wakers, like the default one.
+ * - ::TF_DRIVER_MODE_HOST: no thread at all. The host (an event loop such
+ *   as libuv, GLib, asyncio or Node.js) watches tf_driver_fd(), or asks
+ *   tf_driver_next_deadline(), and calls tf_driver_advance(), which fires
+ *   due timers and runs their wakes on the host's thread.
+ *
+ * A driver's clock is ::TF_CLOCK_MONOTONIC, ::TF_CLOCK_BOOTTIME (deadlines
+ * that count time spent suspended) or ::TF_CLOCK_MANUAL (time moves only
+ * when tf_driver_advance() says so: deterministic tests, like a paused
+ * clock). A timer's deadlines are on its driver's clock
+ * (tf_driver_now()); every tf_timer_* call works on timers of any driver,
+ * since a timer knows its driver (tf_timer_driver()). Since 1.2.
+ * @{
+ */
+
+/** An opaque timer driver. */
+typedef struct tf_driver tf_driver;
+
+/** CLOCK_MONOTONIC, the clock of tf_now_ns() and of the default driver. */
+#define TF_CLOCK_MONOTONIC 0
+/** CLOCK_BOOTTIME: like CLOCK_MONOTONIC but counting time suspended, so a
+ *  deadline that passes during a suspend fires on resume. */
+#define TF_CLOCK_BOOTTIME 1
+/** A clock that moves only when tf_driver_advance() sets it, starting at
+ *  @ref tf_driver_options::start_ns. Needs ::TF_DRIVER_MODE_HOST. */
+#define TF_CLOCK_MANUAL 2
+
+/** The driver has a thread of its own (the default driver's mode). */
+#define TF_DRIVER_MODE_THREAD 0
+/** No thread: the host calls tf_driver_advance(). */
+#define TF_DRIVER_MODE_HOST 1
+
+/** For tf_driver_advance(): advance to the driver's clock as it reads now. */
+#define TF_DRIVER_NOW UINT64_MAX
+
+/**
+ * @brief How to make a driver (tf_driver_new()).
+ *
+ * A versioned table: start from ::TF_DRIVER_OPTIONS_INIT and change the
+ * fields you need. Fields are only ever appended.
+ */
+typedef struct tf_driver_options {
+    /** `sizeof(tf_driver_options)` as the caller was compiled. */
+    uint32_t size;
+    /** One of the TF_CLOCK_* values. */
+    uint32_t clock;
+    /** One of the TF_DRIVER_MODE_* values. */
+    uint32_t mode;
+    /** Reserved, must be 0. */
+    uint32_t reserved;
+    /** How late the driver may wake, in nanoseconds, so that timers due
+     *  within this window fire together with fewer wake-ups (timers never
+     *  fire before their deadline). 0 wakes as exactly as the kernel
+     *  allows. In thread mode it is also the thread's kernel timer slack. */
+    uint64_t slack_ns;
+    /** ::TF_CLOCK_MANUAL only: the clock's initial time. */
+    uint64_t start_ns;
+} tf_driver_options;
+
+/** Default options: CLOCK_MONOTONIC, a thread of its own, no slack. */
+#define TF_DRIVER_OPTIONS_INIT                                                 \
+    { sizeof(tf_driver_options), TF_CLOCK_MONOTONIC, TF_DRIVER_MODE_THREAD,   \
+      0, 0, 0 }
+
+/**
+ * @brief The process's default driver, used by tf_timer_new() and
+ *        tf_timer_new_at().
+ * @return The driver; never NULL, never to be freed.
+ * @par Thread safety
+ * Any thread, any time.
+ */
+TF_API tf_driver *tf_driver_default(void);
+
+/**
+ * @brief Make a timer driver.
+ *
+ * A thread-mode driver starts its thread when its first timer is armed.
+ * @param options The options (copied), or NULL for ::TF_DRIVER_OPTIONS_INIT.
+ * @param[out] out The driver, owned by the caller (tf_driver_free()).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p out is NULL; the options' size is too small,
+ *         reserved is not 0, the clock or mode is unknown, or
+ *         ::TF_CLOCK_MANUAL is asked for with ::TF_DRIVER_MODE_THREAD.
+ * @retval TF_ERANGE @p start_ns is UINT64_MAX.
+ * @retval TF_ENOMEM Out of memory, or ::TF_DRIVER_MAX drivers exist.
+ * @retval TF_ESYS The timerfd or eventfd could not be created.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_driver_new(const tf_driver_options *options, tf_driver **out);
+
+/** How many drivers (the default one included) may exist at once. */
+#define TF_DRIVER_MAX 1024
+
+/**
+ * @brief Free a driver.
+ *
+ * Refused while any timer of the driver is alive: free them first. Stops
+ * the driver's thread and closes its fd.
+ * @param driver The driver (consumed on success). NULL is accepted and
+ *        ignored.
+ * @retval TF_OK Success.
+ * @retval TF_EBUSY Timers of the driver are alive, or the call comes from
+ *         one of the driver's own wakes or during its tf_driver_advance()
+ *         on another thread; nothing changed, the driver still works.
+ * @retval TF_EINVAL @p driver is the default driver.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @par Thread safety
+ * Any thread, but no other call may use @p driver concurrently or
+ * afterwards.
+ */
+TF_API int tf_driver_free(tf_driver *driver);
+
+/**
+ * @brief Read the driver's clock.
+ * @param driver The driver.
+ * @param[out] now_ns Its time: for ::TF_CLOCK_MANUAL, the time of the last
+ *        tf_driver_advance() (or the start time).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_driver_now(const tf_driver *driver, uint64_t *now_ns);
+
+/**
+ * @brief When the driver next needs to advance.
+ *
+ * No timer is due before this time. It may come before the earliest
+ * deadline (when the wheel must move timers between its levels first):
+ * advancing to it then fires nothing and the next call gives a later
+ * time, so "advance to the next deadline until something fires" loops
+ * terminate.
+ * @param driver The driver.
+ * @param[out] deadline_ns The time, or UINT64_MAX when no timer is armed.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_driver_next_deadline(tf_driver *driver, uint64_t *deadline_ns);
+
+/**
+ * @brief Fire every timer of a host-mode driver that is due at @p now_ns.
+ *
+ * Fired timers' wakers are woken on the calling thread, outside any lock:
+ * a wake may create, reset, cancel or free timers of this driver, and a
+ * timer re-armed into the past by a wake fires in this same call. For
+ * ::TF_CLOCK_MANUAL, @p now_ns becomes the clock's time first (so the
+ * wakes see it). Concurrent calls are serialized.
+ * @param driver A ::TF_DRIVER_MODE_HOST driver.
+ * @param now_ns The time to advance to, or ::TF_DRIVER_NOW for the
+ *        driver's clock as it reads now.
+ * @param[out] fired The number of timers fired (may be NULL).
+ * @retval TF_OK Success.
+ * @retval TF_ESTATE The driver is in thread mode.
+ * @retval TF_ERANGE @p now_ns is before the time of the previous advance
+ *         (time goes backwards), or, on a real clock, after the clock's
+ *         current reading (timers would fire early); nothing fired.
+ * @retval TF_EBUSY Called from one of this driver's own wakes.
+ * @retval TF_EINVAL @p driver is NULL.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_driver_advance(tf_driver *driver, uint64_t now_ns,
+                             uint64_t *fired);
+
+/**
+ * @brief A file descriptor that becomes readable when a host-mode driver
+ *        needs tf_driver_advance().
+ *
+ * A timerfd on the driver's clock, armed to tf_driver_next_deadline() plus
+ * the slack, and re-armed by every call that moves it; tf_driver_advance()
+ * clears it. Watch it for reading with poll(), epoll, a libuv `uv_poll_t`,
+ * a GLib source or asyncio's add_reader(). Owned by the driver: do not
+ * read, close or change it. In the child of fork() the number stays the
+ * same but refers to a new timer of the child's own: register it with the
+ * child's poller again.
+ * @param driver A host-mode driver on a real clock.
+ * @param[out] fd The descriptor.
+ * @retval TF_OK Success.
+ * @retval TF_ESTATE The driver is in thread mode or on ::TF_CLOCK_MANUAL.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_driver_fd(tf_driver *driver, int *fd);
+
+/**
+ * @brief Create a timer on @p driver that fires @p duration_ns from the
+ *        driver's now (tf_driver_now()).
+ * @param driver The driver (borrowed; it must outlive the timer).
+ * @param duration_ns Nanoseconds from now; 0 fires at once.
+ * @param[out] out The timer, owned by the caller (tf_timer_free()).
+ * @retval TF_OK Success; the timer is armed.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @retval TF_ERANGE now + @p duration_ns does not fit in 64 bits.
+ * @retval TF_ENOMEM Out of memory.
+ * @retval TF_ETHREAD The driver's thread could not be started.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_new_on(tf_driver *driver, uint64_t duration_ns,
+                           tf_timer **out);
+
+/**
+ * @brief Create a timer on @p driver that fires at an absolute deadline of
+ *        the driver's clock.
+ * @param driver The driver (borrowed; it must outlive the timer).
+ * @param deadline_ns The deadline; one not after the driver's time fires at
+ *        once.
+ * @param[out] out The timer, owned by the caller.
+ * @retval TF_OK Success; the timer is armed.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @retval TF_ERANGE @p deadline_ns is UINT64_MAX (reserved).
+ * @retval TF_ENOMEM Out of memory.
+ * @retval TF_ETHREAD The driver's thread could not be started.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_new_at_on(tf_driver *driver, uint64_t deadline_ns,
+                              tf_timer **out);
+
+/**
+ * @brief The driver a timer belongs to.
+ * @param timer The timer (borrowed).
+ * @param[out] out Its driver (borrowed).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p timer is not a timer.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_driver(const tf_timer *timer, tf_driver **out);
 
 /** @} */
 
@@ -909,6 +1165,29 @@ typedef struct tf_api_v1 {
                           size_t *taken);
     /** tf_timer_peek() (since 1.1) */
     int (*timer_peek)(const tf_timer *timer);
+    /** tf_driver_default() (since 1.2) */
+    tf_driver *(*driver_default)(void);
+    /** tf_driver_new() (since 1.2) */
+    int (*driver_new)(const tf_driver_options *options, tf_driver **out);
+    /** tf_driver_free() (since 1.2) */
+    int (*driver_free)(tf_driver *driver);
+    /** tf_driver_now() (since 1.2) */
+    int (*driver_now)(const tf_driver *driver, uint64_t *now_ns);
+    /** tf_driver_next_deadline() (since 1.2) */
+    int (*driver_next_deadline)(tf_driver *driver, uint64_t *deadline_ns);
+    /** tf_driver_advance() (since 1.2) */
+    int (*driver_advance)(tf_driver *driver, uint64_t now_ns,
+                          uint64_t *fired);
+    /** tf_driver_fd() (since 1.2) */
+    int (*driver_fd)(tf_driver *driver, int *fd);
+    /** tf_timer_new_on() (since 1.2) */
+    int (*timer_new_on)(tf_driver *driver, uint64_t duration_ns,
+                        tf_timer **out);
+    /** tf_timer_new_at_on() (since 1.2) */
+    int (*timer_new_at_on)(tf_driver *driver, uint64_t deadline_ns,
+                           tf_timer **out);
+    /** tf_timer_driver() (since 1.2) */
+    int (*timer_driver)(const tf_timer *timer, tf_driver **out);
 } tf_api_v1;
 
 /**

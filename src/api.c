@@ -42,6 +42,16 @@ static const tf_api_v1 api_v1 = {
     .block_on = tf_block_on,
     .executor_drain = tf_executor_drain,
     .timer_peek = tf_timer_peek,
+    .driver_default = tf_driver_default,
+    .driver_new = tf_driver_new,
+    .driver_free = tf_driver_free,
+    .driver_now = tf_driver_now,
+    .driver_next_deadline = tf_driver_next_deadline,
+    .driver_advance = tf_driver_advance,
+    .driver_fd = tf_driver_fd,
+    .timer_new_on = tf_timer_new_on,
+    .timer_new_at_on = tf_timer_new_at_on,
+    .timer_driver = tf_timer_driver,
 };
 
 const void *tf_get_api(uint32_t abi_major) {

@@ -17,7 +17,6 @@
 #define BATCH_SOLO SIZE_MAX
 #define BATCH_SHARED 16u
 
-_Atomic uint32_t tf__fork_generation;
 
 /* The executors this thread is running (run, run_ready, drain), innermost
  * first, linked through the callers' stack frames: a poll or drop function

@@ -19,6 +19,7 @@ enum {
     TF_MAGIC_WAKER = 0x3a6e,    /* a caller-made or built-in waker     */
     TF_MAGIC_TIMER = 0x71e4,
     TF_MAGIC_EXECUTOR = 0x4e8c,
+    TF_MAGIC_DRIVER = 0x6d21,
     TF_MAGIC_DEAD = 0xdead,
 };
 
@@ -43,13 +44,15 @@ static inline uint16_t tf__magic(const void *handle) {
 void *tf__alloc(size_t n);
 void *tf__calloc(size_t n);
 void tf__free(void *p);
+/* Makes a (validated) allocator current, or malloc/free for NULL. */
+void tf__alloc_install(const tf_allocator *a);
 
 /* Counts of live objects, so that tf_set_allocator can refuse to switch
  * allocators while memory from the old one is still in use. */
 extern atomic_long tf__live_objects;
 
-/* Fault-injection hooks for tests (not exported from the shared library;
- * tests that use them link the static library). */
+/* Fault-injection hooks for tests (thread.c; not exported from the shared
+ * library; tests that use them link the static library). */
 typedef int (*tf__thread_create_hook)(void);
 void tf__set_thread_create_hook(tf__thread_create_hook hook);
 int tf__thread_create_allowed(void);

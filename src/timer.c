@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The timer future's public API. Every state change happens under the
- * driver's lock; wakers are cloned, woken and dropped outside it whenever
+ * lock of the timer's driver; wakers are cloned, woken and dropped outside it whenever
  * that may run the caller's code. */
 #include "clock.h"
 #include "internal.h"
-#include "timer_driver.h"
+#include "driver.h"
 #include "waker_internal.h"
 
 static int check_timer(const tf_timer *t) {
@@ -13,53 +13,81 @@ static int check_timer(const tf_timer *t) {
     return TF_OK;
 }
 
-/* now + duration, refusing overflow and the reserved UINT64_MAX. */
-static int deadline_after(uint64_t duration_ns, uint64_t *deadline) {
-    uint64_t now = tf__clock_now();
+/* now + duration on d's clock, refusing overflow and the reserved
+ * UINT64_MAX. */
+static int deadline_after(const tf_driver *d, uint64_t duration_ns,
+                          uint64_t *deadline) {
+    uint64_t now = tf__driver_clock(d);
     if (duration_ns >= UINT64_MAX - now) return TF_ERANGE;
     *deadline = now + duration_ns;
     return TF_OK;
 }
 
-int tf_timer_new_at(uint64_t deadline_ns, tf_timer **out) {
+static int check_driver(const tf_driver *d) {
+    if (!d) return TF_EINVAL;
+    if (tf__magic(d) != TF_MAGIC_DRIVER) return TF_EHANDLE;
+    return TF_OK;
+}
+
+int tf_timer_new_at_on(tf_driver *d, uint64_t deadline_ns, tf_timer **out) {
+    int rc = check_driver(d);
+    if (rc) return rc;
     if (!out) return TF_EINVAL;
     if (deadline_ns == UINT64_MAX) return TF_ERANGE;
-    tf_timer *t = tf__timer_alloc();
+    tf_timer *t = tf__timer_alloc(d);
     if (!t) return TF_ENOMEM;
     t->magic = TF_MAGIC_TIMER;
     t->level = 0;
+    t->driver = d->index;
     t->reserved = 0;
     t->waker = NULL;
     t->next = t->prev = NULL;
     __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
-    tf_driver *d = &tf__driver;
     pthread_mutex_lock(&d->lock);
-    int rc = tf__driver_ensure_locked();
+    rc = tf__driver_ensure_locked(d);
     if (rc) {
         pthread_mutex_unlock(&d->lock);
-        tf__timer_release(t);
+        tf__timer_release(d, t);
         return rc;
     }
-    if (tf__driver_arm_locked(t))
+    if (tf__driver_arm_locked(d, t))
         atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_relaxed);
     pthread_mutex_unlock(&d->lock);
     *out = t;
     return TF_OK;
 }
 
-int tf_timer_new(uint64_t duration_ns, tf_timer **out) {
+int tf_timer_new_on(tf_driver *d, uint64_t duration_ns, tf_timer **out) {
+    int rc = check_driver(d);
+    if (rc) return rc;
     if (!out) return TF_EINVAL;
     uint64_t deadline;
-    int rc = deadline_after(duration_ns, &deadline);
+    rc = deadline_after(d, duration_ns, &deadline);
     if (rc) return rc;
-    return tf_timer_new_at(deadline, out);
+    return tf_timer_new_at_on(d, deadline, out);
+}
+
+int tf_timer_new_at(uint64_t deadline_ns, tf_timer **out) {
+    return tf_timer_new_at_on(tf_driver_default(), deadline_ns, out);
+}
+
+int tf_timer_new(uint64_t duration_ns, tf_timer **out) {
+    return tf_timer_new_on(tf_driver_default(), duration_ns, out);
+}
+
+int tf_timer_driver(const tf_timer *t, tf_driver **out) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    if (!out) return TF_EINVAL;
+    *out = tf__driver_of(t);
+    return TF_OK;
 }
 
 /* Under the lock, for an ARMED timer whose deadline has passed before the
  * driver got to it: fire it here. Returns the waker to drop. */
-static tf_waker *fire_now_locked(tf_timer *t) {
-    tf__wheel_remove(&tf__driver.wheel, t);
+static tf_waker *fire_now_locked(tf_driver *d, tf_timer *t) {
+    tf__wheel_remove(&d->wheel, t);
     atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
     tf_waker *w = t->waker;
     t->waker = NULL;
@@ -74,7 +102,7 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
     if (atomic_load_explicit(&t->state, memory_order_acquire) == TF_TIMER_FIRED)
         return TF_READY;
 
-    tf_driver *d = &tf__driver;
+    tf_driver *d = tf__driver_of(t);
     tf_waker *clone = NULL, *old = NULL;
     pthread_mutex_lock(&d->lock);
     for (;;) {
@@ -87,13 +115,14 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
             rc = TF_ECANCELED;
             break;
         }
-        if (st == TF_TIMER_ARMED && tf__clock_now() >= t->deadline) {
-            old = fire_now_locked(t);
+        if (st == TF_TIMER_ARMED && tf__driver_clock(d) >= t->deadline) {
+            old = fire_now_locked(d, t);
             rc = TF_READY;
             break;
         }
-        /* Armed timers must have a driver (after fork it is restarted). */
-        rc = tf__driver_ensure_locked();
+        /* Armed timers must have a driver thread (after fork it is
+         * restarted). */
+        rc = tf__driver_ensure_locked(d);
         if (rc) break;
         rc = TF_PENDING;
         if (t->waker && tf__waker_same(t->waker, w)) break;
@@ -128,15 +157,15 @@ int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
     int rc = check_timer(t);
     if (rc) return rc;
     if (deadline_ns == UINT64_MAX) return TF_ERANGE;
-    tf_driver *d = &tf__driver;
+    tf_driver *d = tf__driver_of(t);
     tf_waker *wake = NULL;
     pthread_mutex_lock(&d->lock);
-    rc = tf__driver_ensure_locked();
+    rc = tf__driver_ensure_locked(d);
     if (rc) {
         pthread_mutex_unlock(&d->lock);
         return rc;
     }
-    int on_driver = tf__driver_wait_not_firing_locked(t);
+    int on_driver = tf__driver_wait_not_firing_locked(d, t);
     uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
     if (on_driver && tf__timer_state_firing(st)) {
         /* Being fired in the driver's current batch (we are inside one of
@@ -149,7 +178,7 @@ int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
     if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
     __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
-    if (tf__driver_arm_locked(t)) {
+    if (tf__driver_arm_locked(d, t)) {
         atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
         wake = t->waker;
         t->waker = NULL;
@@ -163,7 +192,7 @@ int tf_timer_reset(tf_timer *t, uint64_t duration_ns) {
     int rc = check_timer(t);
     if (rc) return rc;
     uint64_t deadline;
-    rc = deadline_after(duration_ns, &deadline);
+    rc = deadline_after(tf__driver_of(t), duration_ns, &deadline);
     if (rc) return rc;
     return tf_timer_reset_at(t, deadline);
 }
@@ -171,10 +200,10 @@ int tf_timer_reset(tf_timer *t, uint64_t duration_ns) {
 int tf_timer_cancel(tf_timer *t) {
     int rc = check_timer(t);
     if (rc) return rc;
-    tf_driver *d = &tf__driver;
+    tf_driver *d = tf__driver_of(t);
     tf_waker *wake = NULL;
     pthread_mutex_lock(&d->lock);
-    int on_driver = tf__driver_wait_not_firing_locked(t);
+    int on_driver = tf__driver_wait_not_firing_locked(d, t);
     uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
     if (on_driver && (st == TF_TIMER_FIRING || st == TF_TIMER_FIRING_RESET)) {
         atomic_store(&t->state, TF_TIMER_FIRING_CANCEL);
@@ -234,13 +263,13 @@ int tf_timer_free(tf_timer *t) {
          * it (these states are set after its last access), and no other
          * call may use it now. */
         tf_waker *drop = t->waker;
-        tf__timer_release(t);
+        tf__timer_release(tf__driver_of(t), t);
         if (drop) tf_waker_drop(drop);
         return TF_OK;
     }
-    tf_driver *d = &tf__driver;
+    tf_driver *d = tf__driver_of(t);
     pthread_mutex_lock(&d->lock);
-    int on_driver = tf__driver_wait_not_firing_locked(t);
+    int on_driver = tf__driver_wait_not_firing_locked(d, t);
     st = atomic_load_explicit(&t->state, memory_order_relaxed);
     tf_waker *drop = t->waker;
     t->waker = NULL;
@@ -250,7 +279,7 @@ int tf_timer_free(tf_timer *t) {
         atomic_store(&t->state, TF_TIMER_FIRING_FREE);
     } else {
         if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
-        tf__timer_release(t);
+        tf__timer_release(d, t);
     }
     pthread_mutex_unlock(&d->lock);
     if (drop) tf_waker_drop(drop);

@@ -25,7 +25,8 @@ struct tf_timer {
     uint16_t magic;
     _Atomic uint8_t state;
     uint8_t level;       /* wheel level while ARMED */
-    uint32_t reserved;
+    uint16_t driver;     /* its driver's registry index (driver.h) */
+    uint16_t reserved;
     uint64_t deadline;
     tf_waker *waker;     /* stored clone, owned by the timer */
     struct tf_timer *next, *prev;

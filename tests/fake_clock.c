@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "clock.h"
-#include "timer_driver.h"
+#include "driver.h"
 
 static _Atomic uint64_t fake_ns;
 

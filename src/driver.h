@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* Timer drivers: the process's default one (a thread started on first use)
+ * and those made with tf_driver_new (a thread of their own, or driven by
+ * the host). Each has its own lock, wheel and timer memory. */
+#ifndef TF_DRIVER_H
+#define TF_DRIVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "pool.h"
+#include "timer_internal.h"
+#include "timer_wheel.h"
+
+struct tf_driver {
+    uint16_t magic;       /* TF_MAGIC_DRIVER */
+    uint16_t index;       /* in the registry; what timers record */
+    uint8_t clock;        /* TF_CLOCK_* */
+    uint8_t mode;         /* TF_DRIVER_MODE_* */
+    uint8_t fd_wait;      /* thread mode: sleeps in poll() on tfd and efd
+                             (clocks pthread_cond_timedwait cannot use) */
+    pthread_mutex_t lock;
+    pthread_cond_t wakeup;    /* the thread sleeps on it (cond mode) */
+    pthread_cond_t fire_done; /* broadcast after each batch of wakes */
+    tf_wheel wheel;
+    /* Timer memory has its own lock, so freeing a fired timer does not
+     * contend with the driver. Order: lock, then pool_lock. */
+    pthread_mutex_t pool_lock;
+    tf_pool timers;
+    pthread_t thread;
+    int running;          /* the thread exists */
+    int stopping;
+    int firing;           /* a batch's wakers are being woken */
+    int advancing;        /* host threads inside tf_driver_advance */
+    /* When the driver next looks at its wheel: the thread's wake-up time,
+     * or what the host's timerfd is armed to. An arm earlier than this
+     * (less the slack) must move it. 0 while a batch fires. */
+    uint64_t sleep_until;
+    uint64_t slack_ns;
+    uint64_t advanced_to;       /* host mode: the time of the last advance */
+    _Atomic uint64_t manual_now; /* TF_CLOCK_MANUAL */
+    int tfd;              /* timerfd (host mode on a real clock; fd_wait) */
+    int efd;              /* eventfd waking the thread (fd_wait) */
+    /* Test syncs (tf__driver_sync): requests made, and the last one the
+     * driver has completed. */
+    uint64_t sync_req, sync_done;
+    void *raw;            /* what tf__alloc returned (aligned copy) */
+};
+
+/* The driver a timer belongs to: live drivers sit in a registry of
+ * TF_DRIVER_MAX entries, and a timer records the index (it has 16 bits to
+ * spare, not a pointer's 64). Index 0 is the default driver. */
+tf_driver *tf__driver_of(const struct tf_timer *t);
+/* The driver's clock. */
+uint64_t tf__driver_clock(const tf_driver *d);
+
+/* Under d->lock: start the thread (thread mode) if it is not running. */
+int tf__driver_ensure_locked(tf_driver *d);
+/* Under the lock: file an armed timer, moving the driver's wake-up if it
+ * now fires first. Returns 1 if the deadline has passed already (not
+ * filed). */
+int tf__driver_arm_locked(tf_driver *d, struct tf_timer *t);
+/* Under the lock: wait until t is not part of a batch being fired (unless
+ * the caller is the thread firing d's batch). Returns 1 if it is. */
+int tf__driver_wait_not_firing_locked(tf_driver *d, struct tf_timer *t);
+/* 1 for FIRING and the FIRING_* states. */
+int tf__timer_state_firing(uint8_t st);
+
+/* Stops the default driver's thread and releases its cached timer memory
+ * if no timer is alive (tf_set_allocator). */
+void tf__driver_release_cache(void);
+/* Timer memory of d (takes pool_lock; may be called under lock). */
+struct tf_timer *tf__timer_alloc(tf_driver *d);
+void tf__timer_release(tf_driver *d, struct tf_timer *t);
+/* Test hook: makes the default driver advance to the clock's current value
+ * (fire everything due, including timers re-armed into the past by those
+ * wakes) and waits until it has; starts the driver if needed. TF_EBUSY on
+ * the driver thread. With tf__clock_set_hook, the only way the default
+ * driver's timers fire apart from the calls that fire them themselves. */
+int tf__driver_sync(void);
+/* Timers alive on the default driver, and whether any other driver exists
+ * (tf_set_allocator). */
+size_t tf__driver_live_timers(void);
+int tf__driver_others_alive(void);
+
+#endif
