@@ -16,7 +16,8 @@
 
 typedef void (*any_fn)(void);
 
-/* The v1 table as released in 1.0: every entry's position is part of the
+/* The v1 table as released (1.0: entries 0-30; 1.1: 31-32; 1.2: 33-42):
+ * every entry's position is part of the
  * ABI. Entries are only ever appended, so this list is never edited, only
  * extended. (Each entry: its index, the member, the exported name.) */
 #define TF_V1_ENTRIES(X)                                \
@@ -50,11 +51,25 @@ typedef void (*any_fn)(void);
     X(27, executor_next, tf_executor_next)              \
     X(28, executor_report, tf_executor_report)          \
     X(29, executor_fd, tf_executor_fd)                  \
-    X(30, block_on, tf_block_on)
+    X(30, block_on, tf_block_on)                        \
+    X(31, executor_drain, tf_executor_drain)            \
+    X(32, timer_peek, tf_timer_peek)                    \
+    X(33, driver_default, tf_driver_default)            \
+    X(34, driver_new, tf_driver_new)                    \
+    X(35, driver_free, tf_driver_free)                  \
+    X(36, driver_now, tf_driver_now)                    \
+    X(37, driver_next_deadline, tf_driver_next_deadline) \
+    X(38, driver_advance, tf_driver_advance)            \
+    X(39, driver_fd, tf_driver_fd)                      \
+    X(40, timer_new_on, tf_timer_new_on)                \
+    X(41, timer_new_at_on, tf_timer_new_at_on)          \
+    X(42, timer_driver, tf_timer_driver)
 
 /* Two uint32_t (size, version), then one pointer per entry. */
 #define TF_V1_HEADER_BYTES 8
 #define TF_V1_ENTRY_COUNT_1_0 31
+#define TF_V1_ENTRY_COUNT_1_1 33
+#define TF_V1_ENTRY_COUNT_1_2 43
 #define TF_V1_OFFSET(i) (TF_V1_HEADER_BYTES + (size_t)(i) * sizeof(any_fn))
 
 /* The layout is checked where the compiler sees it, too: reordering the
@@ -99,6 +114,7 @@ static void test_get_api_serves_major_1_only(void **state) {
     assert_int_equal(t->version, tf_version());
     assert_true(t->size >= TF_V1_OFFSET(TF_V1_ENTRY_COUNT_1_0));
     assert_int_equal(t->size, sizeof(tf_api_v1));
+    assert_int_equal(t->size, TF_V1_OFFSET(TF_V1_ENTRY_COUNT_1_2));
 }
 
 static void test_entries_are_the_exported_functions(void **state) {
@@ -122,7 +138,7 @@ static void test_entries_are_the_exported_functions(void **state) {
         checked++;                                                           \
     } while (0);
     TF_V1_ENTRIES(TF_CHECK_ENTRY)
-    assert_int_equal(checked, TF_V1_ENTRY_COUNT_1_0);
+    assert_int_equal(checked, TF_V1_ENTRY_COUNT_1_2);
     /* A table longer than 1.0's must not end in a NULL entry. */
     for (size_t off = TF_V1_OFFSET(0); off + sizeof(any_fn) <= t->size; off += sizeof(any_fn)) {
         any_fn f;
@@ -168,6 +184,23 @@ static void test_symbols_carry_the_version_node(void **state) {
         void *versioned = dlvsym(RTLD_DEFAULT, names[i], "TF_1.0");
         if (!versioned) fail_msg("%s@TF_1.0 not found", names[i]);
         assert_ptr_equal(versioned, dlsym(RTLD_DEFAULT, names[i]));
+    }
+    /* Functions added later are bound to the node of their minor version
+     * and to no earlier one. */
+    static const struct { const char *name, *node, *not_node; } later[] = {
+        {"tf_executor_drain", "TF_1.1", "TF_1.0"},
+        {"tf_timer_peek", "TF_1.1", "TF_1.0"},
+        {"tf_driver_new", "TF_1.2", "TF_1.1"},
+        {"tf_driver_advance", "TF_1.2", "TF_1.0"},
+        {"tf_timer_new_on", "TF_1.2", "TF_1.0"},
+        {"tf_timer_driver", "TF_1.2", "TF_1.1"},
+    };
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        void *versioned = dlvsym(RTLD_DEFAULT, later[i].name, later[i].node);
+        if (!versioned) fail_msg("%s@%s not found", later[i].name, later[i].node);
+        assert_ptr_equal(versioned, dlsym(RTLD_DEFAULT, later[i].name));
+        if (dlvsym(RTLD_DEFAULT, later[i].name, later[i].not_node))
+            fail_msg("%s is also in %s", later[i].name, later[i].not_node);
     }
     assert_null(dlvsym(RTLD_DEFAULT, "tf_version", "TF_0.9"));
 }

@@ -1,0 +1,756 @@
+/* SPDX-License-Identifier: MIT */
+/* Timer drivers (tf_driver_*): arguments and states of every call, the
+ * manual clock (timers fire exactly when time is advanced past their
+ * deadline, in arming order, with wakes that reset, cancel or free timers
+ * of their own batch), host mode on a real clock driven through the fd,
+ * thread mode on CLOCK_BOOTTIME, several drivers at once, allocation and
+ * thread-creation faults, and fork.
+ *
+ * Built against the static library: it uses tf__set_thread_create_hook. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define US UINT64_C(1000)
+#define MS UINT64_C(1000000)
+#define SEC UINT64_C(1000000000)
+
+static uint64_t clock_ns(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+static tf_driver *manual_driver(uint64_t start) {
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    o.clock = TF_CLOCK_MANUAL;
+    o.mode = TF_DRIVER_MODE_HOST;
+    o.start_ns = start;
+    tf_driver *d = NULL;
+    assert_int_equal(tf_driver_new(&o, &d), TF_OK);
+    assert_non_null(d);
+    return d;
+}
+
+static tf_driver *host_driver(uint32_t clock, uint64_t slack) {
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    o.clock = clock;
+    o.mode = TF_DRIVER_MODE_HOST;
+    o.slack_ns = slack;
+    tf_driver *d = NULL;
+    assert_int_equal(tf_driver_new(&o, &d), TF_OK);
+    return d;
+}
+
+/* --- a scripted waker: records the order of wakes, runs an action -------- */
+
+typedef struct script script;
+struct script {
+    int id;
+    atomic_int wakes, drops;
+    void (*action)(script *s); /* run inside the wake, on the firing thread */
+    tf_timer *target;          /* what the action works on */
+    uint64_t arg;
+    int rc;                    /* the action's result */
+    uint64_t woken_at;         /* the driver's clock at the first wake */
+    tf_driver *driver;
+};
+
+static int order[64];
+static atomic_int norder;
+
+static void *sc_clone(void *p) { return p; }
+static void sc_wake(void *p) {
+    script *s = p;
+    if (atomic_fetch_add(&s->wakes, 1) == 0 && s->driver)
+        (void)tf_driver_now(s->driver, &s->woken_at);
+    int i = atomic_fetch_add(&norder, 1);
+    if (i < 64) order[i] = s->id;
+    if (s->action) s->action(s);
+}
+static void sc_drop(void *p) { atomic_fetch_add(&((script *)p)->drops, 1); }
+static const tf_waker_vtable sc_vtable = {sizeof(tf_waker_vtable), 0, sc_clone, sc_wake,
+                                          sc_wake, sc_drop};
+
+/* Polls t with a waker for s (the timer keeps its own clone). */
+static int poll_with(tf_timer *t, script *s) {
+    tf_waker *w = NULL;
+    assert_int_equal(tf_waker_new(&sc_vtable, s, &w), TF_OK);
+    int rc = tf_timer_poll(t, w);
+    assert_int_equal(tf_waker_drop(w), TF_OK);
+    return rc;
+}
+
+static void reset_order(void) {
+    atomic_store(&norder, 0);
+    memset(order, 0, sizeof order);
+}
+
+/* --- arguments and states ------------------------------------------------- */
+
+static void test_bad_arguments(void **state) {
+    (void)state;
+    tf_driver *d = NULL;
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    assert_int_equal(tf_driver_new(&o, NULL), TF_EINVAL);
+    o.size = 8;
+    assert_int_equal(tf_driver_new(&o, &d), TF_EINVAL);
+    o = (tf_driver_options)TF_DRIVER_OPTIONS_INIT;
+    o.reserved = 1;
+    assert_int_equal(tf_driver_new(&o, &d), TF_EINVAL);
+    o = (tf_driver_options)TF_DRIVER_OPTIONS_INIT;
+    o.clock = 3;
+    assert_int_equal(tf_driver_new(&o, &d), TF_EINVAL);
+    o = (tf_driver_options)TF_DRIVER_OPTIONS_INIT;
+    o.mode = 2;
+    assert_int_equal(tf_driver_new(&o, &d), TF_EINVAL);
+    o = (tf_driver_options)TF_DRIVER_OPTIONS_INIT;
+    o.clock = TF_CLOCK_MANUAL; /* a manual clock needs a host to move it */
+    assert_int_equal(tf_driver_new(&o, &d), TF_EINVAL);
+    o.mode = TF_DRIVER_MODE_HOST;
+    o.start_ns = UINT64_MAX;
+    assert_int_equal(tf_driver_new(&o, &d), TF_ERANGE);
+    assert_null(d);
+
+    /* A handle of another type, and a NULL one, for every call. */
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(SEC, &t), TF_OK);
+    tf_driver *wrong = (tf_driver *)(void *)t;
+    uint64_t v;
+    int fd;
+    assert_int_equal(tf_driver_free(NULL), TF_OK);
+    assert_int_equal(tf_driver_free(wrong), TF_EHANDLE);
+    assert_int_equal(tf_driver_now(NULL, &v), TF_EINVAL);
+    assert_int_equal(tf_driver_now(wrong, &v), TF_EHANDLE);
+    assert_int_equal(tf_driver_now(tf_driver_default(), NULL), TF_EINVAL);
+    assert_int_equal(tf_driver_next_deadline(NULL, &v), TF_EINVAL);
+    assert_int_equal(tf_driver_next_deadline(wrong, &v), TF_EHANDLE);
+    assert_int_equal(tf_driver_next_deadline(tf_driver_default(), NULL), TF_EINVAL);
+    assert_int_equal(tf_driver_advance(NULL, 0, &v), TF_EINVAL);
+    assert_int_equal(tf_driver_advance(wrong, 0, &v), TF_EHANDLE);
+    assert_int_equal(tf_driver_fd(NULL, &fd), TF_EINVAL);
+    assert_int_equal(tf_driver_fd(wrong, &fd), TF_EHANDLE);
+    tf_timer *u = NULL;
+    assert_int_equal(tf_timer_new_on(NULL, 0, &u), TF_EINVAL);
+    assert_int_equal(tf_timer_new_on(wrong, 0, &u), TF_EHANDLE);
+    assert_int_equal(tf_timer_new_on(tf_driver_default(), 0, NULL), TF_EINVAL);
+    assert_int_equal(tf_timer_new_at_on(NULL, 0, &u), TF_EINVAL);
+    assert_int_equal(tf_timer_new_at_on(wrong, 0, &u), TF_EHANDLE);
+    assert_int_equal(tf_timer_new_at_on(tf_driver_default(), UINT64_MAX, &u), TF_ERANGE);
+    assert_int_equal(tf_timer_new_on(tf_driver_default(), UINT64_MAX, &u), TF_ERANGE);
+    assert_null(u);
+    tf_driver *got = NULL;
+    assert_int_equal(tf_timer_driver(NULL, &got), TF_EINVAL);
+    assert_int_equal(tf_timer_driver(t, NULL), TF_EINVAL);
+    assert_int_equal(tf_timer_driver((tf_timer *)(void *)tf_driver_default(), &got),
+                     TF_EHANDLE);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+}
+
+static void test_default_driver(void **state) {
+    (void)state;
+    tf_driver *d = tf_driver_default();
+    assert_non_null(d);
+    assert_ptr_equal(tf_driver_default(), d);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new(10 * SEC, &t), TF_OK);
+    tf_driver *got = NULL;
+    assert_int_equal(tf_timer_driver(t, &got), TF_OK);
+    assert_ptr_equal(got, d);
+    uint64_t now = 0, next = 0, dl = 0;
+    assert_int_equal(tf_driver_now(d, &now), TF_OK);
+    assert_true(now <= tf_now_ns());
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(tf_timer_deadline(t, &dl), TF_OK);
+    assert_true(next <= dl);
+    /* It has its thread: the host may not advance it or take an fd. */
+    assert_int_equal(tf_driver_advance(d, TF_DRIVER_NOW, NULL), TF_ESTATE);
+    int fd = -1;
+    assert_int_equal(tf_driver_fd(d, &fd), TF_ESTATE);
+    assert_int_equal(tf_driver_free(d), TF_EINVAL);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    /* NULL options mean the defaults: a thread-mode monotonic driver. */
+    tf_driver *e = NULL;
+    assert_int_equal(tf_driver_new(NULL, &e), TF_OK);
+    assert_int_equal(tf_driver_advance(e, TF_DRIVER_NOW, NULL), TF_ESTATE);
+    assert_int_equal(tf_driver_fd(e, &fd), TF_ESTATE);
+    assert_int_equal(tf_driver_free(e), TF_OK);
+}
+
+static void test_manual_clock(void **state) {
+    (void)state;
+    tf_driver *d = manual_driver(1000);
+    uint64_t now = 0, next = 0, fired = 99;
+    assert_int_equal(tf_driver_now(d, &now), TF_OK);
+    assert_int_equal(now, 1000);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, UINT64_MAX);
+    int fd = -1;
+    assert_int_equal(tf_driver_fd(d, &fd), TF_ESTATE);
+
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new_on(d, 500, &t), TF_OK);
+    uint64_t dl = 0;
+    assert_int_equal(tf_timer_deadline(t, &dl), TF_OK);
+    assert_int_equal(dl, 1500);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_true(next > 1000 && next <= 1500);
+    script s = {.id = 1, .driver = d};
+    assert_int_equal(poll_with(t, &s), TF_PENDING);
+
+    assert_int_equal(tf_driver_advance(d, 1499, &fired), TF_OK);
+    assert_int_equal(fired, 0);
+    assert_int_equal(tf_timer_peek(t), TF_PENDING);
+    assert_int_equal(poll_with(t, &s), TF_PENDING); /* the clock says 1499 */
+    assert_int_equal(atomic_load(&s.wakes), 0);
+    assert_int_equal(tf_driver_advance(d, 1500, &fired), TF_OK);
+    assert_int_equal(fired, 1);
+    assert_int_equal(atomic_load(&s.wakes), 1);
+    assert_int_equal(s.woken_at, 1500); /* the wake sees the new time */
+    assert_int_equal(tf_timer_peek(t), TF_READY);
+
+    /* Backwards is refused and changes nothing; TF_DRIVER_NOW stays put. */
+    assert_int_equal(tf_driver_advance(d, 1400, &fired), TF_ERANGE);
+    assert_int_equal(tf_driver_now(d, &now), TF_OK);
+    assert_int_equal(now, 1500);
+    assert_int_equal(tf_driver_advance(d, TF_DRIVER_NOW, NULL), TF_OK);
+    assert_int_equal(tf_driver_now(d, &now), TF_OK);
+    assert_int_equal(now, 1500);
+
+    /* Reset and durations follow the manual clock. */
+    assert_int_equal(tf_timer_reset(t, 100), TF_OK);
+    assert_int_equal(tf_timer_deadline(t, &dl), TF_OK);
+    assert_int_equal(dl, 1600);
+    assert_int_equal(tf_timer_peek(t), TF_PENDING);
+    /* Its waker went with the wake: poll again to get one woken. */
+    assert_int_equal(poll_with(t, &s), TF_PENDING);
+    /* A deadline not after the clock fires at once. */
+    tf_timer *past = NULL;
+    assert_int_equal(tf_timer_new_at_on(d, 1500, &past), TF_OK);
+    assert_int_equal(tf_timer_peek(past), TF_READY);
+    assert_int_equal(tf_timer_free(past), TF_OK);
+
+    /* A big jump fires it, however far the wheel has to cascade. */
+    assert_int_equal(tf_driver_advance(d, 1000 * SEC, &fired), TF_OK);
+    assert_int_equal(fired, 1);
+    assert_int_equal(atomic_load(&s.wakes), 2);
+
+    /* Freed with a timer alive: refused, nothing lost, then fine. */
+    assert_int_equal(tf_driver_free(d), TF_EBUSY);
+    assert_int_equal(tf_timer_reset(t, 5), TF_OK);
+    assert_int_equal(poll_with(t, &s), TF_PENDING);
+    assert_int_equal(tf_driver_advance(d, 1000 * SEC + 5, &fired), TF_OK);
+    assert_int_equal(fired, 1);
+    assert_int_equal(atomic_load(&s.wakes), 3);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
+static void test_manual_equal_deadlines_in_order(void **state) {
+    (void)state;
+    tf_driver *d = manual_driver(0);
+    enum { N = 40 };
+    tf_timer *t[N];
+    script s[N];
+    reset_order();
+    for (int i = 0; i < N; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        s[i].id = i + 1;
+        /* Two groups at equal deadlines, armed interleaved: 7 us and 3 us. */
+        assert_int_equal(tf_timer_new_at_on(d, i % 2 ? 3 * US : 7 * US, &t[i]), TF_OK);
+        assert_int_equal(poll_with(t[i], &s[i]), TF_PENDING);
+    }
+    uint64_t fired = 0, next = 0;
+    /* Step to each next deadline: nothing fires early, everything fires. */
+    uint64_t total = 0, steps = 0;
+    while (tf_driver_next_deadline(d, &next) == TF_OK && next != UINT64_MAX) {
+        assert_true(steps++ < 100);
+        assert_int_equal(tf_driver_advance(d, next, &fired), TF_OK);
+        total += fired;
+    }
+    assert_int_equal(total, N);
+    assert_int_equal(atomic_load(&norder), N);
+    /* The 3 us group first, each group in arming order. */
+    for (int k = 0; k < N / 2; k++) assert_int_equal(order[k], 2 * k + 2);
+    for (int k = 0; k < N / 2; k++) assert_int_equal(order[N / 2 + k], 2 * k + 1);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(atomic_load(&s[i].wakes), 1);
+        assert_int_equal(tf_timer_free(t[i]), TF_OK);
+    }
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
+/* Actions run inside a wake, on the thread in tf_driver_advance(). */
+static void act_reset_past(script *s) {
+    if (atomic_load(&s->wakes) == 1) s->rc = tf_timer_reset_at(s->target, s->arg);
+}
+static void act_cancel(script *s) { s->rc = tf_timer_cancel(s->target); }
+static void act_free(script *s) {
+    s->rc = tf_timer_free(s->target);
+    s->target = NULL;
+}
+static void act_reset_future(script *s) { s->rc = tf_timer_reset_at(s->target, s->arg); }
+static void act_advance_self(script *s) { s->rc = tf_driver_advance(s->driver, TF_DRIVER_NOW, NULL); }
+static void act_free_driver(script *s) { s->rc = tf_driver_free(s->driver); }
+
+static void test_manual_wakes_change_their_batch(void **state) {
+    (void)state;
+    tf_driver *d = manual_driver(100);
+    uint64_t fired = 0;
+
+    /* A wake re-arms its own timer into the past: it fires again in the
+     * same advance (fired counts both; the second firing has no waker to
+     * wake, as the first wake consumed it). */
+    tf_timer *a = NULL;
+    assert_int_equal(tf_timer_new_at_on(d, 200, &a), TF_OK);
+    script sa = {.id = 1, .action = act_reset_past, .arg = 150, .driver = d};
+    sa.target = a;
+    assert_int_equal(poll_with(a, &sa), TF_PENDING);
+    assert_int_equal(tf_driver_advance(d, 300, &fired), TF_OK);
+    assert_int_equal(sa.rc, TF_OK);
+    assert_int_equal(fired, 2);
+    assert_int_equal(atomic_load(&sa.wakes), 1);
+    assert_int_equal(tf_timer_peek(a), TF_READY);
+
+    /* One batch (equal deadlines fire in arming order): x's wake frees e,
+     * y's resets f into the future, b's cancels c; so e is never woken
+     * (its waker is dropped once), c's wake is the cancel's, f fires
+     * later. */
+    tf_timer *x, *y, *b, *c, *e, *f;
+    tf_timer **arm[] = {&x, &y, &b, &c, &e, &f};
+    for (size_t i = 0; i < sizeof arm / sizeof arm[0]; i++)
+        assert_int_equal(tf_timer_new_at_on(d, 400, arm[i]), TF_OK);
+    script sx = {.id = 6, .action = act_free, .driver = d};
+    sx.target = e;
+    script sy = {.id = 7, .action = act_reset_future, .arg = 900, .driver = d};
+    sy.target = f;
+    script sb1 = {.id = 2, .action = act_cancel, .driver = d};
+    sb1.target = c;
+    script sc = {.id = 3}, se = {.id = 4}, sf = {.id = 5};
+    assert_int_equal(poll_with(x, &sx), TF_PENDING);
+    assert_int_equal(poll_with(y, &sy), TF_PENDING);
+    assert_int_equal(poll_with(b, &sb1), TF_PENDING);
+    assert_int_equal(poll_with(c, &sc), TF_PENDING);
+    assert_int_equal(poll_with(e, &se), TF_PENDING);
+    assert_int_equal(poll_with(f, &sf), TF_PENDING);
+    reset_order();
+    assert_int_equal(tf_driver_advance(d, 400, &fired), TF_OK);
+    assert_int_equal(fired, 6);
+    assert_int_equal(atomic_load(&norder), 4); /* x, y, b, and c's cancel */
+    assert_int_equal(order[0], 6);
+    assert_int_equal(order[1], 7);
+    assert_int_equal(order[2], 2);
+    assert_int_equal(order[3], 3);
+    assert_int_equal(sx.rc, TF_OK);
+    assert_int_equal(sy.rc, TF_OK);
+    assert_int_equal(sb1.rc, TF_OK);
+    assert_int_equal(atomic_load(&sb1.wakes), 1);
+    assert_int_equal(atomic_load(&sc.wakes), 1); /* the cancel wakes it... */
+    assert_int_equal(tf_timer_peek(c), TF_ECANCELED); /* ...to see this */
+    assert_int_equal(atomic_load(&se.wakes), 0);
+    /* Its waker released once (the other drop is poll_with's own). */
+    assert_int_equal(atomic_load(&se.drops), 2);
+    assert_int_equal(atomic_load(&sf.wakes), 0);
+    assert_int_equal(tf_timer_peek(f), TF_PENDING);
+    uint64_t dl = 0;
+    assert_int_equal(tf_timer_deadline(f, &dl), TF_OK);
+    assert_int_equal(dl, 900);
+    assert_int_equal(tf_driver_advance(d, 899, &fired), TF_OK);
+    assert_int_equal(fired, 0);
+    assert_int_equal(tf_driver_advance(d, 900, &fired), TF_OK);
+    assert_int_equal(fired, 1);
+    assert_int_equal(atomic_load(&sf.wakes), 1);
+
+    /* From inside its own wake, the driver can be neither advanced nor
+     * freed. */
+    tf_timer *g;
+    assert_int_equal(tf_timer_new_at_on(d, 1000, &g), TF_OK);
+    script sg = {.id = 8, .action = act_advance_self, .driver = d};
+    assert_int_equal(poll_with(g, &sg), TF_PENDING);
+    assert_int_equal(tf_driver_advance(d, 1000, &fired), TF_OK);
+    assert_int_equal(sg.rc, TF_EBUSY);
+    assert_int_equal(tf_timer_reset_at(g, 1100), TF_OK);
+    script sh = {.id = 9, .action = act_free_driver, .driver = d};
+    assert_int_equal(poll_with(g, &sh), TF_PENDING);
+    assert_int_equal(tf_driver_advance(d, 1100, &fired), TF_OK);
+    assert_int_equal(sh.rc, TF_EBUSY);
+
+    tf_timer *all[] = {a, b, c, f, g, x, y};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        assert_int_equal(tf_timer_free(all[i]), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
+/* --- host mode on a real clock -------------------------------------------- */
+
+static void run_host_fd(uint32_t clock, clockid_t id, uint64_t slack) {
+    tf_driver *d = host_driver(clock, slack);
+    int fd = -1;
+    assert_int_equal(tf_driver_fd(d, &fd), TF_OK);
+    assert_true(fd >= 0);
+    enum { N = 50 };
+    tf_timer *t[N];
+    script s[N];
+    for (int i = 0; i < N; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        s[i].id = i;
+        s[i].driver = d;
+        /* 0.1 ms to 5 ms, in a scrambled order. */
+        assert_int_equal(tf_timer_new_on(d, 100 * US + (uint64_t)((i * 37) % N) * 100 * US, &t[i]),
+                         TF_OK);
+        assert_int_equal(poll_with(t[i], &s[i]), TF_PENDING);
+    }
+    struct pollfd p = {fd, POLLIN, 0};
+    uint64_t total = 0, fired = 0;
+    uint64_t limit = clock_ns(id) + 30 * SEC; /* a hang guard only */
+    while (total < N) {
+        assert_true(clock_ns(id) < limit);
+        int r = poll(&p, 1, 1000);
+        assert_true(r >= 0 || errno == EINTR);
+        if (r <= 0) continue;
+        assert_int_equal(tf_driver_advance(d, TF_DRIVER_NOW, &fired), TF_OK);
+        total += fired;
+        for (int i = 0; i < N; i++) {
+            if (atomic_load(&s[i].wakes) == 0) continue;
+            uint64_t dl = 0;
+            assert_int_equal(tf_timer_deadline(t[i], &dl), TF_OK);
+            /* Never early, against the real clock. */
+            assert_true(s[i].woken_at >= dl);
+        }
+    }
+    assert_int_equal(total, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(atomic_load(&s[i].wakes), 1);
+        assert_int_equal(tf_timer_free(t[i]), TF_OK);
+    }
+    /* Empty: the fd is disarmed and stays quiet. */
+    assert_int_equal(poll(&p, 1, 20), 0);
+    uint64_t next = 0;
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, UINT64_MAX);
+    /* A real clock cannot be advanced into its future, nor backwards. */
+    uint64_t now = 0;
+    assert_int_equal(tf_driver_now(d, &now), TF_OK);
+    assert_int_equal(tf_driver_advance(d, now + 10 * SEC, NULL), TF_ERANGE);
+    assert_int_equal(tf_driver_advance(d, 1, NULL), TF_ERANGE);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
+static void test_host_fd_monotonic(void **state) {
+    (void)state;
+    run_host_fd(TF_CLOCK_MONOTONIC, CLOCK_MONOTONIC, 0);
+}
+
+static void test_host_fd_boottime_with_slack(void **state) {
+    (void)state;
+    run_host_fd(TF_CLOCK_BOOTTIME, CLOCK_BOOTTIME, 1 * MS);
+}
+
+/* --- thread mode ------------------------------------------------------------ */
+
+static void run_thread_driver(uint32_t clock, clockid_t id, uint64_t slack) {
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    o.clock = clock;
+    o.slack_ns = slack;
+    tf_driver *d = NULL;
+    assert_int_equal(tf_driver_new(&o, &d), TF_OK);
+    enum { N = 20 };
+    tf_timer *t[N];
+    counting_waker cw;
+    cw_init(&cw);
+    uint64_t dl[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(tf_timer_new_on(d, 200 * US + (uint64_t)i * 150 * US, &t[i]), TF_OK);
+        tf_waker *w = cw_make(&cw);
+        assert_int_equal(tf_timer_poll(t[i], w), TF_PENDING);
+        assert_int_equal(tf_waker_drop(w), TF_OK);
+        assert_int_equal(tf_timer_deadline(t[i], &dl[i]), TF_OK);
+    }
+    assert_int_equal(cw_wait_wakes(&cw, N, 30000), N);
+    uint64_t now = clock_ns(id);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(tf_timer_peek(t[i]), TF_READY);
+        assert_true(dl[i] <= now);
+        assert_int_equal(tf_timer_free(t[i]), TF_OK);
+    }
+    assert_int_equal(tf_driver_free(d), TF_OK);
+    cw_destroy(&cw);
+}
+
+static void test_thread_monotonic(void **state) {
+    (void)state;
+    run_thread_driver(TF_CLOCK_MONOTONIC, CLOCK_MONOTONIC, 0);
+}
+
+static void test_thread_boottime(void **state) {
+    (void)state;
+    run_thread_driver(TF_CLOCK_BOOTTIME, CLOCK_BOOTTIME, 0);
+}
+
+static void test_thread_slack(void **state) {
+    (void)state;
+    run_thread_driver(TF_CLOCK_MONOTONIC, CLOCK_MONOTONIC, 2 * MS);
+}
+
+/* Several drivers, each used by its own thread, all at once. */
+typedef struct worker {
+    tf_driver *d;
+    int fired, failures;
+} worker;
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    counting_waker cw;
+    cw_init(&cw);
+    for (int round = 0; round < 200; round++) {
+        tf_timer *t = NULL;
+        if (tf_timer_new_on(w->d, 50 * US, &t) != TF_OK) {
+            w->failures++;
+            break;
+        }
+        tf_waker *wk = cw_make(&cw);
+        int rc = tf_timer_poll(t, wk);
+        tf_waker_drop(wk);
+        if (rc == TF_PENDING) rc = cw_wait_wakes(&cw, w->fired + 1, 30000) == w->fired + 1
+                                       ? TF_READY : TF_ETIMEDOUT;
+        else if (rc == TF_READY) atomic_fetch_add(&cw.wakes, 1); /* count it */
+        if (rc != TF_READY || tf_timer_peek(t) != TF_READY) w->failures++;
+        w->fired++;
+        tf_driver *back = NULL;
+        if (tf_timer_driver(t, &back) != TF_OK || back != w->d) w->failures++;
+        tf_timer_free(t);
+    }
+    cw_destroy(&cw);
+    return NULL;
+}
+
+static void test_drivers_in_parallel(void **state) {
+    (void)state;
+    enum { T = 4 };
+    worker w[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        assert_int_equal(tf_driver_new(NULL, &w[i].d), TF_OK);
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+        assert_int_equal(w[i].fired, 200);
+        assert_int_equal(tf_driver_free(w[i].d), TF_OK);
+    }
+}
+
+/* --- faults ------------------------------------------------------------------ */
+
+static atomic_long fail_at, attempts, allocs, frees;
+static void *f_alloc(void *ud, size_t n) {
+    (void)ud;
+    long k = atomic_fetch_add(&attempts, 1) + 1;
+    if (k == atomic_load(&fail_at)) return NULL;
+    atomic_fetch_add(&allocs, 1);
+    return malloc(n);
+}
+static void f_free(void *ud, void *p) {
+    (void)ud;
+    atomic_fetch_add(&frees, 1);
+    free(p);
+}
+
+/* One scenario: a host driver, a thread driver, timers on both. Returns
+ * TF_OK, or the first failure's status (then everything made is freed). */
+static int fault_scenario(void) {
+    tf_driver *h = NULL, *m = NULL;
+    tf_timer *a = NULL, *b = NULL;
+    int rc = tf_driver_new(&(tf_driver_options){sizeof(tf_driver_options), TF_CLOCK_MANUAL,
+                                                TF_DRIVER_MODE_HOST, 0, 0, 10},
+                           &h);
+    if (rc) goto out;
+    rc = tf_driver_new(NULL, &m);
+    if (rc) goto out;
+    rc = tf_timer_new_on(h, 5, &a);
+    if (rc) goto out;
+    rc = tf_timer_new_on(m, 0, &b);
+    if (rc) goto out;
+    uint64_t fired = 0;
+    rc = tf_driver_advance(h, 15, &fired);
+    if (rc == TF_OK && (fired != 1 || tf_timer_peek(a) != TF_READY)) rc = TF_ESTATE;
+out:
+    tf_timer_free(a);
+    tf_timer_free(b);
+    if (tf_driver_free(h) != TF_OK || tf_driver_free(m) != TF_OK) rc = TF_EBUSY;
+    return rc;
+}
+
+static void test_allocation_faults(void **state) {
+    (void)state;
+    tf_allocator al = {sizeof al, 0, f_alloc, f_free, NULL};
+    assert_int_equal(tf_set_allocator(&al), TF_OK);
+    atomic_store(&fail_at, 0);
+    atomic_store(&attempts, 0);
+    assert_int_equal(fault_scenario(), TF_OK);
+    long n = atomic_load(&attempts);
+    assert_true(n >= 4); /* two drivers and a chunk of timers each */
+    for (long k = 1; k <= n; k++) {
+        atomic_store(&attempts, 0);
+        atomic_store(&fail_at, k);
+        assert_int_equal(fault_scenario(), TF_ENOMEM);
+    }
+    atomic_store(&fail_at, 0);
+    assert_int_equal(fault_scenario(), TF_OK);
+    /* While a driver other than the default one exists, the allocator
+     * cannot change (the driver's memory came from this one). */
+    tf_driver *d = manual_driver(0);
+    assert_int_equal(tf_set_allocator(NULL), TF_EBUSY);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+    assert_int_equal(tf_set_allocator(NULL), TF_OK);
+    assert_int_equal(atomic_load(&allocs), atomic_load(&frees));
+}
+
+static atomic_int thread_calls;
+static int refuse_threads(void) {
+    atomic_fetch_add(&thread_calls, 1);
+    return 0;
+}
+
+static void test_host_mode_creates_no_thread(void **state) {
+    (void)state;
+    tf__set_thread_create_hook(refuse_threads);
+    atomic_store(&thread_calls, 0);
+    tf_driver *h = host_driver(TF_CLOCK_MONOTONIC, 0);
+    tf_driver *m = manual_driver(0);
+    tf_timer *t = NULL, *u = NULL;
+    assert_int_equal(tf_timer_new_on(h, 100 * US, &t), TF_OK);
+    assert_int_equal(tf_timer_new_on(m, 100, &u), TF_OK);
+    script s = {.id = 1, .driver = h};
+    assert_int_equal(poll_with(t, &s), TF_PENDING);
+    assert_int_equal(tf_timer_reset(t, 50 * US), TF_OK);
+    int fd = -1;
+    assert_int_equal(tf_driver_fd(h, &fd), TF_OK);
+    struct pollfd p = {fd, POLLIN, 0};
+    while (atomic_load(&s.wakes) == 0) {
+        if (poll(&p, 1, 1000) > 0) assert_int_equal(tf_driver_advance(h, TF_DRIVER_NOW, NULL), TF_OK);
+    }
+    assert_int_equal(tf_driver_advance(m, 100, NULL), TF_OK);
+    assert_int_equal(tf_timer_peek(u), TF_READY);
+    assert_int_equal(atomic_load(&thread_calls), 0); /* never even asked */
+    /* A thread-mode driver reports the refusal, and stays usable. */
+    tf_driver *th = NULL;
+    assert_int_equal(tf_driver_new(NULL, &th), TF_OK);
+    tf_timer *v = NULL;
+    assert_int_equal(tf_timer_new_on(th, SEC, &v), TF_ETHREAD);
+    assert_null(v);
+    assert_true(atomic_load(&thread_calls) >= 1);
+    tf__set_thread_create_hook(NULL);
+    assert_int_equal(tf_timer_new_on(th, 0, &v), TF_OK);
+    assert_int_equal(tf_timer_free(v), TF_OK);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_timer_free(u), TF_OK);
+    assert_int_equal(tf_driver_free(th), TF_OK);
+    assert_int_equal(tf_driver_free(h), TF_OK);
+    assert_int_equal(tf_driver_free(m), TF_OK);
+}
+
+/* --- fork ----------------------------------------------------------------- */
+
+static int child_checks(tf_driver *h, tf_driver *th, tf_timer *armed) {
+    int bad = 0;
+    /* The host driver's fd is the child's own and fires. */
+    int fd = -1;
+    if (tf_driver_fd(h, &fd) != TF_OK) bad |= 1;
+    script s = {.id = 1, .driver = h};
+    if (poll_with(armed, &s) != TF_PENDING) bad |= 2;
+    tf_timer *t = NULL;
+    if (tf_timer_new_on(h, 200 * US, &t) != TF_OK) bad |= 4;
+    struct pollfd p = {fd, POLLIN, 0};
+    uint64_t limit = tf_now_ns() + 20 * SEC;
+    while ((tf_timer_peek(t) != TF_READY || atomic_load(&s.wakes) == 0) && tf_now_ns() < limit) {
+        if (poll(&p, 1, 100) > 0) (void)tf_driver_advance(h, TF_DRIVER_NOW, NULL);
+    }
+    if (tf_timer_peek(t) != TF_READY || atomic_load(&s.wakes) != 1) bad |= 8;
+    tf_timer_free(t);
+    tf_timer_free(armed);
+    /* The thread driver's thread is started again. */
+    counting_waker cw;
+    cw_init(&cw);
+    tf_timer *u = NULL;
+    if (tf_timer_new_on(th, 300 * US, &u) != TF_OK) bad |= 16;
+    tf_waker *w = cw_make(&cw);
+    if (tf_timer_poll(u, w) == TF_PENDING && cw_wait_wakes(&cw, 1, 20000) != 1) bad |= 32;
+    tf_waker_drop(w);
+    tf_timer_free(u);
+    if (tf_driver_free(h) != TF_OK || tf_driver_free(th) != TF_OK) bad |= 64;
+    return bad;
+}
+
+static void test_fork(void **state) {
+    (void)state;
+    tf_driver *h = host_driver(TF_CLOCK_MONOTONIC, 0);
+    tf_driver *th = NULL;
+    assert_int_equal(tf_driver_new(NULL, &th), TF_OK);
+    /* Make the thread exist before fork. */
+    tf_timer *warm = NULL;
+    assert_int_equal(tf_timer_new_on(th, 0, &warm), TF_OK);
+    assert_int_equal(tf_timer_free(warm), TF_OK);
+    tf_timer *armed = NULL;
+    assert_int_equal(tf_timer_new_on(h, 2 * MS, &armed), TF_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60); /* a hang becomes a failure */
+        _exit(child_checks(h, th, armed));
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* The parent's own timer still fires through its own fd: the child's
+     * re-arming did not move it. */
+    int fd = -1;
+    assert_int_equal(tf_driver_fd(h, &fd), TF_OK);
+    struct pollfd p = {fd, POLLIN, 0};
+    uint64_t limit = tf_now_ns() + 20 * SEC;
+    while (tf_timer_peek(armed) != TF_READY) {
+        assert_true(tf_now_ns() < limit);
+        if (poll(&p, 1, 100) > 0) assert_int_equal(tf_driver_advance(h, TF_DRIVER_NOW, NULL), TF_OK);
+    }
+    assert_int_equal(tf_timer_free(armed), TF_OK);
+    assert_int_equal(tf_driver_free(h), TF_OK);
+    assert_int_equal(tf_driver_free(th), TF_OK);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_default_driver),
+        cmocka_unit_test(test_manual_clock),
+        cmocka_unit_test(test_manual_equal_deadlines_in_order),
+        cmocka_unit_test(test_manual_wakes_change_their_batch),
+        cmocka_unit_test(test_host_fd_monotonic),
+        cmocka_unit_test(test_host_fd_boottime_with_slack),
+        cmocka_unit_test(test_thread_monotonic),
+        cmocka_unit_test(test_thread_boottime),
+        cmocka_unit_test(test_thread_slack),
+        cmocka_unit_test(test_drivers_in_parallel),
+        cmocka_unit_test(test_allocation_faults),
+        cmocka_unit_test(test_host_mode_creates_no_thread),
+        cmocka_unit_test(test_fork),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
