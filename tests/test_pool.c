@@ -250,6 +250,58 @@ static void test_alloc_prefers_nearly_full_chunk(void **state) {
     free(v);
 }
 
+/* Of two empty chunks the lower one is kept: heaps give memory back to
+ * the system from their top only, so a spare kept high would hold every
+ * freed chunk below it. Emptied from the top down and from the bottom up,
+ * the spare ends as the lowest chunk. */
+static void spare_is_lowest(int top_down) {
+    tf_pool p;
+    tf__pool_init(&p, sizeof(obj));
+    enum { CHUNKS = 6 };
+    size_t n = CHUNKS * p.per_chunk;
+    obj **v = calloc(n, sizeof(*v));
+    for (size_t i = 0; i < n; i++) v[i] = make(&p, (uint32_t)i);
+    assert_int_equal(p.chunks, CHUNKS);
+    tf_pool_chunk *c[CHUNKS];
+    for (size_t k = 0; k < CHUNKS; k++) c[k] = chunk_of(&p, v[k * p.per_chunk]);
+    /* Order the chunks by address. */
+    for (size_t i = 0; i < CHUNKS; i++)
+        for (size_t j = i + 1; j < CHUNKS; j++)
+            if ((uintptr_t)c[j] < (uintptr_t)c[i]) {
+                tf_pool_chunk *t = c[i];
+                c[i] = c[j];
+                c[j] = t;
+            }
+    /* Empty them one by one in address order, from the top or the
+     * bottom. */
+    for (size_t r = 0; r < CHUNKS; r++) {
+        tf_pool_chunk *want = c[top_down ? CHUNKS - 1 - r : r];
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] && chunk_of(&p, v[i]) == want) {
+                drop_obj(&p, v[i], (uint32_t)i);
+                v[i] = NULL;
+            }
+        }
+        assert_ptr_equal(p.spare, top_down ? want : c[0]);
+        assert_int_equal(p.chunks, CHUNKS - r);
+    }
+    assert_int_equal(p.live, 0);
+    assert_int_equal(ca.outstanding, 1);
+    tf__pool_destroy(&p);
+    assert_int_equal(ca.outstanding, 0);
+    free(v);
+}
+
+static void test_spare_is_lowest_top_down(void **state) {
+    (void)state;
+    spare_is_lowest(1);
+}
+
+static void test_spare_is_lowest_bottom_up(void **state) {
+    (void)state;
+    spare_is_lowest(0);
+}
+
 /* Chunks are aligned to their size (objects find them by masking), also
  * for objects big enough to need bigger chunks. */
 static void test_big_objects(void **state) {
@@ -405,8 +457,12 @@ static void test_alloc_failure_leaves_pool_consistent(void **state) {
     vi = (visit){live, N, 0};
     tf__pool_each(&p, count_visit, &vi);
     assert_int_equal(vi.seen, n);
-    /* Freed slots are usable while the allocator still fails. */
+    /* Freed slots are usable while the allocator still fails (with
+     * pooling off every object is an allocation: not then). */
     for (size_t i = 0; i < n; i += 2) drop_obj(&p, v[i], (uint32_t)i);
+#ifdef TF_NO_POOL
+    ca.fail_from = 0;
+#endif
     for (size_t i = 0; i < n; i += 2) assert_non_null(v[i] = make(&p, (uint32_t)i));
     for (size_t i = 0; i < n; i++) check(v[i], (uint32_t)i);
     /* With the allocator back, the pool grows again. */
@@ -460,6 +516,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_churn_does_not_call_allocator, setup, teardown),
 #ifndef TF_NO_POOL
         cmocka_unit_test_setup_teardown(test_alloc_prefers_nearly_full_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_is_lowest_top_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_is_lowest_bottom_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_objects, setup, teardown),
 #endif
         cmocka_unit_test_setup_teardown(test_each_visits_only_live, setup, teardown),
