@@ -54,9 +54,9 @@ void *tf__pool_alloc(tf_pool *pool) {
     pool_node *n = tf__alloc(NODE_SIZE + pool->obj_size);
     if (!n) return NULL;
     n->prev = NULL;
-    n->next = (pool_node *)pool->free_list; /* the live list, here */
+    n->next = (pool_node *)pool->nodes;
     if (n->next) n->next->prev = n;
-    pool->free_list = n;
+    pool->nodes = n;
     pool->live++;
     return (char *)n + NODE_SIZE;
 }
@@ -64,7 +64,7 @@ void *tf__pool_alloc(tf_pool *pool) {
 void tf__pool_free(tf_pool *pool, void *obj) {
     pool_node *n = (pool_node *)(void *)((char *)obj - NODE_SIZE);
     if (n->prev) n->prev->next = n->next;
-    else pool->free_list = n->next;
+    else pool->nodes = n->next;
     if (n->next) n->next->prev = n->prev;
     pool->live--;
     *(uint16_t *)obj = 0; /* as pooled: a stale handle is no handle */
@@ -73,7 +73,7 @@ void tf__pool_free(tf_pool *pool, void *obj) {
 
 void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg),
                    void *arg) {
-    for (pool_node *n = pool->free_list; n;) {
+    for (pool_node *n = pool->nodes; n;) {
         pool_node *next = n->next; /* fn may not free, but be safe */
         void *obj = (char *)n + NODE_SIZE;
         if (*(uint16_t *)obj != 0) fn(obj, arg);
@@ -81,8 +81,10 @@ void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg),
     }
 }
 
+void tf__pool_trim(tf_pool *pool) { (void)pool; /* nothing is kept */ }
+
 void tf__pool_destroy(tf_pool *pool) {
-    for (pool_node *n = pool->free_list; n;) {
+    for (pool_node *n = pool->nodes; n;) {
         pool_node *next = n->next;
         tf__free(n);
         n = next;
@@ -92,102 +94,138 @@ void tf__pool_destroy(tf_pool *pool) {
 
 #else /* pooled */
 
+/* The header at the start of every chunk. Objects follow it, carved in
+ * address order as they are first needed, so a chunk's untouched tail
+ * costs no resident memory. */
 struct tf_pool_chunk {
-    tf_pool_chunk *next;
-    size_t count; /* objects carved so far (the last chunk fills lazily) */
-    _Alignas(16) char objects[];
+    tf_pool_chunk *prev, *next; /* on the pool's partial or full list */
+    void *raw;                  /* what tf__alloc returned, for tf__free */
+    void *free_list;            /* freed objects, linked through word 1 */
+    uint32_t live;              /* objects handed out */
+    uint32_t carved;            /* objects [0, carved) were handed out */
 };
 
-enum { POOL_FIRST = 32, POOL_MAX = 8192 };
+/* 256 KiB: the allocator's own header (a page of its own when it maps a
+ * chunk) stays under 2% of a chunk, and one chunk pinned by a survivor is
+ * still small. Objects too big for 64 in a chunk get bigger chunks. */
+enum { POOL_CHUNK = 256 * 1024, POOL_MIN_PER_CHUNK = 64 };
+#define HDR_SIZE ((sizeof(tf_pool_chunk) + 15) & ~(size_t)15)
+
+static char *chunk_objects(tf_pool_chunk *c) { return (char *)c + HDR_SIZE; }
+
+static tf_pool_chunk *chunk_of(const tf_pool *pool, void *obj) {
+    return (tf_pool_chunk *)((uintptr_t)obj & ~(uintptr_t)(pool->chunk_size - 1));
+}
 
 void tf__pool_init(tf_pool *pool, size_t obj_size) {
     memset(pool, 0, sizeof(*pool));
     pool->obj_size = (obj_size + 7) & ~(size_t)7;
-    pool->next_count = POOL_FIRST;
+    size_t size = POOL_CHUNK;
+    while ((size - HDR_SIZE) / pool->obj_size < POOL_MIN_PER_CHUNK) size *= 2;
+    pool->chunk_size = size;
+    pool->per_chunk = (size - HDR_SIZE) / pool->obj_size;
+}
+
+static void list_push(tf_pool_chunk **head, tf_pool_chunk *c) {
+    c->prev = NULL;
+    c->next = *head;
+    if (c->next) c->next->prev = c;
+    *head = c;
+}
+
+static void list_remove(tf_pool_chunk **head, tf_pool_chunk *c) {
+    if (c->prev) c->prev->next = c->next;
+    else *head = c->next;
+    if (c->next) c->next->prev = c->prev;
+}
+
+/* A chunk aligned to its size. The allocator promises only malloc
+ * alignment, so twice the size is asked for and the chunk placed at the
+ * first boundary inside; the slack is never touched, so costs address
+ * space but no resident memory. */
+static tf_pool_chunk *chunk_new(tf_pool *pool) {
+    void *raw = tf__alloc(2 * pool->chunk_size);
+    if (!raw) return NULL;
+    uintptr_t a = ((uintptr_t)raw + pool->chunk_size - 1) &
+                  ~(uintptr_t)(pool->chunk_size - 1);
+    tf_pool_chunk *c = (tf_pool_chunk *)a;
+    c->raw = raw;
+    POISON(chunk_objects(c), pool->per_chunk * pool->obj_size);
+    pool->chunks++;
+    return c;
 }
 
 /* The chunk goes back to the allocator with its poison lifted: the
  * allocator owns the memory from here on. */
-static void chunk_free(tf_pool *pool, tf_pool_chunk *c, size_t n) {
-    (void)pool;
-    (void)n;
-    UNPOISON(c->objects, n * pool->obj_size);
-    tf__free(c);
-}
-
-/* Objects a chunk was made for: the first holds POOL_FIRST, each later
- * one twice the one before, capped; the newest is the one being carved. */
-static size_t chunk_objects(const tf_pool *pool, const tf_pool_chunk *c) {
-    if (c == pool->chunks) return (size_t)(pool->bump_end - c->objects) / pool->obj_size;
-    return c->count; /* older chunks were filled up */
-}
-
-/* An empty pool gives back all but its first (smallest) chunk, so a burst
- * of a million timers does not pin its peak for the life of the process,
- * while one object created and freed in a loop does not churn the
- * allocator. */
-static void pool_trim(tf_pool *pool) {
-    tf_pool_chunk *c = pool->chunks;
-    if (!c) return;
-    while (c->next) {
-        tf_pool_chunk *next = c->next;
-        chunk_free(pool, c, chunk_objects(pool, c));
-        c = next;
-    }
-    pool->chunks = c;
-    pool->free_list = NULL;
-    c->count = 0;
-    pool->bump = c->objects;
-    pool->bump_end = c->objects + POOL_FIRST * pool->obj_size;
-    pool->next_count = (size_t)POOL_FIRST * 2;
-    /* Every object was freed (poisoned) already; the tail never carved
-     * is poisoned from the chunk's creation. */
+static void chunk_free(tf_pool *pool, tf_pool_chunk *c) {
+    UNPOISON(chunk_objects(c), pool->per_chunk * pool->obj_size);
+    pool->chunks--;
+    tf__free(c->raw);
 }
 
 void *tf__pool_alloc(tf_pool *pool) {
-    void *obj = pool->free_list;
+    tf_pool_chunk *c = pool->partial;
+    if (!c) {
+        /* Every chunk is full: the spare, else a new one. */
+        c = pool->spare;
+        if (c) pool->spare = NULL;
+        else if (!(c = chunk_new(pool))) return NULL;
+        c->free_list = NULL; /* a spare's objects are all free: recarve */
+        c->live = 0;
+        c->carved = 0;
+        list_push(&pool->partial, c);
+    }
+    void *obj = c->free_list;
     if (obj) {
         UNPOISON(obj, pool->obj_size);
-        pool->free_list = ((void **)obj)[1];
+        c->free_list = ((void **)obj)[1];
     } else {
-        if (pool->bump == pool->bump_end) {
-            size_t n = pool->next_count;
-            tf_pool_chunk *c =
-                tf__alloc(sizeof(tf_pool_chunk) + n * pool->obj_size);
-            if (!c) return NULL;
-            POISON(c->objects, n * pool->obj_size);
-            c->next = pool->chunks;
-            c->count = 0;
-            pool->chunks = c;
-            pool->bump = c->objects;
-            pool->bump_end = c->objects + n * pool->obj_size;
-            /* Geometric growth keeps small executors small and big ones
-             * cheap in allocator calls. */
-            if (pool->next_count < POOL_MAX) pool->next_count *= 2;
-        }
-        obj = pool->bump;
+        obj = chunk_objects(c) + (size_t)c->carved++ * pool->obj_size;
         UNPOISON(obj, pool->obj_size);
-        pool->bump += pool->obj_size;
-        pool->chunks->count++;
+    }
+    if (++c->live == pool->per_chunk) {
+        list_remove(&pool->partial, c);
+        list_push(&pool->full, c);
     }
     pool->live++;
     return obj;
 }
 
 void tf__pool_free(tf_pool *pool, void *obj) {
+    tf_pool_chunk *c = chunk_of(pool, obj);
     *(uint16_t *)obj = 0;
-    ((void **)obj)[1] = pool->free_list;
-    pool->free_list = obj;
+    ((void **)obj)[1] = c->free_list;
+    c->free_list = obj;
     POISON(obj, pool->obj_size);
     pool->live--;
-    if (pool->live == 0) pool_trim(pool);
+    if (c->live-- == pool->per_chunk) {
+        /* First to allocate from: a nearly full chunk fills up again,
+         * while the emptier ones further down keep emptying. */
+        list_remove(&pool->full, c);
+        list_push(&pool->partial, c);
+    }
+    if (c->live == 0) {
+        list_remove(&pool->partial, c);
+        /* One empty chunk is kept, so that an object made and freed in a
+         * loop does not call the allocator each time: the lower of the
+         * two, as heaps give memory back to the system from their top
+         * only, and a spare kept at the top would hold all below it. */
+        if (!pool->spare) {
+            pool->spare = c;
+        } else if ((uintptr_t)c < (uintptr_t)pool->spare) {
+            chunk_free(pool, pool->spare);
+            pool->spare = c;
+        } else {
+            chunk_free(pool, c);
+        }
+    }
 }
 
-void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg),
-                   void *arg) {
-    for (tf_pool_chunk *c = pool->chunks; c; c = c->next) {
-        for (size_t i = 0; i < c->count; i++) {
-            void *obj = c->objects + i * pool->obj_size;
+static void each_in(tf_pool *pool, tf_pool_chunk *c,
+                    void (*fn)(void *obj, void *arg), void *arg) {
+    for (; c; c = c->next) {
+        for (uint32_t i = 0; i < c->carved; i++) {
+            void *obj = chunk_objects(c) + (size_t)i * pool->obj_size;
             /* A freed object is poisoned in ASan builds: not read. */
             if (IS_POISONED(obj)) continue;
             if (*(uint16_t *)obj != 0) fn(obj, arg);
@@ -195,13 +233,30 @@ void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg),
     }
 }
 
-void tf__pool_destroy(tf_pool *pool) {
-    tf_pool_chunk *c = pool->chunks;
+void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg),
+                   void *arg) {
+    /* The spare holds no live object. */
+    each_in(pool, pool->full, fn, arg);
+    each_in(pool, pool->partial, fn, arg);
+}
+
+void tf__pool_trim(tf_pool *pool) {
+    if (pool->spare) chunk_free(pool, pool->spare);
+    pool->spare = NULL;
+}
+
+static void free_list_of(tf_pool *pool, tf_pool_chunk *c) {
     while (c) {
         tf_pool_chunk *next = c->next;
-        chunk_free(pool, c, chunk_objects(pool, c));
+        chunk_free(pool, c);
         c = next;
     }
+}
+
+void tf__pool_destroy(tf_pool *pool) {
+    free_list_of(pool, pool->full);
+    free_list_of(pool, pool->partial);
+    tf__pool_trim(pool);
     tf__pool_init(pool, pool->obj_size);
 }
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* A fixed-size object pool: objects are carved from chunks, so they carry
  * no per-object allocator header (the memory target is about 100 bytes per
- * task and timer together). Not thread-safe: callers hold their own lock. */
+ * task and timer together). Each chunk counts its live objects, and one
+ * whose count drops to zero goes back to the allocator, so a few
+ * long-lived objects do not pin the peak of a burst. Not thread-safe:
+ * callers hold their own lock. */
 #ifndef TF_POOL_H
 #define TF_POOL_H
 
@@ -11,23 +14,33 @@
 typedef struct tf_pool_chunk tf_pool_chunk;
 
 typedef struct tf_pool {
-    size_t obj_size;       /* bytes per object, a multiple of 8, >= 16 */
-    size_t next_count;     /* objects in the next chunk (grows, capped) */
-    void *free_list;       /* freed objects, linked through word 1 (with
-                              pooling off: the live objects) */
-    tf_pool_chunk *chunks; /* every chunk, newest first */
-    char *bump;            /* unused tail of the newest chunk */
-    char *bump_end;
-    size_t live;           /* objects handed out and not returned */
+    size_t obj_size;        /* bytes per object, a multiple of 8, >= 16 */
+    size_t live;            /* objects handed out and not returned */
+    size_t chunk_size;      /* bytes per chunk, a power of two; every chunk
+                               is aligned to it, so an object finds its
+                               chunk by masking its address */
+    size_t per_chunk;       /* objects per chunk */
+    size_t chunks;          /* chunks held, the spare one included */
+    tf_pool_chunk *partial; /* chunks with a free slot; alloc takes the
+                               first */
+    tf_pool_chunk *full;    /* chunks without one */
+    tf_pool_chunk *spare;   /* one empty chunk kept back, or NULL */
+    void *nodes;            /* pooling off: the live objects */
 } tf_pool;
 
 /* Objects start with a 16-bit magic; a free object has magic 0, which lets
  * tf__pool_each visit only live ones. */
 void tf__pool_init(tf_pool *pool, size_t obj_size);
+/* O(1). NULL when the allocator fails; the pool is unchanged then. */
 void *tf__pool_alloc(tf_pool *pool);
+/* O(1). Gives the object's chunk back to the allocator when it was the
+ * chunk's last live object and an empty chunk is kept already. */
 void tf__pool_free(tf_pool *pool, void *obj);
 /* Calls fn on every live object; fn must not free into the pool. */
 void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg), void *arg);
+/* Gives back the empty chunk kept against alloc/free churn, so that only
+ * chunks holding live objects remain. */
+void tf__pool_trim(tf_pool *pool);
 /* Releases every chunk; live objects become invalid. */
 void tf__pool_destroy(tf_pool *pool);
 /* 1 when freed objects are poisoned (pooled AddressSanitizer builds), so
