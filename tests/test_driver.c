@@ -4,20 +4,19 @@
  * deadline, in arming order, with wakes that reset, cancel or free timers
  * of their own batch), host mode on a real clock driven through the fd,
  * thread mode on CLOCK_BOOTTIME, several drivers at once, allocation and
- * thread-creation faults, and fork.
+ * thread-creation faults. (Drivers across fork() are in test_fork.c, which
+ * the sanitizer runs leave out.)
  *
  * Built against the static library: it uses tf__set_thread_create_hook. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -666,75 +665,6 @@ static void test_host_mode_creates_no_thread(void **state) {
     assert_int_equal(tf_driver_free(m), TF_OK);
 }
 
-/* --- fork ----------------------------------------------------------------- */
-
-static int child_checks(tf_driver *h, tf_driver *th, tf_timer *armed) {
-    int bad = 0;
-    /* The host driver's fd is the child's own and fires. */
-    int fd = -1;
-    if (tf_driver_fd(h, &fd) != TF_OK) bad |= 1;
-    script s = {.id = 1, .driver = h};
-    if (poll_with(armed, &s) != TF_PENDING) bad |= 2;
-    tf_timer *t = NULL;
-    if (tf_timer_new_on(h, 200 * US, &t) != TF_OK) bad |= 4;
-    struct pollfd p = {fd, POLLIN, 0};
-    uint64_t limit = tf_now_ns() + 20 * SEC;
-    while ((tf_timer_peek(t) != TF_READY || atomic_load(&s.wakes) == 0) && tf_now_ns() < limit) {
-        if (poll(&p, 1, 100) > 0) (void)tf_driver_advance(h, TF_DRIVER_NOW, NULL);
-    }
-    if (tf_timer_peek(t) != TF_READY || atomic_load(&s.wakes) != 1) bad |= 8;
-    tf_timer_free(t);
-    tf_timer_free(armed);
-    /* The thread driver's thread is started again. */
-    counting_waker cw;
-    cw_init(&cw);
-    tf_timer *u = NULL;
-    if (tf_timer_new_on(th, 300 * US, &u) != TF_OK) bad |= 16;
-    tf_waker *w = cw_make(&cw);
-    if (tf_timer_poll(u, w) == TF_PENDING && cw_wait_wakes(&cw, 1, 20000) != 1) bad |= 32;
-    tf_waker_drop(w);
-    tf_timer_free(u);
-    if (tf_driver_free(h) != TF_OK || tf_driver_free(th) != TF_OK) bad |= 64;
-    return bad;
-}
-
-static void test_fork(void **state) {
-    (void)state;
-    tf_driver *h = host_driver(TF_CLOCK_MONOTONIC, 0);
-    tf_driver *th = NULL;
-    assert_int_equal(tf_driver_new(NULL, &th), TF_OK);
-    /* Make the thread exist before fork. */
-    tf_timer *warm = NULL;
-    assert_int_equal(tf_timer_new_on(th, 0, &warm), TF_OK);
-    assert_int_equal(tf_timer_free(warm), TF_OK);
-    tf_timer *armed = NULL;
-    assert_int_equal(tf_timer_new_on(h, 2 * MS, &armed), TF_OK);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(60); /* a hang becomes a failure */
-        _exit(child_checks(h, th, armed));
-    }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-    /* The parent's own timer still fires through its own fd: the child's
-     * re-arming did not move it. */
-    int fd = -1;
-    assert_int_equal(tf_driver_fd(h, &fd), TF_OK);
-    struct pollfd p = {fd, POLLIN, 0};
-    uint64_t limit = tf_now_ns() + 20 * SEC;
-    while (tf_timer_peek(armed) != TF_READY) {
-        assert_true(tf_now_ns() < limit);
-        if (poll(&p, 1, 100) > 0) assert_int_equal(tf_driver_advance(h, TF_DRIVER_NOW, NULL), TF_OK);
-    }
-    assert_int_equal(tf_timer_free(armed), TF_OK);
-    assert_int_equal(tf_driver_free(h), TF_OK);
-    assert_int_equal(tf_driver_free(th), TF_OK);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_arguments),
@@ -750,7 +680,6 @@ int main(void) {
         cmocka_unit_test(test_drivers_in_parallel),
         cmocka_unit_test(test_allocation_faults),
         cmocka_unit_test(test_host_mode_creates_no_thread),
-        cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
  * - executors created before fork() refuse every call with TF_EFORK (their
  *   worker threads and locks did not survive); wakers of their tasks stay
  *   valid and do nothing; new executors work;
+ * - drivers made with tf_driver_new work as well: a host-mode driver's fd
+ *   is the child's own, a thread-mode driver restarts its thread;
  * - no call hangs, whatever the other threads of the parent were doing at
  *   the moment of fork() (firing timers, holding locks, allocating).
  *
@@ -17,6 +19,7 @@
  *
  * Built against the static library: it uses tf__set_thread_create_hook. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -32,6 +35,7 @@
 #include "internal.h"
 #include "testutil.h"
 
+#define US UINT64_C(1000)
 #define MS UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
 #define CHILD_LIMIT_S 30
@@ -648,6 +652,71 @@ static void test_child_cannot_start_threads(void **state) {
     assert_int_equal(tf_timer_free(nt_timer), TF_OK);
 }
 
+/* --- drivers made with tf_driver_new ------------------------------------------ */
+
+/* A host-mode and a thread-mode driver, each with a timer armed before
+ * fork(). In the child the host driver's fd is the child's own timer (the
+ * same number), its timers fire through it, and the thread driver starts
+ * its thread again; the parent's armed timer still fires through its own
+ * fd afterwards, unmoved by what the child armed. */
+static tf_driver *fd_host, *fd_thread;
+static tf_timer *fd_armed;
+
+/* Polls fd and advances d until t is ready; 0 if it never was. */
+static int advance_until_ready(tf_driver *d, tf_timer *t) {
+    int fd = -1;
+    if (tf_driver_fd(d, &fd) != TF_OK) return 0;
+    struct pollfd p = {fd, POLLIN, 0};
+    uint64_t limit = tf_now_ns() + 20 * SEC;
+    while (tf_timer_peek(t) != TF_READY) {
+        if (tf_now_ns() > limit) return 0;
+        if (poll(&p, 1, 100) > 0 && tf_driver_advance(d, TF_DRIVER_NOW, NULL) != TF_OK)
+            return 0;
+    }
+    return 1;
+}
+
+static void child_drivers(void *arg) {
+    (void)arg;
+    counting_waker cw;
+    cw_init(&cw);
+    tf_waker *w = cw_make(&cw);
+    CEQ(tf_timer_poll(fd_armed, w), TF_PENDING);
+    tf_timer *t = NULL;
+    CEQ(tf_timer_new_on(fd_host, 200 * US, &t), TF_OK);
+    CCHECK(advance_until_ready(fd_host, t));
+    CCHECK(advance_until_ready(fd_host, fd_armed));
+    CEQ(cw_total_wakes(&cw), 1); /* the armed timer's waker, once */
+    CEQ(tf_timer_free(t), TF_OK);
+    CEQ(tf_timer_free(fd_armed), TF_OK);
+    tf_timer *u = NULL;
+    CEQ(tf_timer_new_on(fd_thread, 300 * US, &u), TF_OK);
+    if (tf_timer_poll(u, w) == TF_PENDING) CEQ(cw_wait_wakes(&cw, 2, 20000), 2);
+    CEQ(tf_timer_peek(u), TF_READY);
+    CEQ(tf_timer_free(u), TF_OK);
+    CEQ(tf_waker_drop(w), TF_OK);
+    CEQ(tf_driver_free(fd_host), TF_OK);
+    CEQ(tf_driver_free(fd_thread), TF_OK);
+    cw_destroy(&cw);
+}
+
+static void test_fork_with_drivers(void **state) {
+    (void)state;
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    o.mode = TF_DRIVER_MODE_HOST;
+    assert_int_equal(tf_driver_new(&o, &fd_host), TF_OK);
+    assert_int_equal(tf_driver_new(NULL, &fd_thread), TF_OK);
+    tf_timer *warm = NULL; /* the thread exists at fork() */
+    assert_int_equal(tf_timer_new_on(fd_thread, 0, &warm), TF_OK);
+    assert_int_equal(tf_timer_free(warm), TF_OK);
+    assert_int_equal(tf_timer_new_on(fd_host, 3 * MS, &fd_armed), TF_OK);
+    assert_int_equal(run_in_child(child_drivers, NULL), 0);
+    assert_true(advance_until_ready(fd_host, fd_armed));
+    assert_int_equal(tf_timer_free(fd_armed), TF_OK);
+    assert_int_equal(tf_driver_free(fd_host), TF_OK);
+    assert_int_equal(tf_driver_free(fd_thread), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_with_timers_armed),
@@ -655,6 +724,7 @@ int main(void) {
         cmocka_unit_test(test_forks_under_load),
         cmocka_unit_test(test_fork_while_driver_fires),
         cmocka_unit_test(test_fork_while_lock_held),
+        cmocka_unit_test(test_fork_with_drivers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
