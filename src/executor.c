@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The executor: ready queues, worker threads, external tasks, the eventfd,
- * shutdown, and block_on. */
+ * shutdown. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -9,7 +9,6 @@
 #include "clock.h"
 #include "executor_internal.h"
 #include "internal.h"
-#include "waker_internal.h"
 
 #define MAX_THREADS 1024u
 /* Tasks a consumer takes per lock: all of them when it is the only one,
@@ -621,15 +620,4 @@ int tf_executor_free(tf_executor *e) {
     pthread_mutex_unlock(&e->pool_lock);
     if (last) core_destroy(e);
     return TF_OK;
-}
-
-int tf_block_on(tf_poll_fn poll, void *state) {
-    if (!poll) return TF_EINVAL;
-    tf_parker *p = tf__parker_new();
-    if (!p) return TF_ENOMEM;
-    int r;
-    while ((r = poll(state, tf__parker_waker(p))) == TF_PENDING)
-        tf__parker_park(p);
-    tf__parker_unref(p);
-    return r;
 }
