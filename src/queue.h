@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A ready queue: producers push lock-free onto an intrusive stack; one
  * consumer at a time (under a mutex) moves the stack, reversed, onto a FIFO.
- * Consumers that find it empty spin briefly, then park on a condition
+ * Consumers that find it empty spin briefly (only when the spin can
+ * succeed: see queue.c), then park on a condition
  * variable; a Dekker-style sleepers count lets producers skip the mutex
  * when nobody is parked. */
 #ifndef TF_QUEUE_H
@@ -19,6 +20,8 @@ typedef struct tf_queue {
     struct tf_task *tail;
     _Atomic uint32_t sleepers;
     _Atomic uint32_t signal_pending; /* a signal is on its way to a sleeper */
+    _Atomic int push_cpu;            /* CPU of the latest producer, or -1 */
+    _Atomic uint32_t spin_ns;        /* adaptive spin budget (queue.c) */
     pthread_mutex_t lock;
     pthread_cond_t cond;
 } tf_queue;
@@ -37,7 +40,7 @@ size_t tf__queue_pop_batch(tf_queue *q, struct tf_task **list, size_t max);
 int tf__queue_nonempty(tf_queue *q);
 
 /* Waits until the queue is non-empty, stop(arg) is true, or the monotonic
- * deadline (ns; UINT64_MAX for none) passes. Spins first. */
+ * deadline (ns; UINT64_MAX for none) passes. May spin first. */
 void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
                     void *arg);
 /* Wakes every waiter, so that they re-check their stop condition. */

@@ -96,7 +96,7 @@ inline signal_one() {
   :: sleepers != 0 ->
      atomic { old = signal_pending; signal_pending = 1 };
      if
-     :: old == 0 -> qlock(); cond_signal(); qunlock()
+     :: old == 0 -> qlock(); qunlock(); cond_signal()  /* signal after unlock */
      :: else -> skip
      fi
   :: else -> skip
