@@ -90,17 +90,35 @@ static void note_producer_cpu(tf_queue *q) {
         atomic_store_explicit(&q->push_cpu, cpu, memory_order_relaxed);
 }
 
-void tf__queue_push_chain(tf_queue *q, tf_task *newest, tf_task *oldest) {
+void tf__queue_push(tf_queue *q, tf_task *t) {
     tf_task *old = atomic_load_explicit(&q->inbox, memory_order_relaxed);
     do {
-        oldest->next = old;
+        t->next = old;
     } while (!atomic_compare_exchange_weak_explicit(
-        &q->inbox, &old, newest, memory_order_seq_cst, memory_order_relaxed));
+        &q->inbox, &old, t, memory_order_seq_cst, memory_order_relaxed));
     note_producer_cpu(q);
     signal_one(q);
 }
 
-void tf__queue_push(tf_queue *q, tf_task *t) { tf__queue_push_chain(q, t, t); }
+static void refill(tf_queue *q);
+
+void tf__queue_append(tf_queue *q, tf_task *first, tf_task *last) {
+    last->next = NULL;
+    pthread_mutex_lock(&q->lock);
+    /* Tasks pushed before go first, as they would through the inbox. */
+    refill(q);
+    tf_task *head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    if (head)
+        q->tail->next = first;
+    else
+        atomic_store_explicit(&q->head, first, memory_order_relaxed);
+    q->tail = last;
+    pthread_mutex_unlock(&q->lock);
+    /* A waiter counts itself and re-checks under the lock, so the lock
+     * orders us: it saw our tasks, or we see it in sleepers. */
+    note_producer_cpu(q);
+    signal_one(q);
+}
 
 /* Under q->lock: move the inbox, reversed to arrival order, to the FIFO. */
 static void refill(tf_queue *q) {

@@ -28,11 +28,13 @@ typedef struct tf_queue {
 
 int tf__queue_init(tf_queue *q);
 void tf__queue_destroy(tf_queue *q);
+/* Pushes one task, lock-free (any thread). */
 void tf__queue_push(tf_queue *q, struct tf_task *t);
-/* Pushes a chain linked through next, newest first (newest ... oldest),
- * with one atomic operation. */
-void tf__queue_push_chain(tf_queue *q, struct tf_task *newest,
-                          struct tf_task *oldest);
+/* Appends a chain linked through next in queue order (first ... last)
+ * under the lock, after what is already queued: for a consumer that
+ * queues a batch again, so the chain is never walked (no reversal). */
+void tf__queue_append(tf_queue *q, struct tf_task *first,
+                      struct tf_task *last);
 /* Pops up to max tasks into a list linked through next; returns the count,
  * except for max == SIZE_MAX (take everything, without counting): then
  * returns nonzero if the list is not empty. */
