@@ -1,25 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /* Cross-thread wake latency: two executors, each run by its own worker
- * thread, ping-pong a wake 100,000 times (the 1.0 target: <= 20 us median per
- * round trip). Task A wakes task B's waker and waits; B wakes A's. A round
- * trip is the time between two consecutive polls of A.
+ * thread, ping-pong a wake (task A wakes task B's waker and waits; B wakes
+ * A's). A round trip is the time between two consecutive polls of A.
+ * Three placements: the two threads pinned to different CPUs, both pinned
+ * to the same CPU (each wake must hand the CPU over), and unpinned. Beside
+ * each figure, in the same run: the floor, two threads ping-ponging a
+ * futex word, and (when built with libuv) libuv's uv_async_send peer.
  * usage: bench_wake [round_trips] */
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 #include "timefuture.h"
 
+#ifdef TF_BENCH_LIBUV
+double peer_libuv_wake(size_t n, int cpu_a, int cpu_b);
+#endif
+
+/* Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere. */
+static void pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= 0) {
+        CPU_SET(cpu, &set);
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        for (long i = 0; i < n && i < CPU_SETSIZE; i++) CPU_SET((int)i, &set);
+    }
+    sched_setaffinity(0, sizeof(set), &set);
+}
+
+static uint64_t median(uint64_t *v, size_t n) { return bench_percentile(v, n, 50); }
+
+/* --- libtimefuture ------------------------------------------------------ */
+
 typedef struct player {
-    _Atomic(tf_waker *) mine;  /* this task's waker, once known */
+    _Atomic(tf_waker *) mine; /* this task's waker, once known */
     struct player *other;
     size_t rounds, target;
     uint64_t last;
     uint64_t *samples;
+    int cpu;
 } player;
 
 static int play(void *s, const tf_waker *w) {
     player *p = s;
     if (!atomic_load(&p->mine)) {
+        pin(p->cpu); /* first poll: this is the worker thread */
         tf_waker *c;
         tf_waker_clone(w, &c);
         atomic_store(&p->mine, c);
@@ -42,39 +74,108 @@ static int play(void *s, const tf_waker *w) {
     return TF_PENDING;
 }
 
-static void drop_player(void *s) {
-    player *p = s;
-    (void)p;
-}
-
-int main(int argc, char **argv) {
-    size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
+static double tf_round_trip(size_t n, int cpu_a, int cpu_b) {
     uint64_t *samples = calloc(n + 2, sizeof(*samples));
-    player a = {NULL, NULL, 0, n, 0, samples}, b = {NULL, NULL, 0, n, 0, NULL};
+    player a = {NULL, NULL, 0, n, 0, samples, cpu_a};
+    player b = {NULL, NULL, 0, n, 0, NULL, cpu_b};
     a.other = &b;
     b.other = &a;
     tf_executor *ea, *eb;
-    tf_executor_new(1, &ea);
-    tf_executor_new(1, &eb);
-    uint64_t t0 = tf_now_ns();
-    tf_executor_spawn(ea, play, drop_player, &a);
-    tf_executor_spawn(eb, play, drop_player, &b);
+    if (tf_executor_new(1, &ea) != TF_OK || tf_executor_new(1, &eb) != TF_OK) exit(1);
+    tf_executor_spawn(ea, play, NULL, &a);
+    tf_executor_spawn(eb, play, NULL, &b);
     tf_executor_run(ea);
     tf_executor_run(eb);
-    uint64_t t1 = tf_now_ns();
     /* samples[1..n] hold round trips (samples[0] has none). */
-    size_t m = n - 1;
-    uint64_t *rt = samples + 1;
-    double mean = bench_mean(rt, m);
-    uint64_t p50 = bench_percentile(rt, m, 50);
-    uint64_t p99 = bench_percentile(rt, m, 99);
-    printf("%zu cross-thread wake round trips (two executors, one worker each):\n", n);
-    printf("  median %.2f us, mean %.2f us, p99 %.2f us; total %.1f ms\n", (double)p50 / 1e3,
-           mean / 1e3, (double)p99 / 1e3, (double)(t1 - t0) / 1e6);
+    uint64_t p50 = median(samples + 1, n - 1);
     tf_waker_drop(atomic_load(&a.mine));
     tf_waker_drop(atomic_load(&b.mine));
     tf_executor_free(ea);
     tf_executor_free(eb);
     free(samples);
+    return (double)p50 / 1e3;
+}
+
+/* --- the floor: a futex ping-pong ---------------------------------------
+ * Two threads hand a turn back and forth through one futex word: a waiter
+ * sleeps in FUTEX_WAIT at once, the other wakes it with FUTEX_WAKE. No
+ * spinning, so it is the kernel's hand-over cost on any placement. */
+
+typedef struct pingpong {
+    _Atomic uint32_t turn; /* 0: A's turn, 1: B's */
+    size_t n;
+    int cpu[2];
+    uint64_t *samples;
+} pingpong;
+
+typedef struct pp_arg {
+    pingpong *pp;
+    uint32_t me;
+} pp_arg;
+
+static void pp_wait(_Atomic uint32_t *w, uint32_t want) {
+    uint32_t v;
+    while ((v = atomic_load(w)) != want)
+        syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void *pp_main(void *arg) {
+    pp_arg *a = arg;
+    pingpong *pp = a->pp;
+    pin(pp->cpu[a->me]);
+    uint64_t last = 0;
+    for (size_t i = 0; i < pp->n; i++) {
+        pp_wait(&pp->turn, a->me);
+        if (a->me == 0) {
+            uint64_t now = tf_now_ns();
+            if (last) pp->samples[i] = now - last;
+            last = now;
+        }
+        atomic_store(&pp->turn, 1 - a->me);
+        syscall(SYS_futex, (uint32_t *)&pp->turn, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+    return NULL;
+}
+
+static double futex_round_trip(size_t n, int cpu_a, int cpu_b) {
+    pingpong pp = {0, n, {cpu_a, cpu_b}, calloc(n, sizeof(uint64_t))};
+    pp_arg aa = {&pp, 0}, ab = {&pp, 1};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, pp_main, &aa);
+    pthread_create(&tb, NULL, pp_main, &ab);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    uint64_t p50 = median(pp.samples + 1, n - 1);
+    free(pp.samples);
+    return (double)p50 / 1e3;
+}
+
+int main(int argc, char **argv) {
+    size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
+    if (n < 2) n = 2;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct {
+        const char *name;
+        int a, b;
+    } modes[] = {
+        {"cross-CPU (pinned to CPUs 0 and 1)", 0, 1},
+        {"same CPU (both pinned to CPU 0)", 0, 0},
+        {"unpinned", -1, -1},
+    };
+    printf("%zu wake round trips between two threads, median (lower is better):\n", n);
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        if (cpus < 2 && modes[m].a != modes[m].b) continue;
+        /* Same-CPU round trips are futex hand-overs: fewer are enough. */
+        size_t k = modes[m].a == modes[m].b && modes[m].a >= 0 ? n / 5 + 2 : n;
+        double tf = tf_round_trip(k, modes[m].a, modes[m].b);
+        double fx = futex_round_trip(k, modes[m].a, modes[m].b);
+        printf("  %-36s libtimefuture %7.2f us | futex ping-pong floor %6.2f us (x%.2f)", modes[m].name,
+               tf, fx, tf / fx);
+#ifdef TF_BENCH_LIBUV
+        double uv = peer_libuv_wake(k, modes[m].a, modes[m].b);
+        printf(" | libuv uv_async_send %6.2f us", uv);
+#endif
+        printf("\n");
+    }
     return 0;
 }

@@ -2,8 +2,14 @@
 /* The same workloads on libuv, for comparison in the same run on the same
  * machine (libuv's timers take milliseconds, so sub-millisecond sleeps
  * round up to 1 ms, as a libuv user would have to).
- * usage: peer_libuv timers [n] | sleep [count] | wake [round_trips] */
+ * usage: peer_libuv timers [n] | sleep [count] | wake [round_trips] |
+ *        executor [tasks]
+ * Built with PEER_LIBUV_NO_MAIN, it lends peer_libuv_wake and
+ * peer_libuv_executor to bench_wake and bench_executor, which print them
+ * beside their own figures. */
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +23,7 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+#ifndef PEER_LIBUV_NO_MAIN
 static size_t fired;
 static void on_timer(uv_timer_t *t) {
     (void)t;
@@ -66,9 +73,12 @@ static int bench_sleep(size_t count) {
     return 0;
 }
 
+#endif
+
 /* Two loops on two threads ping-pong uv_async_send. */
 typedef struct side {
     uv_loop_t loop;
+    int cpu; /* pinned to this CPU, or -1 */
     uv_async_t async;
     struct side *other;
     size_t count, target;
@@ -88,16 +98,33 @@ static void on_async(uv_async_t *a) {
     if (s->count >= s->target) uv_close((uv_handle_t *)&s->async, NULL);
 }
 
+static void pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= 0) {
+        CPU_SET(cpu, &set);
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        for (long i = 0; i < n && i < CPU_SETSIZE; i++) CPU_SET((int)i, &set);
+    }
+    sched_setaffinity(0, sizeof(set), &set);
+}
+
 static void *run_side(void *p) {
     side *s = p;
+    pin(s->cpu);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     return NULL;
 }
 
-static int bench_wake(size_t n) {
+/* Median round trip in microseconds; cpu_a, cpu_b: CPUs or -1. */
+double peer_libuv_wake(size_t n, int cpu_a, int cpu_b);
+double peer_libuv_wake(size_t n, int cpu_a, int cpu_b) {
     side a, b;
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
+    a.cpu = cpu_a;
+    b.cpu = cpu_b;
     a.other = &b;
     b.other = &a;
     a.target = n;
@@ -115,10 +142,93 @@ static int bench_wake(size_t n) {
     uv_async_send(&a.async);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
-    size_t m = n - 1;
-    uint64_t p50 = bench_percentile(a.samples + 1, m, 50);
-    printf("libuv %zu cross-thread wake round trips (uv_async_send): median %.2f us, mean %.2f us\n", n,
-           (double)p50 / 1e3, bench_mean(a.samples + 1, m) / 1e3);
+    uint64_t p50 = bench_percentile(a.samples + 1, n - 1, 50);
+    uv_loop_close(&a.loop);
+    uv_loop_close(&b.loop);
+    free(a.samples);
+    return (double)p50 / 1e3;
+}
+
+/* The executor workload of bench_executor on libuv with a hand-made
+ * queue: each task is one malloc, queued on an intrusive FIFO and polled
+ * from the loop's uv_async_t callback; it is pending once (waking itself:
+ * queued again, uv_async_send) and then ready (freed). Spawning included.
+ * Returns millions of tasks per second. */
+typedef struct uv_task {
+    struct uv_task *next;
+    int (*poll)(struct uv_task *);
+    int polled;
+} uv_task;
+
+typedef struct uv_exec {
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_task *head, *tail;
+    size_t live;
+} uv_exec;
+
+static uv_exec *uv_current;
+
+static void uv_exec_push(uv_exec *x, uv_task *t) {
+    t->next = NULL;
+    if (x->tail) x->tail->next = t;
+    else x->head = t;
+    x->tail = t;
+    uv_async_send(&x->async);
+}
+
+static int uv_pending_once(uv_task *t) {
+    if (!t->polled) {
+        t->polled = 1;
+        uv_exec_push(uv_current, t); /* the self-wake */
+        return 0;
+    }
+    return 1;
+}
+
+static void on_exec_async(uv_async_t *a) {
+    uv_exec *x = a->data;
+    /* Only what is queued now; self-wakes go to the next callback. */
+    uv_task *t = x->head;
+    x->head = x->tail = NULL;
+    while (t) {
+        uv_task *next = t->next;
+        if (t->poll(t)) {
+            free(t);
+            x->live--;
+        }
+        t = next;
+    }
+    if (x->live == 0) uv_close((uv_handle_t *)&x->async, NULL);
+}
+
+double peer_libuv_executor(size_t n);
+double peer_libuv_executor(size_t n) {
+    uv_exec x;
+    memset(&x, 0, sizeof(x));
+    uv_loop_init(&x.loop);
+    uv_async_init(&x.loop, &x.async, on_exec_async);
+    x.async.data = &x;
+    uv_current = &x;
+    uint64_t t0 = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        uv_task *t = malloc(sizeof(*t));
+        if (!t) return 0;
+        t->poll = uv_pending_once;
+        t->polled = 0;
+        x.live++;
+        uv_exec_push(&x, t);
+    }
+    uv_run(&x.loop, UV_RUN_DEFAULT);
+    uint64_t t1 = now_ns();
+    uv_loop_close(&x.loop);
+    return (double)n / ((double)(t1 - t0) / 1e9) / 1e6;
+}
+
+#ifndef PEER_LIBUV_NO_MAIN
+static int bench_wake(size_t n) {
+    printf("libuv %zu cross-thread wake round trips (uv_async_send): median %.2f us\n", n,
+           peer_libuv_wake(n, -1, -1));
     return 0;
 }
 
@@ -128,6 +238,11 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "timers")) return bench_timers(n ? n : 1000000);
     if (!strcmp(mode, "sleep")) return bench_sleep(n ? n : 1000);
     if (!strcmp(mode, "wake")) return bench_wake(n ? n : 100000);
-    fprintf(stderr, "usage: peer_libuv timers|sleep|wake [n]\n");
+    if (!strcmp(mode, "executor")) {
+        printf("libuv hand-made queue: %.2f M tasks/s\n", peer_libuv_executor(n ? n : 1000000));
+        return 0;
+    }
+    fprintf(stderr, "usage: peer_libuv timers|sleep|wake|executor [n]\n");
     return 2;
 }
+#endif

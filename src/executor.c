@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The executor: ready queues, worker threads, external tasks, the eventfd,
- * shutdown, and block_on. */
+ * shutdown. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -9,7 +9,6 @@
 #include "clock.h"
 #include "executor_internal.h"
 #include "internal.h"
-#include "waker_internal.h"
 
 #define MAX_THREADS 1024u
 /* Tasks a consumer takes per lock: all of them when it is the only one,
@@ -166,15 +165,19 @@ static void drain_queue(tf_queue *q) {
     }
 }
 
-/* Queues a chain of SCHEDULED tasks of one kind (newest ... oldest). */
-static void schedule_chain(tf_executor *e, tf_task *newest, tf_task *oldest) {
+/* Queues SCHEDULED tasks of one kind: one task (first == last) lock-free,
+ * or a consumer's batch (first ... last, in queue order) appended. */
+static void schedule_chain(tf_executor *e, tf_task *first, tf_task *last) {
     if (TF_UNLIKELY(e->fork_gen != atomic_load_explicit(
                                        &tf__fork_generation,
                                        memory_order_relaxed)))
         return; /* its threads and locks did not survive fork() */
-    int external = newest->flags & TF_TASK_EXTERNAL;
+    int external = first->flags & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
-    tf__queue_push_chain(q, newest, oldest);
+    if (first == last)
+        tf__queue_push(q, first);
+    else
+        tf__queue_append(q, first, last);
     tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);
     /* A shutdown that began before our push may have drained the queue
      * already: then nobody else will release what we pushed. */
@@ -197,42 +200,67 @@ static void notify_if_sleepers(tf_queue *q) {
 }
 
 /* What a batch of polls leaves to do once: tasks to queue again (woken
- * during their poll) and dead tasks to free. Doing each with one atomic
- * push and one lock per batch keeps workers and spawners off each other's
- * cache lines. */
+ * during their poll), the count of completed tasks, and dead tasks to
+ * free. Doing each with one queue operation, one atomic and one lock per
+ * batch keeps workers and spawners off each other's cache lines. A long
+ * batch is settled every FLUSH_EVERY polls, while its tasks are still in
+ * the cache (a million-task batch settled at the end would walk cold
+ * memory again). */
+#define FLUSH_EVERY 64u
+
 typedef struct batch {
-    tf_task *requeue_newest, *requeue_oldest;
+    tf_task *requeue_first, *requeue_last; /* in queue order */
     tf_task *dead;
+    long completed;
 } batch;
 
-static void run_task(tf_executor *e, tf_task *t, batch *b) {
+static void run_task(tf_task *t, batch *b) {
     if (!tf__task_begin_poll(t)) return;
     int r = t->u.poll(t->v.data, (const tf_waker *)t);
     if (r == TF_PENDING) {
         if (tf__task_end_poll_pending(t)) {
-            t->next = b->requeue_newest;
-            b->requeue_newest = t;
-            if (!b->requeue_oldest) b->requeue_oldest = t;
+            t->next = NULL;
+            if (b->requeue_last) b->requeue_last->next = t;
+            else b->requeue_first = t;
+            b->requeue_last = t;
         }
         return;
     }
     if (t->drop) t->drop(t->v.data);
-    if (atomic_fetch_sub(&e->live_tasks, 1) == 1) notify_if_sleepers(&e->runq);
+    b->completed++;
     if (tf__task_end_poll_complete(t) == 2) {
         t->next = b->dead;
         b->dead = t;
     }
 }
 
+/* Settles a batch. The dead tasks go last: freeing them may free the
+ * executor (its handle gone and this its last memory). */
+static void settle(tf_executor *e, batch *b) {
+    if (b->completed) {
+        long n = b->completed;
+        b->completed = 0;
+        if (atomic_fetch_sub(&e->live_tasks, n) == n) notify_if_sleepers(&e->runq);
+    }
+    if (b->requeue_first) schedule_chain(e, b->requeue_first, b->requeue_last);
+    b->requeue_first = b->requeue_last = NULL;
+    if (b->dead) dealloc_chain(e, b->dead);
+    b->dead = NULL;
+}
+
 static void run_list(tf_executor *e, tf_task *list) {
-    batch b = {NULL, NULL, NULL};
+    batch b = {NULL, NULL, NULL, 0};
+    unsigned n = 0;
     while (list) {
         tf_task *next = list->next;
-        run_task(e, list, &b);
+        run_task(list, &b);
         list = next;
+        if (++n == FLUSH_EVERY) {
+            settle(e, &b);
+            n = 0;
+        }
     }
-    if (b.requeue_newest) schedule_chain(e, b.requeue_newest, b.requeue_oldest);
-    if (b.dead) dealloc_chain(e, b.dead);
+    settle(e, &b);
 }
 
 static size_t batch_size(const tf_executor *e) {
@@ -620,15 +648,4 @@ int tf_executor_free(tf_executor *e) {
     pthread_mutex_unlock(&e->pool_lock);
     if (last) core_destroy(e);
     return TF_OK;
-}
-
-int tf_block_on(tf_poll_fn poll, void *state) {
-    if (!poll) return TF_EINVAL;
-    tf_parker *p = tf__parker_new();
-    if (!p) return TF_ENOMEM;
-    int r;
-    while ((r = poll(state, tf__parker_waker(p))) == TF_PENDING)
-        tf__parker_park(p);
-    tf__parker_unref(p);
-    return r;
 }

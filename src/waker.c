@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Wakers: library tasks (refcounted, clone is an increment), the no-op
- * waker, block_on's parker, and wakers the caller builds from a vtable. */
+ * waker, tf_block_on's parker (parker.c), and wakers the caller builds from a vtable. */
 #include <limits.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "internal.h"
+#include "parker.h"
 #include "task.h"
 #include "waker_internal.h"
 
@@ -57,49 +55,6 @@ int tf_waker_new(const tf_waker_vtable *vt, void *data, tf_waker **out) {
     return custom_wrap(vt, data, out);
 }
 
-/* --- block_on's parker: a refcounted futex word ------------------------- */
-
-struct tf_parker {
-    struct tf_waker base;
-    _Atomic uint32_t refs;
-    _Atomic uint32_t notified;
-};
-
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val) {
-    return syscall(SYS_futex, (uint32_t *)addr, op, val, NULL, NULL, 0);
-}
-
-tf_parker *tf__parker_new(void) {
-    tf_parker *p = tf__alloc(sizeof(*p));
-    if (!p) return NULL;
-    p->base = (struct tf_waker){TF_MAGIC_WAKER, TF_WAKER_KIND_PARKER, 0};
-    atomic_init(&p->refs, 1);
-    atomic_init(&p->notified, 0);
-    atomic_fetch_add(&tf__live_objects, 1);
-    return p;
-}
-
-const tf_waker *tf__parker_waker(tf_parker *p) { return &p->base; }
-
-static void parker_unpark(tf_parker *p) {
-    if (atomic_exchange(&p->notified, 1) == 0)
-        futex(&p->notified, FUTEX_WAKE_PRIVATE, 1);
-}
-
-void tf__parker_park(tf_parker *p) {
-    /* Spurious futex returns are fine: only the flag counts. */
-    while (atomic_exchange(&p->notified, 0) == 0)
-        futex(&p->notified, FUTEX_WAIT_PRIVATE, 0);
-}
-
-void tf__parker_unref(tf_parker *p) {
-    if (atomic_fetch_sub(&p->refs, 1) == 1) {
-        p->base.magic = TF_MAGIC_DEAD;
-        tf__free(p);
-        atomic_fetch_sub(&tf__live_objects, 1);
-    }
-}
-
 /* --- dispatch ----------------------------------------------------------- */
 
 int tf_waker_clone(const tf_waker *w, tf_waker **out) {
@@ -114,7 +69,7 @@ int tf_waker_clone(const tf_waker *w, tf_waker **out) {
     }
     switch (w->kind) {
     case TF_WAKER_KIND_PARKER:
-        atomic_fetch_add(&((tf_parker *)self)->refs, 1);
+        tf__parker_ref((tf_parker *)self);
         *out = self;
         return TF_OK;
     case TF_WAKER_KIND_CUSTOM: {
@@ -146,7 +101,7 @@ static int release(tf_waker *w, int wake) {
     }
     switch (w->kind) {
     case TF_WAKER_KIND_PARKER:
-        if (wake) parker_unpark((tf_parker *)w);
+        if (wake) tf__parker_unpark((tf_parker *)w);
         tf__parker_unref((tf_parker *)w);
         break;
     case TF_WAKER_KIND_CUSTOM: {
@@ -178,7 +133,7 @@ int tf_waker_wake_by_ref(const tf_waker *w) {
     }
     switch (w->kind) {
     case TF_WAKER_KIND_PARKER:
-        parker_unpark((tf_parker *)w);
+        tf__parker_unpark((tf_parker *)w);
         break;
     case TF_WAKER_KIND_CUSTOM: {
         const custom_waker *c = (const custom_waker *)w;

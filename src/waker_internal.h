@@ -5,13 +5,6 @@
 
 #include "timefuture.h"
 
-typedef struct tf_parker tf_parker;
-
-tf_parker *tf__parker_new(void);
-const tf_waker *tf__parker_waker(tf_parker *p);
-void tf__parker_park(tf_parker *p);
-void tf__parker_unref(tf_parker *p);
-
 /* Both valid wakers; 1 if they wake the same task. */
 int tf__waker_same(const tf_waker *a, const tf_waker *b);
 /* 1 if cloning or dropping the waker runs no caller code (so it may be done

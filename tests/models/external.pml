@@ -12,7 +12,9 @@
  * optionally T0 once more (unless NO_REWAKE), then drops both clones.
  *
  * Abstractions: the queue (inbox stack plus FIFO, one lock) is a FIFO
- * channel, pushed without the lock and popped under it; a condition
+ * channel, pushed without the lock and popped under it (a consumer's
+ * re-queued batch is appended under the lock: still one FIFO step; signal_one
+ * takes and releases the lock, then signals); a condition
  * variable is one "waiting" bit per host (cond_signal clears one chosen
  * nondeterministically, broadcast clears all; no spurious wake-ups, which
  * would hide a lost signal); the spin phase of tf__queue_wait is one
@@ -96,7 +98,7 @@ inline signal_one() {
   :: sleepers != 0 ->
      atomic { old = signal_pending; signal_pending = 1 };
      if
-     :: old == 0 -> qlock(); cond_signal(); qunlock()
+     :: old == 0 -> qlock(); qunlock(); cond_signal()  /* signal after unlock */
      :: else -> skip
      fi
   :: else -> skip
