@@ -404,6 +404,8 @@ static void run_host_fd(uint32_t clock, clockid_t id, uint64_t slack) {
     enum { N = 50 };
     tf_timer *t[N];
     script s[N];
+    int expect = N; /* timers left for the driver to fire */
+    int woken[N];
     for (int i = 0; i < N; i++) {
         memset(&s[i], 0, sizeof s[i]);
         s[i].id = i;
@@ -411,12 +413,22 @@ static void run_host_fd(uint32_t clock, clockid_t id, uint64_t slack) {
         /* 0.1 ms to 5 ms, in a scrambled order. */
         assert_int_equal(tf_timer_new_on(d, 100 * US + (uint64_t)((i * 37) % N) * 100 * US, &t[i]),
                          TF_OK);
-        assert_int_equal(poll_with(t[i], &s[i]), TF_PENDING);
+        /* On a slow run a timer may be due already when it is polled:
+         * then the poll fires it, and the driver must not. */
+        int rc = poll_with(t[i], &s[i]);
+        assert_true(rc == TF_PENDING || rc == TF_READY);
+        woken[i] = rc == TF_PENDING;
+        if (rc == TF_READY) {
+            uint64_t dl = 0;
+            assert_int_equal(tf_timer_deadline(t[i], &dl), TF_OK);
+            assert_true(clock_ns(id) >= dl);
+            expect--;
+        }
     }
     struct pollfd p = {fd, POLLIN, 0};
     uint64_t total = 0, fired = 0;
     uint64_t limit = clock_ns(id) + 30 * SEC; /* a hang guard only */
-    while (total < N) {
+    while (total < (uint64_t)expect) {
         assert_true(clock_ns(id) < limit);
         int r = poll(&p, 1, 1000);
         assert_true(r >= 0 || errno == EINTR);
@@ -431,9 +443,10 @@ static void run_host_fd(uint32_t clock, clockid_t id, uint64_t slack) {
             assert_true(s[i].woken_at >= dl);
         }
     }
-    assert_int_equal(total, N);
+    assert_int_equal(total, expect);
     for (int i = 0; i < N; i++) {
-        assert_int_equal(atomic_load(&s[i].wakes), 1);
+        assert_int_equal(atomic_load(&s[i].wakes), woken[i]);
+        assert_int_equal(tf_timer_peek(t[i]), TF_READY);
         assert_int_equal(tf_timer_free(t[i]), TF_OK);
     }
     /* Empty: the fd is disarmed and stays quiet. */
@@ -472,14 +485,17 @@ static void run_thread_driver(uint32_t clock, clockid_t id, uint64_t slack) {
     counting_waker cw;
     cw_init(&cw);
     uint64_t dl[N];
+    int pending = 0;
     for (int i = 0; i < N; i++) {
         assert_int_equal(tf_timer_new_on(d, 200 * US + (uint64_t)i * 150 * US, &t[i]), TF_OK);
         tf_waker *w = cw_make(&cw);
-        assert_int_equal(tf_timer_poll(t[i], w), TF_PENDING);
+        int rc = tf_timer_poll(t[i], w); /* READY if already due (slow run) */
+        assert_true(rc == TF_PENDING || rc == TF_READY);
+        pending += rc == TF_PENDING;
         assert_int_equal(tf_waker_drop(w), TF_OK);
         assert_int_equal(tf_timer_deadline(t[i], &dl[i]), TF_OK);
     }
-    assert_int_equal(cw_wait_wakes(&cw, N, 30000), N);
+    assert_int_equal(cw_wait_wakes(&cw, pending, 30000), pending);
     uint64_t now = clock_ns(id);
     for (int i = 0; i < N; i++) {
         assert_int_equal(tf_timer_peek(t[i]), TF_READY);
@@ -634,7 +650,7 @@ static void test_host_mode_creates_no_thread(void **state) {
     tf_driver *h = host_driver(TF_CLOCK_MONOTONIC, 0);
     tf_driver *m = manual_driver(0);
     tf_timer *t = NULL, *u = NULL;
-    assert_int_equal(tf_timer_new_on(h, 100 * US, &t), TF_OK);
+    assert_int_equal(tf_timer_new_on(h, 3600 * SEC, &t), TF_OK);
     assert_int_equal(tf_timer_new_on(m, 100, &u), TF_OK);
     script s = {.id = 1, .driver = h};
     assert_int_equal(poll_with(t, &s), TF_PENDING);
