@@ -384,6 +384,22 @@ class RealClockTest(unittest.TestCase):
         await timer
 
 
+class DocsTest(unittest.TestCase):
+    def test_the_manual_clock_example_of_the_docs_page_runs(self):
+        page = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                            "docs", "python.md")
+        with open(page, encoding="utf-8") as f:
+            text = f.read()
+        section = text[text.index("## Testing with the manual clock"):]
+        start = section.index("```python\n") + len("```python\n")
+        code = section[start:section.index("```", start)]
+        self.assertIn("advance", code)
+        printed = []
+        exec(compile(code, page, "exec"),
+             {"__name__": "__docs__", "print": printed.append})
+        self.assertEqual(printed, [[3600 * 10**9]])
+
+
 class StubTest(unittest.TestCase):
     def test_driver_api_type_checks_with_mypy_strict(self):
         # This interpreter, or Debian's (which the packaging tests use).
