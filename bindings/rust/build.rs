@@ -30,8 +30,9 @@ use std::process::Command;
 /// The `TF_ABI_MAJOR` of the header the crate's declarations mirror.
 const ABI_MAJOR: u32 = 1;
 /// The oldest minor version with every function the crate calls
-/// (tf_executor_drain and tf_timer_peek are new in 1.1).
-const MIN_MINOR: u32 = 1;
+/// (tf_executor_drain and tf_timer_peek are new in 1.1, the tf_driver_*
+/// calls and tf_timer_new_on in 1.2).
+const MIN_MINOR: u32 = 2;
 
 fn main() {
     for var in [

@@ -280,10 +280,11 @@ PyObject *sleep_start_asyncio(SleepObject *s) {
      * polling with the no-op waker would replace a stored waker. */
     int rc = tf_timer_peek(s->timer);
     if (rc == TF_PENDING) {
-        /* Due but not yet reached by the driver: a poll fires it. */
+        /* Due (on its driver's clock) but not yet reached by the driver: a
+         * poll fires it. */
         uint64_t deadline;
         if (tf_timer_deadline(s->timer, &deadline) == TF_OK &&
-            tf_now_ns() >= deadline)
+            tfpy_timer_now(s->timer) >= deadline)
             rc = sleep_poll_timer(s, tf_waker_noop());
     }
     if (rc != TF_PENDING) {

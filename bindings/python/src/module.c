@@ -91,14 +91,16 @@ static PyMethodDef tfpy_functions[] = {
      "Tasks it spawned that are still\nunfinished are then closed. The GIL is "
      "released while waiting; Ctrl-C\nraises KeyboardInterrupt after closing "
      "every coroutine and freeing the\nexecutor."},
-    {"sleep", TFPY_CAST(tfpy_sleep), METH_O,
-     "sleep(seconds, /)\n--\n\nAn awaitable that completes ``seconds`` "
-     "(int or float, >= 0) from now,\nnever earlier, on the library's timer "
-     "driver (nanosecond deadlines).\nUse it as ``await timefuture."
+    {"sleep", TFPY_CAST(tfpy_sleep), METH_VARARGS | METH_KEYWORDS,
+     "sleep(seconds, /, *, driver=None)\n--\n\nAn awaitable that completes "
+     "``seconds`` (int or float, >= 0) from now,\nnever earlier, on the "
+     "library's timer driver (nanosecond deadlines), or\non ``driver`` (a "
+     "Driver, whose clock \"now\" is then).\nUse it as ``await timefuture."
      "sleep(0.1)`` under timefuture.run(), an\nExecutor or asyncio."},
-    {"sleep_until", TFPY_CAST(tfpy_sleep_until), METH_O,
-     "sleep_until(deadline, /)\n--\n\nAn awaitable that completes at "
-     "``deadline``, in seconds on the\nmonotonic() clock."},
+    {"sleep_until", TFPY_CAST(tfpy_sleep_until), METH_VARARGS | METH_KEYWORDS,
+     "sleep_until(deadline, /, *, driver=None)\n--\n\nAn awaitable that "
+     "completes at ``deadline``, in seconds on the\nmonotonic() clock, or on "
+     "``driver``'s clock (Driver.time())."},
     {"yield_now", TFPY_CAST(tfpy_yield_now), METH_NOARGS,
      "yield_now()\n--\n\nAn awaitable that lets the other ready tasks run "
      "once: the task wakes\nitself and is polled again after them (under "
@@ -135,6 +137,7 @@ static int tfpy_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->TimerType);
     Py_VISIT(st->YieldNowType);
     Py_VISIT(st->BridgeType);
+    Py_VISIT(st->DriverType);
     return 0;
 }
 
@@ -153,6 +156,7 @@ static int tfpy_clear(PyObject *m) {
     Py_CLEAR(st->TimerType);
     Py_CLEAR(st->YieldNowType);
     Py_CLEAR(st->BridgeType);
+    Py_CLEAR(st->DriverType);
     return 0;
 }
 
@@ -182,7 +186,8 @@ static int tfpy_exec(PyObject *m) {
         tfpy_add_type(m, &st->TimerType, &Timer_spec, NULL, "Timer") < 0 ||
         tfpy_add_type(m, &st->YieldNowType, &YieldNow_spec, NULL,
                       "YieldNow") < 0 ||
-        tfpy_add_type(m, &st->BridgeType, &Bridge_spec, NULL, NULL) < 0)
+        tfpy_add_type(m, &st->BridgeType, &Bridge_spec, NULL, NULL) < 0 ||
+        tfpy_add_type(m, &st->DriverType, &Driver_spec, NULL, "Driver") < 0)
         return -1;
 
     st->CancelledError = PyErr_NewExceptionWithDoc(
@@ -241,6 +246,9 @@ static struct PyModuleDef tfpy_module = {
         "deadlines, never early.\n"
         "- ``run(coro)`` and ``Executor`` run coroutines as library tasks; "
         "``spawn``\n  returns an awaitable Task handle.\n"
+        "- ``Driver(...)`` is a timer driver of its own, passed as "
+        "``driver=``: a manual\n  clock that only advance() moves (for "
+        "tests), or one the host loop advances.\n"
         "- The same awaitables work inside asyncio.run(): the loop watches "
         "the\n  library's eventfd (add_reader), so no Python code runs on "
         "the driver thread.",

@@ -74,6 +74,7 @@ typedef struct tfpy_state {
     PyTypeObject *TimerType;
     PyTypeObject *YieldNowType;
     PyTypeObject *BridgeType;
+    PyTypeObject *DriverType;
 } tfpy_state;
 
 /* The state of the module that made `obj`'s type (none of our types but
@@ -91,6 +92,7 @@ typedef struct TaskObject TaskObject;
 typedef struct SleepObject SleepObject;
 typedef struct TimerObject TimerObject;
 typedef struct BridgeObject BridgeObject;
+typedef struct DriverObject DriverObject;
 typedef struct tfpy_entry tfpy_entry;
 
 /* What an awaitable needs while the run loop polls a task. Thread-local
@@ -142,9 +144,20 @@ struct ExecutorObject {
     PyObject *weakreflist;
 };
 
+/* A tf_driver of its own. Each Timer and Sleep on it holds a reference,
+ * so it is freed after its last timer (tf_driver_free refuses before). */
+struct DriverObject {
+    PyObject_HEAD
+    tf_driver *driver;      /* NULL once closed */
+    uint64_t slack_ns;
+    uint8_t clock, mode;    /* TF_CLOCK_*, TF_DRIVER_MODE_* */
+    PyObject *weakreflist;
+};
+
 struct TimerObject {
     PyObject_HEAD
     tf_timer *timer;
+    DriverObject *driver;  /* strong, or NULL for the default driver */
     uint64_t duration_ns;
     SleepObject *awaiter;  /* borrowed: the await in progress, if any */
     uint8_t cancelled;
@@ -159,6 +172,7 @@ struct SleepObject {
     PyObject_HEAD
     tf_timer *timer;
     TimerObject *owner;      /* strong, or NULL for sleep() */
+    DriverObject *driver;    /* sleep() on a Driver: strong, else NULL */
     const void *waiter_id;   /* identity of the waiting task's waker */
     tfpy_entry *entry;       /* asyncio mode: the bridge's record, or NULL */
     int err;                 /* asyncio mode: how the wait ended */
@@ -207,10 +221,17 @@ int tfpy_check_coroutine(PyObject *coro, const char *fname);
 tfpy_ctx *tfpy_driver(tfpy_state *st);
 void executor_drop_all(ExecutorObject *self);
 
+/* driver.c */
+extern PyType_Spec Driver_spec;
+int tfpy_driver_arg(tfpy_state *st, PyObject *obj, DriverObject **out,
+                    tf_driver **raw);
+uint64_t tfpy_timer_now(const tf_timer *timer);
+
 /* timer.c */
+int tfpy_seconds_to_ns(PyObject *obj, const char *what, uint64_t *out);
 PyObject *sleep_error(tfpy_state *st, int rc);
-PyObject *tfpy_sleep(PyObject *module, PyObject *seconds);
-PyObject *tfpy_sleep_until(PyObject *module, PyObject *deadline);
+PyObject *tfpy_sleep(PyObject *module, PyObject *args, PyObject *kwds);
+PyObject *tfpy_sleep_until(PyObject *module, PyObject *args, PyObject *kwds);
 PyObject *tfpy_yield_now(PyObject *module, PyObject *unused);
 extern PyType_Spec Sleep_spec;
 extern PyType_Spec Timer_spec;

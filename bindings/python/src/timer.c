@@ -8,7 +8,7 @@
 
 /* Convert a number of seconds to whole nanoseconds, rounding up so that a
  * timer never fires before the time asked for. */
-static int tfpy_seconds_to_ns(PyObject *obj, const char *what, uint64_t *out) {
+int tfpy_seconds_to_ns(PyObject *obj, const char *what, uint64_t *out) {
     if (!PyFloat_Check(obj) && !PyLong_Check(obj) &&
         !PyNumber_Check(obj)) {
         PyErr_Format(PyExc_TypeError,
@@ -181,6 +181,8 @@ static void Sleep_dealloc(SleepObject *s) {
     } else if (s->timer) {
         tf_timer_free(s->timer);
     }
+    /* After the timer: the driver must outlive it. */
+    Py_XDECREF(s->driver);
     PyTypeObject *tp = Py_TYPE(s);
     PyObject_Free(s);
     Py_DECREF(tp);
@@ -191,7 +193,7 @@ static PyObject *Sleep_repr(SleepObject *s) {
                                   "done"};
     uint64_t deadline = 0;
     tf_timer_deadline(s->timer, &deadline);
-    double left = ((double)deadline - (double)tf_now_ns()) / 1e9;
+    double left = ((double)deadline - (double)tfpy_timer_now(s->timer)) / 1e9;
     char buf[64];
     PyOS_snprintf(buf, sizeof buf, "%.6f", left);
     return PyUnicode_FromFormat("<timefuture.Sleep %s, deadline in %s s>",
@@ -236,6 +238,7 @@ static SleepObject *sleep_alloc(tfpy_state *st, tf_timer *timer,
     s->timer = timer;
     s->owner = owner;
     Py_XINCREF(owner);
+    s->driver = NULL;
     s->waiter_id = NULL;
     s->entry = NULL;
     s->err = 0;
@@ -244,55 +247,89 @@ static SleepObject *sleep_alloc(tfpy_state *st, tf_timer *timer,
 }
 
 /* Wraps a timer just made (rc from its tf_timer_new*) in a sleep awaitable
- * that owns it. */
+ * that owns it, and holds `driver` (may be NULL) for as long. */
 static PyObject *sleep_wrap(tfpy_state *st, int rc, tf_timer *timer,
-                            const char *what) {
+                            DriverObject *driver, const char *what) {
     if (rc < 0)
         return tfpy_raise(st, rc, what);
     SleepObject *s = sleep_alloc(st, timer, NULL);
-    if (!s)
+    if (!s) {
         tf_timer_free(timer);
+        return NULL;
+    }
+    s->driver = driver;
+    Py_XINCREF(driver);
     return (PyObject *)s;
 }
 
-PyObject *tfpy_sleep(PyObject *module, PyObject *seconds) {
-    uint64_t ns;
-    if (tfpy_seconds_to_ns(seconds, "seconds", &ns) < 0)
-        return NULL;
-    tf_timer *timer = NULL;
-    int rc = tf_timer_new(ns, &timer);
-    return sleep_wrap(tfpy_module_state(module), rc, timer, "tf_timer_new");
+/* Parses `(value, /, *, driver=None)` for sleep() and sleep_until(). */
+static int sleep_args(tfpy_state *st, PyObject *args, PyObject *kwds,
+                      const char *format, const char *what, uint64_t *ns,
+                      DriverObject **driver, tf_driver **raw) {
+    static char *kwlist[] = {"", "driver", NULL};
+    PyObject *value, *d = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &value, &d))
+        return -1;
+    if (tfpy_seconds_to_ns(value, what, ns) < 0)
+        return -1;
+    return tfpy_driver_arg(st, d, driver, raw);
 }
 
-PyObject *tfpy_sleep_until(PyObject *module, PyObject *deadline) {
+PyObject *tfpy_sleep(PyObject *module, PyObject *args, PyObject *kwds) {
+    tfpy_state *st = tfpy_module_state(module);
     uint64_t ns;
-    if (tfpy_seconds_to_ns(deadline, "deadline", &ns) < 0)
+    DriverObject *driver;
+    tf_driver *raw;
+    if (sleep_args(st, args, kwds, "O|$O:sleep", "seconds", &ns, &driver,
+                   &raw) < 0)
         return NULL;
     tf_timer *timer = NULL;
-    int rc = tf_timer_new_at(ns, &timer);
-    return sleep_wrap(tfpy_module_state(module), rc, timer,
-                      "tf_timer_new_at");
+    int rc = raw ? tf_timer_new_on(raw, ns, &timer) : tf_timer_new(ns, &timer);
+    return sleep_wrap(st, rc, timer, driver,
+                      raw ? "tf_timer_new_on" : "tf_timer_new");
+}
+
+PyObject *tfpy_sleep_until(PyObject *module, PyObject *args, PyObject *kwds) {
+    tfpy_state *st = tfpy_module_state(module);
+    uint64_t ns;
+    DriverObject *driver;
+    tf_driver *raw;
+    if (sleep_args(st, args, kwds, "O|$O:sleep_until", "deadline", &ns,
+                   &driver, &raw) < 0)
+        return NULL;
+    tf_timer *timer = NULL;
+    int rc = raw ? tf_timer_new_at_on(raw, ns, &timer)
+                 : tf_timer_new_at(ns, &timer);
+    return sleep_wrap(st, rc, timer, driver,
+                      raw ? "tf_timer_new_at_on" : "tf_timer_new_at");
 }
 
 static PyObject *Timer_new(PyTypeObject *type, PyObject *args,
                            PyObject *kwds) {
-    static char *kwlist[] = {"seconds", NULL};
-    PyObject *seconds;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Timer", kwlist, &seconds))
+    static char *kwlist[] = {"seconds", "driver", NULL};
+    PyObject *seconds, *d = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:Timer", kwlist,
+                                     &seconds, &d))
         return NULL;
     uint64_t ns;
     if (tfpy_seconds_to_ns(seconds, "seconds", &ns) < 0)
         return NULL;
     tfpy_state *st = PyType_GetModuleState(type);
+    DriverObject *driver;
+    tf_driver *raw;
+    if (tfpy_driver_arg(st, d, &driver, &raw) < 0)
+        return NULL;
     TimerObject *self = (TimerObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
-    int rc = tf_timer_new(ns, &self->timer);
+    int rc = raw ? tf_timer_new_on(raw, ns, &self->timer)
+                 : tf_timer_new(ns, &self->timer);
     if (rc < 0) {
         self->timer = NULL;
         Py_DECREF(self);
-        return tfpy_raise(st, rc, "tf_timer_new");
+        return tfpy_raise(st, rc, raw ? "tf_timer_new_on" : "tf_timer_new");
     }
+    self->driver = (DriverObject *)Py_XNewRef(driver);
     self->duration_ns = ns;
     return (PyObject *)self;
 }
@@ -302,6 +339,8 @@ static void Timer_dealloc(TimerObject *self) {
         PyObject_ClearWeakRefs((PyObject *)self);
     if (self->timer)
         tf_timer_free(self->timer);
+    /* After the timer: the driver must outlive it. */
+    Py_XDECREF(self->driver);
     PyTypeObject *tp = Py_TYPE(self);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -357,6 +396,11 @@ static PyObject *Timer_get_duration(TimerObject *self, void *closure) {
     return PyFloat_FromDouble((double)self->duration_ns / 1e9);
 }
 
+static PyObject *Timer_get_driver(TimerObject *self, void *closure) {
+    (void)closure;
+    return Py_NewRef(self->driver ? (PyObject *)self->driver : Py_None);
+}
+
 static PyObject *Timer_get_cancelled(TimerObject *self, void *closure) {
     (void)closure;
     return PyBool_FromLong(self->cancelled);
@@ -367,7 +411,7 @@ static PyObject *Timer_repr(TimerObject *self) {
     tf_timer_deadline(self->timer, &d);
     char buf[64];
     PyOS_snprintf(buf, sizeof buf, "%.6f",
-                  ((double)d - (double)tf_now_ns()) / 1e9);
+                  ((double)d - (double)tfpy_timer_now(self->timer)) / 1e9);
     return PyUnicode_FromFormat("<timefuture.Timer %sdeadline in %s s>",
                                 self->cancelled ? "cancelled, " : "", buf);
 }
@@ -387,7 +431,10 @@ static PyMethodDef Timer_methods[] = {
 
 static PyGetSetDef Timer_getset[] = {
     {"deadline", (getter)Timer_get_deadline, NULL,
-     "The deadline in seconds on the monotonic() clock.", NULL},
+     "The deadline in seconds on the clock of the timer's driver: "
+     "monotonic(),\nor Driver.time().", NULL},
+    {"driver", (getter)Timer_get_driver, NULL,
+     "The Driver the timer is on, or None for the default driver.", NULL},
     {"duration", (getter)Timer_get_duration, NULL,
      "The duration of the last arming, in seconds.", NULL},
     {"cancelled", (getter)Timer_get_cancelled, NULL,
@@ -399,9 +446,9 @@ static PyMemberDef Timer_members[] = {
     {NULL, 0, 0, 0, NULL}};
 
 static PyType_Slot Timer_slots[] = {
-    {Py_tp_doc, (void *)"Timer(seconds)\n--\n\n"
-                         "A re-armable timer of the library's driver thread, armed on "
-                         "creation.\n\n``await timer`` returns once the deadline has passed "
+    {Py_tp_doc, (void *)"Timer(seconds, *, driver=None)\n--\n\n"
+                         "A re-armable timer of the library's driver thread (or of "
+                         "``driver``),\narmed on creation.\n\n``await timer`` returns once the deadline has passed "
                          "(at once if it already\nhas), never early: nanosecond deadlines, no "
                          "millisecond rounding. It works\nin tasks of a timefuture executor "
                          "and under asyncio. One task may await a\ngiven Timer at a time."},

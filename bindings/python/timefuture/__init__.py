@@ -6,6 +6,9 @@ executor.
   use the library's timer driver: nanosecond deadlines, never early.
 - ``run(coro)`` and ``Executor`` run coroutines as library tasks; ``spawn``
   returns an awaitable Task handle.
+- ``Driver(...)`` is a timer driver of its own, passed as ``driver=``: a
+  manual clock that only ``advance()`` moves (deterministic tests), or one the
+  host loop advances from its ``fileno()``.
 - The same awaitables work inside asyncio.run(): the loop watches the
   library's eventfd, so no Python code runs on the driver thread.
 
@@ -29,6 +32,7 @@ from ._timefuture import (
     ETIMEDOUT,
     EVERSION,
     CancelledError,
+    Driver,
     Error,
     Executor,
     Sleep,
@@ -65,6 +69,7 @@ __all__ = [
     "ETIMEDOUT",
     "EVERSION",
     "CancelledError",
+    "Driver",
     "Error",
     "Executor",
     "Sleep",

@@ -4,7 +4,7 @@ binding of libtimefuture, re-exported by the `timefuture` package): timers of
 one driver thread and a task executor."""
 
 from types import GenericAlias, TracebackType
-from typing import Any, Coroutine, Generator, Generic, Optional, Type, TypeVar, final
+from typing import Any, Coroutine, Generator, Generic, Literal, Optional, Type, TypeVar, final
 
 _T = TypeVar("_T")
 
@@ -98,8 +98,9 @@ class Timer:
     ``await timer`` returns once the deadline has passed, never early. One
     task may await a given Timer at a time."""
 
-    def __init__(self, seconds: float) -> None:
-        """Arm a timer firing ``seconds`` (>= 0) from now."""
+    def __init__(self, seconds: float, *, driver: Optional["Driver"] = None) -> None:
+        """Arm a timer firing ``seconds`` (>= 0) from now, on the default
+        driver or on ``driver``."""
     def __await__(self) -> Generator[Any, None, None]:
         """Wait until the timer fires; raise TimerCancelled if cancelled."""
     def reset(self, seconds: Optional[float] = None) -> None:
@@ -108,13 +109,72 @@ class Timer:
         """Disarm; an awaiting task gets TimerCancelled. True if it was armed."""
     @property
     def deadline(self) -> float:
-        """The deadline in seconds on the monotonic() clock."""
+        """The deadline in seconds on the clock of the timer's driver
+        (monotonic(), or Driver.time())."""
+    @property
+    def driver(self) -> Optional["Driver"]:
+        """The Driver the timer is on, or None for the default driver."""
     @property
     def duration(self) -> float:
         """The duration of the last arming, in seconds."""
     @property
     def cancelled(self) -> bool:
         """True after cancel() until the next reset()."""
+
+@final
+class Driver:
+    """A timer driver of its own, passed as ``driver=`` to sleep(),
+    sleep_until() and Timer(): a manual clock that only advance() moves
+    (deterministic tests), boot time, or a host mode that the caller's
+    advance() drives instead of a thread. Times are int nanoseconds."""
+
+    def __init__(
+        self,
+        clock: Literal["monotonic", "boottime", "manual"] = ...,
+        mode: Optional[Literal["thread", "host"]] = None,
+        *,
+        slack: float = ...,
+        start: int = ...,
+    ) -> None:
+        """Make the driver; ``mode`` defaults to 'host' for the manual clock
+        and 'thread' otherwise; ``slack`` in seconds; ``start`` is the manual
+        clock's initial time in nanoseconds."""
+    def now(self) -> int:
+        """The driver's clock in nanoseconds."""
+    def time(self) -> float:
+        """The driver's clock in seconds (the clock of sleep_until)."""
+    def next_deadline(self) -> Optional[int]:
+        """When the driver next needs to advance (ns), or None."""
+    def advance(self, to: Optional[int] = None) -> int:
+        """Fire the timers due at ``to`` (ns; None: the clock now); return
+        how many fired. Host mode only."""
+    def fileno(self) -> int:
+        """The descriptor that turns readable when a host-mode driver on a
+        real clock needs advance()."""
+    def close(self) -> None:
+        """Free the driver; Error (EBUSY) while a timer of it is alive."""
+    def __enter__(self) -> "Driver":
+        """Return the driver."""
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+        /,
+    ) -> bool:
+        """Close the driver."""
+    @property
+    def clock(self) -> str:
+        """'monotonic', 'boottime' or 'manual'."""
+    @property
+    def mode(self) -> str:
+        """'thread' or 'host'."""
+    @property
+    def slack(self) -> float:
+        """How late the driver may wake, in seconds."""
+    @property
+    def closed(self) -> bool:
+        """True once close() has succeeded."""
 
 @final
 class Task(Generic[_T]):
@@ -181,11 +241,13 @@ def run(coro: Coroutine[Any, Any, _T], *, threads: int = 0) -> _T:
     """Run the coroutine on a new Executor and return its result; tasks left
     unfinished are closed. Ctrl-C raises KeyboardInterrupt."""
 
-def sleep(seconds: float, /) -> Sleep:
-    """An awaitable completing ``seconds`` from now, never earlier."""
+def sleep(seconds: float, /, *, driver: Optional[Driver] = None) -> Sleep:
+    """An awaitable completing ``seconds`` from now, never earlier, on the
+    default driver or on ``driver``."""
 
-def sleep_until(deadline: float, /) -> Sleep:
-    """An awaitable completing at ``deadline`` on the monotonic() clock."""
+def sleep_until(deadline: float, /, *, driver: Optional[Driver] = None) -> Sleep:
+    """An awaitable completing at ``deadline`` on the monotonic() clock, or
+    on ``driver``'s clock (Driver.time())."""
 
 def yield_now() -> YieldNow:
     """An awaitable that lets the other ready tasks run once."""

@@ -10,6 +10,9 @@
 //!   its worker threads, or on the threads that call
 //!   [`Executor::run`]/[`Executor::block_on`]); [`Executor::spawn`] returns
 //!   a [`JoinHandle`].
+//! - [`Driver`] is a timer driver of its own: a manual clock that only
+//!   [`Driver::advance`] moves (deterministic tests, like a paused clock),
+//!   boot time, or a host mode that the caller's event loop advances.
 //! - [`block_on`] runs one future on the calling thread.
 //! - Failures are [`Error`]s, one variant per status code of the C library.
 //!
@@ -37,6 +40,7 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(rust_2018_idioms)]
 
+mod driver;
 mod error;
 mod executor;
 mod sys;
@@ -45,6 +49,7 @@ mod waker;
 
 use std::ffi::CStr;
 
+pub use driver::{Clock, Driver, DriverOptions, Mode};
 pub use error::Error;
 pub use executor::{block_on, Executor, JoinHandle};
 pub use timer::{sleep, Sleep, Timer};

@@ -30,6 +30,31 @@ pub const TF_EFORK: c_int = -14;
 
 pub const TF_TIMEOUT_INFINITE: u64 = u64::MAX;
 
+pub const TF_CLOCK_MONOTONIC: u32 = 0;
+pub const TF_CLOCK_BOOTTIME: u32 = 1;
+pub const TF_CLOCK_MANUAL: u32 = 2;
+pub const TF_DRIVER_MODE_THREAD: u32 = 0;
+pub const TF_DRIVER_MODE_HOST: u32 = 1;
+pub const TF_DRIVER_NOW: u64 = u64::MAX;
+
+/// Opaque `tf_driver`.
+#[repr(C)]
+pub struct tf_driver {
+    _private: [u8; 0],
+}
+
+/// `tf_driver_options`: a versioned table (`size` first).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct tf_driver_options {
+    pub size: u32,
+    pub clock: u32,
+    pub mode: u32,
+    pub reserved: u32,
+    pub slack_ns: u64,
+    pub start_ns: u64,
+}
+
 /// Opaque `tf_waker`.
 #[repr(C)]
 pub struct tf_waker {
@@ -90,6 +115,19 @@ extern "C" {
     pub fn tf_timer_free(timer: *mut tf_timer) -> c_int;
     /// Since 1.1 (TF_1.1).
     pub fn tf_timer_peek(timer: *const tf_timer) -> c_int;
+
+    // Since 1.2.
+    pub fn tf_driver_default() -> *mut tf_driver;
+    pub fn tf_driver_new(options: *const tf_driver_options, out: *mut *mut tf_driver) -> c_int;
+    pub fn tf_driver_free(driver: *mut tf_driver) -> c_int;
+    pub fn tf_driver_now(driver: *const tf_driver, now_ns: *mut u64) -> c_int;
+    pub fn tf_driver_next_deadline(driver: *mut tf_driver, deadline_ns: *mut u64) -> c_int;
+    pub fn tf_driver_advance(driver: *mut tf_driver, now_ns: u64, fired: *mut u64) -> c_int;
+    pub fn tf_driver_fd(driver: *mut tf_driver, fd: *mut c_int) -> c_int;
+    pub fn tf_timer_new_on(driver: *mut tf_driver, duration_ns: u64, out: *mut *mut tf_timer) -> c_int;
+    pub fn tf_timer_new_at_on(driver: *mut tf_driver, deadline_ns: u64, out: *mut *mut tf_timer)
+        -> c_int;
+    pub fn tf_timer_driver(timer: *const tf_timer, out: *mut *mut tf_driver) -> c_int;
 
     pub fn tf_executor_new(threads: u32, out: *mut *mut tf_executor) -> c_int;
     pub fn tf_executor_free(executor: *mut tf_executor) -> c_int;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! Timer futures served by the library's single timer driver thread.
+//! Timer futures served by the library's timer driver thread, or by a
+//! [`Driver`] of their own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,18 +8,20 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::driver::Driver;
 use crate::error::{check, Error};
 use crate::sys;
 use crate::waker::WakerCache;
 
 /// Nanoseconds of a duration, or [`Error::Range`] if they do not fit in 64
 /// bits (about 584 years).
-fn duration_ns(duration: Duration) -> Result<u64, Error> {
+pub(crate) fn duration_ns(duration: Duration) -> Result<u64, Error> {
     u64::try_from(duration.as_nanos()).map_err(|_| Error::Range)
 }
 
 /// A future that completes at a deadline on the library's monotonic clock
-/// ([`now_ns`](crate::now_ns)).
+/// ([`now_ns`](crate::now_ns)), or on its [`Driver`]'s clock for a timer made
+/// by [`Driver::timer`].
 ///
 /// The timer is armed when it is created, fires no earlier than its
 /// deadline, and works under any executor: each poll hands the task's
@@ -44,6 +47,9 @@ fn duration_ns(duration: Duration) -> Result<u64, Error> {
 pub struct Timer {
     raw: NonNull<sys::tf_timer>,
     wakers: WakerCache,
+    /// The driver of a timer made on one, held so that it is freed after
+    /// the timer: fields drop after `Drop::drop` has freed the C timer.
+    driver: Option<Driver>,
 }
 
 // SAFETY: every tf_timer function the Timer calls may be called from any
@@ -66,7 +72,7 @@ impl Timer {
         let mut out = std::ptr::null_mut();
         // SAFETY: out is a valid place for the result.
         check(unsafe { sys::tf_timer_new(ns, &mut out) })?;
-        Ok(Timer::from_raw(out))
+        Ok(Timer::from_raw(out, None))
     }
 
     /// Create a timer that fires at `deadline_ns` on the
@@ -79,18 +85,26 @@ impl Timer {
         let mut out = std::ptr::null_mut();
         // SAFETY: out is a valid place for the result.
         check(unsafe { sys::tf_timer_new_at(deadline_ns, &mut out) })?;
-        Ok(Timer::from_raw(out))
+        Ok(Timer::from_raw(out, None))
     }
 
-    fn from_raw(raw: *mut sys::tf_timer) -> Timer {
+    pub(crate) fn from_raw(raw: *mut sys::tf_timer, driver: Option<Driver>) -> Timer {
         Timer {
             // The library writes a live timer on success.
             raw: NonNull::new(raw).expect("tf_timer_new succeeded without a timer"),
             wakers: WakerCache::default(),
+            driver,
         }
     }
 
-    /// Re-arm the timer to fire `duration` from now, whatever its state
+    /// The [`Driver`] the timer was made on, or `None` for the default
+    /// driver ([`Timer::new`], [`sleep`]).
+    pub fn driver(&self) -> Option<&Driver> {
+        self.driver.as_ref()
+    }
+
+    /// Re-arm the timer to fire `duration` from now (on its driver's
+    /// clock), whatever its state
     /// (armed, fired or cancelled). A task waiting on it stays registered.
     ///
     /// # Errors
@@ -103,7 +117,8 @@ impl Timer {
     }
 
     /// Re-arm the timer to fire at `deadline_ns` on the
-    /// [`now_ns`](crate::now_ns) clock.
+    /// [`now_ns`](crate::now_ns) clock (its driver's, for a timer made on a
+    /// [`Driver`]).
     ///
     /// # Errors
     /// [`Error::Range`] for `u64::MAX`; [`Error::Thread`] as for
@@ -129,7 +144,8 @@ impl Timer {
         }
     }
 
-    /// The deadline on the [`now_ns`](crate::now_ns) clock.
+    /// The deadline on the [`now_ns`](crate::now_ns) clock (its driver's,
+    /// for a timer made on a [`Driver`]).
     ///
     /// # Errors
     /// Only if the library rejects the handle, which would be a bug.
@@ -206,6 +222,7 @@ impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Timer")
             .field("deadline_ns", &self.deadline_ns())
+            .field("driver", &self.driver)
             .finish()
     }
 }
@@ -219,6 +236,12 @@ pub struct Sleep {
 }
 
 impl Sleep {
+    pub(crate) fn from_result(timer: Result<Timer, Error>) -> Sleep {
+        Sleep {
+            timer: timer.map_err(Some),
+        }
+    }
+
     /// The timer behind this sleep, or the error that kept it from being
     /// created.
     pub fn into_timer(self) -> Result<Timer, Error> {
@@ -243,9 +266,7 @@ impl Sleep {
 /// # }
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep {
-        timer: Timer::new(duration).map_err(Some),
-    }
+    Sleep::from_result(Timer::new(duration))
 }
 
 impl Future for Sleep {

@@ -15,3 +15,12 @@ async def main() -> int:
 
 reveal_type(timefuture.Timer(1).deadline)
 reveal_type(timefuture.run(main()))
+
+
+async def manual(d: timefuture.Driver) -> int:
+    await timefuture.sleep(0.005, driver=d)
+    return d.advance(d.now() + 5_000_000)
+
+
+with timefuture.Driver(clock="manual", mode="host", start=0) as drv:
+    reveal_type(drv.next_deadline())
