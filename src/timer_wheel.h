@@ -5,8 +5,8 @@
  * level is 64 times wider, so the 8 levels cover every uint64 deadline with
  * no overflow list. Unlike tokio's or libuv's, deadlines are never rounded:
  * higher levels only decide when timers cascade down, and the level-0 slot
- * at hand is scanned for exact deadlines, so a timer never fires early and
- * the driver can sleep until the exact earliest one.
+ * at hand is sorted by exact deadline, so a timer never fires early and the
+ * driver can sleep until the exact earliest one.
  *
  * The wheel is a plain data structure: the driver serializes access. */
 #ifndef TF_TIMER_WHEEL_H
