@@ -2,8 +2,8 @@
 /* The same workloads on libuv, for comparison in the same run on the same
  * machine (libuv's timers take milliseconds, so sub-millisecond sleeps
  * round up to 1 ms, as a libuv user would have to).
- * usage: peer_libuv timers [n] | sleep [count] | wake [round_trips] |
- *        executor [tasks]
+ * usage: peer_libuv timers [n [spread_ms]] | sleep [count] |
+ *        wake [round_trips] | executor [tasks]
  * Built with PEER_LIBUV_NO_MAIN, it lends peer_libuv_wake and
  * peer_libuv_executor to bench_wake and bench_executor, which print them
  * beside their own figures. */
@@ -30,23 +30,69 @@ static void on_timer(uv_timer_t *t) {
     fired++;
 }
 
-static int bench_timers(size_t n) {
+/* The timers of bench_timers: one array, so that a timer's index gives
+ * its deadline (the loop's millisecond time at arming plus its timeout,
+ * replayed from the same random sequence) and its slot in late[]. */
+static uv_timer_t *peer_timers;
+static uint64_t *late; /* per timer: when it fired, then how late (ns) */
+
+static void on_peer_timer(uv_timer_t *h) {
+    late[h - peer_timers] = uv_hrtime();
+    fired++;
+}
+
+static uint64_t next_rand(uint64_t *seed) {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    return *seed;
+}
+
+/* Same deadlines as bench_timers (spread in ms), one timer each. Prints
+ * a "result" line for bench_timers to read. */
+static int bench_timers(size_t n, uint64_t spread_ms) {
     uv_loop_t *loop = uv_default_loop();
-    uv_timer_t *timers = malloc(n * sizeof(*timers));
+    peer_timers = malloc(n * sizeof(*peer_timers));
+    late = malloc(n * sizeof(*late));
+    uint64_t *armed_at = malloc((n / 1024 + 1) * sizeof(*armed_at));
     uint64_t seed = 0x9E3779B97F4A7C15ull;
+    uv_update_time(loop);
+    uint64_t base_ms = uv_now(loop);
     uint64_t start = now_ns();
     for (size_t i = 0; i < n; i++) {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        uv_timer_init(loop, &timers[i]);
-        uv_timer_start(&timers[i], on_timer, seed % 1000, 0);
+        uv_timer_init(loop, &peer_timers[i]);
+        uv_timer_start(&peer_timers[i], on_peer_timer, next_rand(&seed) % spread_ms, 0);
+        if (i % 1024 == 1023) armed_at[i / 1024] = now_ns();
     }
     uint64_t armed = now_ns();
+    armed_at[n / 1024] = armed;
     uv_run(loop, UV_RUN_DEFAULT);
     uint64_t end = now_ns();
-    printf("libuv %zu timers over 1000 ms: arm %.1f ms, total %.1f ms, peak rss %.1f MiB (%zu fired)\n",
-           n, (double)(armed - start) / 1e6, (double)(end - start) / 1e6, bench_peak_rss_mib(), fired);
+    /* uv_hrtime() and now_ns() are both CLOCK_MONOTONIC. */
+    uint64_t *armed_late = malloc(n * sizeof(*armed_late));
+    size_t na = 0, early = 0;
+    seed = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t deadline = (base_ms + next_rand(&seed) % spread_ms) * 1000000u;
+        uint64_t at = late[i];
+        if (at < deadline) early++;
+        late[i] = at > deadline ? at - deadline : 0;
+        if (deadline > armed_at[i / 1024]) armed_late[na++] = late[i];
+    }
+    printf("libuv %zu timers over %llu ms: arm %.1f ms, total %.1f ms, peak rss %.1f MiB"
+           " (%zu fired)\n",
+           n, (unsigned long long)spread_ms, (double)(armed - start) / 1e6,
+           (double)(end - start) / 1e6, bench_peak_rss_mib(), fired);
+    uint64_t p50 = bench_percentile(late, n, 50), p99 = bench_percentile(late, n, 99);
+    uint64_t a50 = na ? bench_percentile(armed_late, na, 50) : 0;
+    uint64_t a99 = na ? bench_percentile(armed_late, na, 99) : 0;
+    printf("result arm_ns %llu total_ns %llu p50 %llu p99 %llu max %llu armed %zu"
+           " armed_p50 %llu armed_p99 %llu early %zu\n",
+           (unsigned long long)(armed - start), (unsigned long long)(end - start),
+           (unsigned long long)p50, (unsigned long long)p99,
+           (unsigned long long)late[n - 1], na, (unsigned long long)a50,
+           (unsigned long long)a99, early);
+    printf("result peak_mib %.1f\n", bench_peak_rss_mib());
     return fired == n ? 0 : 1;
 }
 
@@ -235,7 +281,10 @@ static int bench_wake(size_t n) {
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     size_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
-    if (!strcmp(mode, "timers")) return bench_timers(n ? n : 1000000);
+    if (!strcmp(mode, "timers")) {
+        uint64_t spread = argc > 3 ? strtoull(argv[3], NULL, 10) : 1000;
+        return bench_timers(n ? n : 1000000, spread ? spread : 1000);
+    }
     if (!strcmp(mode, "sleep")) return bench_sleep(n ? n : 1000);
     if (!strcmp(mode, "wake")) return bench_wake(n ? n : 100000);
     if (!strcmp(mode, "executor")) {

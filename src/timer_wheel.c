@@ -24,22 +24,44 @@ static inline uint64_t slot_start(uint64_t elapsed, unsigned level, unsigned s) 
 void tf__wheel_init(tf_wheel *w, uint64_t now) {
     memset(w, 0, sizeof(*w));
     w->elapsed = now;
-    w->l0_min_slot = -1;
 }
 
+static inline uint64_t bit(unsigned s) { return UINT64_C(1) << s; }
+
+static inline int l0_is_sorted(const tf_wheel *w, unsigned s) {
+    return (int)(w->l0_sorted >> s) & 1;
+}
+
+/* A slot has just become empty. An empty slot is not "sorted": the next
+ * timers to arrive (a cascade, typically) are appended without a search. */
+static inline void slot_emptied(tf_wheel *w, unsigned level, unsigned s) {
+    w->occupied[level] &= ~bit(s);
+    if (level == 0) w->l0_sorted &= ~bit(s);
+}
+
+/* Appends t, or in a sorted level-0 slot inserts it after every timer due
+ * no later (equal deadlines stay in arming order). The search starts at
+ * the tail: timers armed later tend to be due later. */
 static void slot_append(tf_wheel *w, unsigned level, unsigned s,
                         struct tf_timer *t) {
     tf_wheel_slot *sl = &w->slots[level][s];
-    if (level == 0 && w->l0_min_slot == (int)s && t->deadline < w->l0_min)
-        w->l0_min = t->deadline;
-    t->next = NULL;
-    t->prev = sl->tail;
-    if (sl->tail)
-        sl->tail->next = t;
-    else
+    struct tf_timer *after = sl->tail;
+    if (level == 0 && l0_is_sorted(w, s))
+        while (after && after->deadline > t->deadline) after = after->prev;
+    t->prev = after;
+    if (after) {
+        t->next = after->next;
+        after->next = t;
+    } else {
+        t->next = sl->head;
         sl->head = t;
-    sl->tail = t;
-    w->occupied[level] |= UINT64_C(1) << s;
+    }
+    if (t->next)
+        t->next->prev = t;
+    else
+        sl->tail = t;
+    sl->count++;
+    w->occupied[level] |= bit(s);
 }
 
 /* The level is where the deadline first differs from now, at slot
@@ -58,9 +80,9 @@ int tf__wheel_insert(tf_wheel *w, struct tf_timer *t) {
     return 0;
 }
 
+/* Unlinking keeps a sorted slot sorted: no cache to invalidate. */
 void tf__wheel_remove(tf_wheel *w, struct tf_timer *t) {
     unsigned level = t->level, s = slot_of(t->deadline, level);
-    if (level == 0 && w->l0_min_slot == (int)s) w->l0_min_slot = -1;
     tf_wheel_slot *sl = &w->slots[level][s];
     if (t->prev)
         t->prev->next = t->next;
@@ -70,7 +92,8 @@ void tf__wheel_remove(tf_wheel *w, struct tf_timer *t) {
         t->next->prev = t->prev;
     else
         sl->tail = t->prev;
-    if (!sl->head) w->occupied[level] &= ~(UINT64_C(1) << s);
+    sl->count--;
+    if (!sl->head) slot_emptied(w, level, s);
     t->next = t->prev = NULL;
     w->count--;
 }
@@ -84,27 +107,82 @@ static int first_slot(const tf_wheel *w, unsigned level) {
     return __builtin_ctzll(ahead ? ahead : occ);
 }
 
-static uint64_t slot_min_deadline(tf_wheel *w, unsigned s) {
-    if (w->l0_min_slot == (int)s) return w->l0_min;
-    uint64_t m = UINT64_MAX;
-    for (const struct tf_timer *t = w->slots[0][s].head; t; t = t->next)
-        if (t->deadline < m) m = t->deadline;
-    w->l0_min_slot = (int)s;
-    w->l0_min = m;
-    return m;
+/* Stable merge of two lists sorted by deadline; a's timers were armed
+ * before b's, so a wins ties. */
+static struct tf_timer *merge(struct tf_timer *a, struct tf_timer *b) {
+    struct tf_timer *head = NULL, **tail = &head;
+    while (a && b) {
+        if (b->deadline < a->deadline) {
+            *tail = b;
+            tail = &b->next;
+            b = b->next;
+        } else {
+            *tail = a;
+            tail = &a->next;
+            a = a->next;
+        }
+    }
+    *tail = a ? a : b;
+    return head;
+}
+
+/* Sorts a level-0 slot by deadline, stably, so that equal deadlines keep
+ * arming order: a bottom-up merge sort (run i holds 2^i timers, all armed
+ * before those of the runs below it), O(n log n) with no allocation; a
+ * slot is small enough to stay in cache after the first pass. */
+static void sort_slot(tf_wheel *w, unsigned s) {
+    tf_wheel_slot *sl = &w->slots[0][s];
+    struct tf_timer *runs[64] = {NULL};
+    struct tf_timer *list = sl->head;
+    unsigned top = 0;
+    while (list) {
+        struct tf_timer *t = list;
+        list = list->next;
+        t->next = NULL;
+        unsigned i = 0;
+        for (; runs[i]; i++) {
+            t = merge(runs[i], t);
+            runs[i] = NULL;
+        }
+        runs[i] = t;
+        if (i > top) top = i;
+    }
+    struct tf_timer *sorted = NULL;
+    for (unsigned i = 0; i <= top; i++)
+        if (runs[i]) sorted = sorted ? merge(runs[i], sorted) : runs[i];
+    struct tf_timer *prev = NULL;
+    for (struct tf_timer *t = sorted; t; t = t->next) {
+        t->prev = prev;
+        prev = t;
+    }
+    sl->head = sorted;
+    sl->tail = prev;
+    w->l0_sorted |= bit(s);
 }
 
 /* The next event: level and slot, and its time. Higher levels win ties so
- * that cascading comes before firing the level-0 slot it may feed. */
+ * that cascading comes before firing the level-0 slot it may feed. For a
+ * level-0 slot the time is its exact earliest deadline when exact is set
+ * or the slot is sorted already, else the slot's start (no later than any
+ * of its deadlines): advancing needs no more, and a slot due as a whole
+ * is then never sorted. */
 static uint64_t next_event(tf_wheel *w, unsigned *level_out,
-                           unsigned *slot_out) {
+                           unsigned *slot_out, int exact) {
     uint64_t best = UINT64_MAX;
     for (int level = TF_WHEEL_LEVELS - 1; level >= 0; level--) {
         int s = first_slot(w, (unsigned)level);
         if (s < 0) continue;
-        uint64_t when = level == 0
-                            ? slot_min_deadline(w, (unsigned)s)
-                            : slot_start(w->elapsed, (unsigned)level, (unsigned)s);
+        uint64_t when;
+        if (level > 0) {
+            when = slot_start(w->elapsed, (unsigned)level, (unsigned)s);
+        } else if (l0_is_sorted(w, (unsigned)s)) {
+            when = w->slots[0][s].head->deadline;
+        } else if (exact) {
+            sort_slot(w, (unsigned)s);
+            when = w->slots[0][s].head->deadline;
+        } else {
+            when = slot_start(w->elapsed, 0, (unsigned)s);
+        }
         if (when < best) {
             best = when;
             *level_out = (unsigned)level;
@@ -116,49 +194,73 @@ static uint64_t next_event(tf_wheel *w, unsigned *level_out,
 
 uint64_t tf__wheel_next(tf_wheel *w) {
     unsigned l, s;
-    return next_event(w, &l, &s);
+    return next_event(w, &l, &s, 1);
 }
 
-/* Arming order among equal deadlines needs no sort: a slot receives
+/* Takes what is due by now out of level-0 slot s and appends it at
+ * *fired_tail; returns the new tail. A slot due as a whole moves in O(1);
+ * otherwise the slot is sorted and its due prefix is cut off, touching
+ * only the timers that fire. */
+static struct tf_timer **fire_slot(tf_wheel *w, unsigned s, uint64_t now,
+                                   struct tf_timer **fired_tail) {
+    tf_wheel_slot *sl = &w->slots[0][s];
+    uint64_t end = slot_start(w->elapsed, 0, s) +
+                   ((UINT64_C(1) << TF_WHEEL_BASE_SHIFT) - 1);
+    int sorted = l0_is_sorted(w, s);
+    if (end <= now || (sorted && sl->tail->deadline <= now)) {
+        *fired_tail = sl->head;
+        fired_tail = &sl->tail->next;
+        w->count -= sl->count;
+        sl->head = sl->tail = NULL;
+        sl->count = 0;
+        slot_emptied(w, 0, s);
+        return fired_tail;
+    }
+    if (!sorted) sort_slot(w, s);
+    struct tf_timer *head = sl->head, *last = NULL, *t = head;
+    size_t n = 0;
+    while (t && t->deadline <= now) {
+        last = t;
+        t = t->next;
+        n++;
+    }
+    if (!last) return fired_tail; /* the earliest is not due yet */
+    *fired_tail = head;
+    fired_tail = &last->next;
+    sl->head = t;
+    if (t)
+        t->prev = NULL;
+    else
+        sl->tail = NULL;
+    sl->count -= n;
+    w->count -= n;
+    if (!t) slot_emptied(w, 0, s);
+    return fired_tail;
+}
+
+/* Arming order among equal deadlines needs no sort key: a slot receives
  * direct inserts only once the wheel's time has entered its window, which
  * is exactly when the higher levels cascade into it (highest first on
  * ties), so appending keeps every slot in arming order for equal
- * deadlines, and the walk below keeps that order. */
+ * deadlines; sorting a slot is stable, inserting into a sorted one goes
+ * after equal deadlines, and firing keeps the slot's order. */
 struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
     struct tf_timer *fired = NULL, **fired_tail = &fired;
     unsigned level, s;
-    while (next_event(w, &level, &s) <= now) {
+    while (next_event(w, &level, &s, 0) <= now) {
         uint64_t start = slot_start(w->elapsed, level, s);
         if (start > w->elapsed) w->elapsed = start;
-        tf_wheel_slot *sl = &w->slots[level][s];
         if (level == 0) {
-            /* Unlink what is due by now, in place; note the earliest of
-             * the rest so the next look at this slot needs no scan. */
-            uint64_t min = UINT64_MAX;
-            struct tf_timer *t = sl->head;
-            while (t) {
-                struct tf_timer *next = t->next;
-                if (t->deadline <= now) {
-                    if (t->prev) t->prev->next = next; else sl->head = next;
-                    if (next) next->prev = t->prev; else sl->tail = t->prev;
-                    w->count--;
-                    *fired_tail = t;
-                    fired_tail = &t->next;
-                } else if (t->deadline < min) {
-                    min = t->deadline;
-                }
-                t = next;
-            }
-            if (!sl->head) w->occupied[0] &= ~(UINT64_C(1) << s);
-            w->l0_min_slot = (int)s;
-            w->l0_min = min;
+            fired_tail = fire_slot(w, s, now, fired_tail);
             continue;
         }
         /* Cascade towards level 0; only what is due at the slot's start
          * expires here. */
+        tf_wheel_slot *sl = &w->slots[level][s];
         struct tf_timer *t = sl->head;
         sl->head = sl->tail = NULL;
-        w->occupied[level] &= ~(UINT64_C(1) << s);
+        sl->count = 0;
+        slot_emptied(w, level, s);
         while (t) {
             struct tf_timer *next = t->next;
             if (t->deadline <= w->elapsed) {

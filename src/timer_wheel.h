@@ -5,8 +5,8 @@
  * level is 64 times wider, so the 8 levels cover every uint64 deadline with
  * no overflow list. Unlike tokio's or libuv's, deadlines are never rounded:
  * higher levels only decide when timers cascade down, and the level-0 slot
- * at hand is scanned for exact deadlines, so a timer never fires early and
- * the driver can sleep until the exact earliest one.
+ * at hand is sorted by exact deadline, so a timer never fires early and the
+ * driver can sleep until the exact earliest one.
  *
  * The wheel is a plain data structure: the driver serializes access. */
 #ifndef TF_TIMER_WHEEL_H
@@ -24,17 +24,18 @@ struct tf_timer;
 
 typedef struct tf_wheel_slot {
     struct tf_timer *head, *tail;
+    size_t count; /* so that a slot due as a whole moves in O(1) */
 } tf_wheel_slot;
 
 typedef struct tf_wheel {
     uint64_t elapsed; /* the wheel's notion of now; never ahead of the clock */
     size_t count;     /* timers in the wheel */
     uint64_t occupied[TF_WHEEL_LEVELS];
-    /* The earliest deadline in one level-0 slot, so that the driver does
-     * not rescan the slot it just partly fired; invalid when l0_min_slot
-     * is -1. */
-    int l0_min_slot;
-    uint64_t l0_min;
+    /* Bit s: level-0 slot s is non-empty and its list is sorted by
+     * deadline (arming order among equal ones), and inserts keep it so.
+     * A slot is sorted the first time its earliest deadline is asked for,
+     * which makes that answer, and firing its due prefix, cost no scan. */
+    uint64_t l0_sorted;
     tf_wheel_slot slots[TF_WHEEL_LEVELS][TF_WHEEL_SLOTS];
 } tf_wheel;
 

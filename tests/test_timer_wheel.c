@@ -269,12 +269,73 @@ static void test_far_deadline_cascades_exactly(void **state) {
     free(w);
 }
 
+/* One level-0 slot fired a little at a time, the way the driver does when
+ * it keeps up: asked for its earliest deadline (which sorts the slot),
+ * inserted into and removed from while sorted, and advanced to each next
+ * deadline in turn. Every batch is exactly what is due, equal deadlines
+ * in arming order, and the reported next event is the exact earliest. */
+static void test_level0_slot_fired_piecemeal(void **state) {
+    (void)state;
+    enum { N = 300 };
+    tf_wheel *w = malloc(sizeof(*w));
+    uint64_t start = UINT64_C(1) << 40; /* at the start of a level-0 slot */
+    tf__wheel_init(w, start);
+    model_timer *m = calloc(N, sizeof(*m));
+    const uint64_t width = UINT64_C(1) << TF_WHEEL_BASE_SHIFT;
+    size_t seq = 0;
+    for (size_t i = 0; i < N; i++) {
+        /* The first half before the slot is sorted, the rest after; one
+         * in four shares its deadline with an earlier timer. */
+        if (i == N / 2) assert_true(tf__wheel_next(w) >= start);
+        m[i].t.deadline = i > 0 && rnd() % 4 == 0 ? m[rnd() % i].t.deadline
+                                                  : start + 1 + rnd() % (width - 1);
+        assert_int_equal(tf__wheel_insert(w, &m[i].t), 0);
+        assert_int_equal(m[i].t.level, 0);
+        m[i].in_wheel = 1;
+        m[i].armed = seq++;
+    }
+    for (size_t i = 0; i < N; i += 7) { /* removals from the sorted slot */
+        tf__wheel_remove(w, &m[i].t);
+        m[i].in_wheel = 0;
+    }
+    uint64_t now = start;
+    size_t fired = 0, batches = 0;
+    while (w->count) {
+        uint64_t next = tf__wheel_next(w), e = UINT64_MAX;
+        for (size_t i = 0; i < N; i++)
+            if (m[i].in_wheel && m[i].t.deadline < e) e = m[i].t.deadline;
+        assert_int_equal(next, e); /* exact, inside level 0 */
+        assert_null(tf__wheel_advance(w, next - 1));
+        now = next;
+        struct tf_timer *list = tf__wheel_advance(w, now);
+        assert_non_null(list);
+        const model_timer *prev = NULL;
+        for (struct tf_timer *t = list; t; t = t->next) {
+            model_timer *mt = (model_timer *)(void *)t;
+            assert_int_equal(t->deadline, now);
+            assert_true(mt->in_wheel);
+            if (prev) assert_true(prev->armed < mt->armed);
+            mt->in_wheel = 0;
+            prev = mt;
+            fired++;
+        }
+        batches++;
+    }
+    for (size_t i = 0; i < N; i++) assert_false(m[i].in_wheel);
+    assert_int_equal(fired, N - (N + 6) / 7);
+    assert_true(batches < fired); /* equal deadlines came together */
+    assert_int_equal(tf__wheel_next(w), UINT64_MAX);
+    free(m);
+    free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_from_low_time),
         cmocka_unit_test(test_model_near_top_of_range),
         cmocka_unit_test(test_expired_insert_is_refused),
         cmocka_unit_test(test_far_deadline_cascades_exactly),
+        cmocka_unit_test(test_level0_slot_fired_piecemeal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
