@@ -21,6 +21,14 @@
  *   as its wakes require (a lost wake hangs the input: libFuzzer's
  *   -timeout reports it);
  * - tf_timer_peek agrees with poll;
+ * - timer drivers: host-mode drivers on a manual clock, with timers made
+ *   after a duration or at a deadline, polled, reset, cancelled and freed,
+ *   are exact: tf_driver_advance fires exactly the armed timers due by its
+ *   time (refusing time that goes backwards with TF_ERANGE), wakes each
+ *   waiting waker once, and tf_driver_next_deadline never passes the
+ *   earliest deadline while advancing to it reaches every timer; freeing
+ *   a driver with timers is TF_EBUSY; tf_timer_driver names the driver;
+ *   bad handles and options are refused;
  * - at the end of each input, with everything released, tf_set_allocator
  *   succeeds (no object of the library is alive) and every allocation made
  *   through it has been freed.
@@ -153,7 +161,33 @@ typedef struct {
     struct cdata_s *waiter_custom;
 } fz_timer;
 
+/* Host-mode drivers on a manual clock, and timers on them: time moves
+ * only in tf_driver_advance, so every result is exact. */
+enum { MAX_DRIVERS = 2, MAX_DTIMERS = 6 };
+
+typedef struct {
+    tf_driver *d;
+    uint64_t now;           /* the manual clock: the last advance */
+    int timers;             /* live timers on it */
+} fz_driver;
+
+enum { DT_ARMED = 1, DT_FIRED, DT_CANCELLED };
+
+typedef struct {
+    tf_timer *t;
+    int drv;                /* index into drivers */
+    int state;              /* DT_* */
+    uint64_t deadline;
+    tf_waker *waker;        /* ours, a caller-made one on data[k] */
+    int waiting;            /* the timer stores a clone of it */
+    int wakes;              /* wakes it must have had */
+} fz_dtimer;
+
+static cdata dtimer_data[MAX_DTIMERS];
+
 static struct {
+    fz_driver drivers[MAX_DRIVERS];
+    fz_dtimer dtimers[MAX_DTIMERS];
     fz_exec ex[MAX_EXEC];
     fz_task tasks[MAX_TASKS];
     fz_ext ext[MAX_EXT];
@@ -517,8 +551,273 @@ static void timed_scene(input *in) {
 }
 
 /* One operation. */
+/* Every driver timer's caller-made waker: held once by us, once more by
+ * the timer while it waits, and woken exactly as often as the model says. */
+static void check_dtimers(void) {
+    for (int k = 0; k < MAX_DTIMERS; k++) {
+        fz_dtimer *dt = &S.dtimers[k];
+        REQUIRE(atomic_load(&dtimer_data[k].refs) == (dt->t ? 1 + dt->waiting : 0));
+        REQUIRE(atomic_load(&dtimer_data[k].wakes) == dt->wakes);
+        if (!dt->t) continue;
+        int pk = tf_timer_peek(dt->t);
+        REQUIRE(pk == (dt->state == DT_ARMED   ? TF_PENDING
+                       : dt->state == DT_FIRED ? TF_READY
+                                               : TF_ECANCELED));
+        uint64_t dl = 0;
+        REQUIRE(tf_timer_deadline(dt->t, &dl) == TF_OK && dl == dt->deadline);
+        tf_driver *owner = NULL;
+        REQUIRE(tf_timer_driver(dt->t, &owner) == TF_OK && owner == S.drivers[dt->drv].d);
+    }
+    for (int k = 0; k < MAX_DRIVERS; k++) {
+        if (!S.drivers[k].d) continue;
+        uint64_t now = 1;
+        REQUIRE(tf_driver_now(S.drivers[k].d, &now) == TF_OK && now == S.drivers[k].now);
+    }
+}
+
+/* The model's side of a timer reaching its deadline. */
+static void dtimer_fire(fz_dtimer *dt) {
+    dt->state = DT_FIRED;
+    if (dt->waiting) dt->wakes++;
+    dt->waiting = 0;
+}
+
+/* A (re-)armed deadline: not after the clock, it fires at once. */
+static void dtimer_arm(fz_dtimer *dt, uint64_t deadline) {
+    dt->deadline = deadline;
+    dt->state = DT_ARMED;
+    if (deadline <= S.drivers[dt->drv].now) dtimer_fire(dt);
+}
+
+/* Advances driver k to `to` (TF_DRIVER_NOW allowed) and checks what fired. */
+static uint64_t driver_advance(int k, uint64_t to) {
+    fz_driver *fd = &S.drivers[k];
+    uint64_t target = to == TF_DRIVER_NOW ? fd->now : to;
+    uint64_t fired = 12345;
+    int rc = tf_driver_advance(fd->d, to, &fired);
+    if (target < fd->now) {
+        /* Time never goes backwards: refused, nothing fired. */
+        REQUIRE(rc == TF_ERANGE && fired == 12345);
+        return 0;
+    }
+    REQUIRE(rc == TF_OK);
+    fd->now = target;
+    uint64_t expect = 0;
+    for (int j = 0; j < MAX_DTIMERS; j++) {
+        fz_dtimer *dt = &S.dtimers[j];
+        if (dt->t && dt->drv == k && dt->state == DT_ARMED && dt->deadline <= target) {
+            dtimer_fire(dt);
+            expect++;
+        }
+    }
+    REQUIRE(fired == expect);
+    return fired;
+}
+
+static uint64_t pick_manual_time(input *in, uint64_t now) {
+    switch (u8(in) % 6) {
+    case 0: return now;
+    case 1: return now + u8(in);                          /* ns */
+    case 2: return now + ((uint64_t)u8(in) << 16);        /* level-0 slots */
+    case 3: return now + ((uint64_t)u32(in) << (u8(in) % 32)); /* any level */
+    case 4: return now - (now ? 1 + u8(in) % now : 0);    /* the past */
+    default: return UINT64_MAX - 1 - u8(in);              /* the far end */
+    }
+}
+
+/* Driver calls (ops 30-37): manual-clock host drivers, their timers,
+ * advancing, and the calls' refusals. */
+static void driver_step(int op, int i, input *in) {
+    int k = i % MAX_DRIVERS;
+    fz_driver *fd = &S.drivers[k];
+    fz_dtimer *dt = &S.dtimers[i % MAX_DTIMERS];
+    int dk = i % MAX_DTIMERS;
+    int rc;
+    switch (op) {
+    case 30: /* new driver */
+        if (!fd->d) {
+            tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+            o.clock = TF_CLOCK_MANUAL;
+            o.mode = TF_DRIVER_MODE_HOST;
+            o.start_ns = (uint64_t)u32(in) << (u8(in) % 33);
+            if (o.start_ns == UINT64_MAX) o.start_ns--;
+            REQUIRE(tf_driver_new(&o, &fd->d) == TF_OK);
+            fd->now = o.start_ns;
+            fd->timers = 0;
+            int fdn = -7;
+            REQUIRE(tf_driver_fd(fd->d, &fdn) == TF_ESTATE && fdn == -7);
+            uint64_t nd = 0;
+            REQUIRE(tf_driver_next_deadline(fd->d, &nd) == TF_OK && nd == UINT64_MAX);
+        }
+        break;
+    case 31: /* free a driver: refused while it has timers */
+        if (fd->d) {
+            rc = tf_driver_free(fd->d);
+            if (fd->timers) {
+                REQUIRE(rc == TF_EBUSY);
+            } else {
+                REQUIRE(rc == TF_OK);
+                fd->d = NULL;
+            }
+        }
+        break;
+    case 32: /* a timer on a driver, after a duration or at a deadline */
+        if (fd->d && !dt->t) {
+            int at = u8(in) & 1;
+            uint64_t when = pick_manual_time(in, fd->now);
+            if (!at) when -= fd->now; /* a duration, wrapping for the past */
+            tf_timer *t = NULL;
+            rc = at ? tf_timer_new_at_on(fd->d, when, &t) : tf_timer_new_on(fd->d, when, &t);
+            int range = at ? when == UINT64_MAX : when >= UINT64_MAX - fd->now;
+            if (range) {
+                REQUIRE(rc == TF_ERANGE && t == NULL);
+                break;
+            }
+            REQUIRE(rc == TF_OK);
+            atomic_fetch_add(&dtimer_data[dk].refs, 1);
+            tf_waker *w = NULL;
+            REQUIRE(tf_waker_new(&c_vt, &dtimer_data[dk], &w) == TF_OK);
+            *dt = (fz_dtimer){.t = t, .drv = k, .waker = w, .wakes = dt->wakes};
+            dtimer_arm(dt, at ? when : fd->now + when);
+            fd->timers++;
+        }
+        break;
+    case 33: /* advance: forwards, backwards, or to the clock's now */
+        if (fd->d) {
+            uint8_t how = u8(in) % 4;
+            if (how == 0) driver_advance(k, TF_DRIVER_NOW);
+            else if (how == 1) driver_advance(k, fd->now - (fd->now ? 1 : 0));
+            else driver_advance(k, pick_manual_time(in, fd->now));
+        }
+        break;
+    case 34: /* advance to the next deadline until something fires */
+        if (fd->d) {
+            for (int n = 0;; n++) {
+                uint64_t nd = 0, earliest = UINT64_MAX;
+                REQUIRE(tf_driver_next_deadline(fd->d, &nd) == TF_OK);
+                for (int j = 0; j < MAX_DTIMERS; j++) {
+                    fz_dtimer *o = &S.dtimers[j];
+                    if (o->t && o->drv == k && o->state == DT_ARMED && o->deadline < earliest)
+                        earliest = o->deadline;
+                }
+                /* No timer is due before it, and none is overlooked. */
+                REQUIRE(nd <= earliest);
+                REQUIRE((nd == UINT64_MAX) == (earliest == UINT64_MAX));
+                if (nd == UINT64_MAX) break;
+                REQUIRE(nd > fd->now);
+                /* Each step moves to a later wheel slot: bounded. */
+                REQUIRE(n < 8 * 64);
+                if (driver_advance(k, nd)) break;
+            }
+        }
+        break;
+    case 35: /* poll a driver timer with its waker */
+        if (dt->t) {
+            rc = tf_timer_poll(dt->t, dt->waker);
+            if (dt->state == DT_ARMED) {
+                REQUIRE(rc == TF_PENDING);
+                dt->waiting = 1; /* a second poll keeps the same clone */
+            } else {
+                REQUIRE(rc == (dt->state == DT_FIRED ? TF_READY : TF_ECANCELED));
+            }
+        }
+        break;
+    case 36: /* reset, reset at, or cancel a driver timer */
+        if (dt->t) {
+            fz_driver *owner = &S.drivers[dt->drv];
+            uint8_t how = u8(in) % 3;
+            if (how == 2) {
+                rc = tf_timer_cancel(dt->t);
+                if (dt->state == DT_ARMED) {
+                    REQUIRE(rc == TF_OK);
+                    dt->state = DT_CANCELLED;
+                    if (dt->waiting) dt->wakes++; /* learns of it at once */
+                    dt->waiting = 0;
+                } else {
+                    REQUIRE(rc == TF_ESTATE);
+                }
+                break;
+            }
+            uint64_t when = pick_manual_time(in, owner->now);
+            if (how == 0) {
+                uint64_t dur = when - owner->now;
+                rc = tf_timer_reset(dt->t, dur);
+                if (dur >= UINT64_MAX - owner->now) {
+                    REQUIRE(rc == TF_ERANGE);
+                } else {
+                    REQUIRE(rc == TF_OK);
+                    dtimer_arm(dt, owner->now + dur);
+                }
+            } else {
+                rc = tf_timer_reset_at(dt->t, when);
+                if (when == UINT64_MAX) { /* reserved; the timer is unchanged */
+                    REQUIRE(rc == TF_ERANGE);
+                } else {
+                    REQUIRE(rc == TF_OK);
+                    dtimer_arm(dt, when);
+                }
+            }
+        }
+        break;
+    case 37: { /* free a driver timer, or refusals */
+        int free_it = u8(in) & 1; /* read first: seeds keep their layout */
+        if (dt->t && free_it) {
+            REQUIRE(tf_timer_free(dt->t) == TF_OK);
+            S.drivers[dt->drv].timers--;
+            dt->t = NULL;
+            dt->waiting = 0; /* its clone dropped, not woken */
+            REQUIRE(tf_waker_drop(dt->waker) == TF_OK);
+            dt->waker = NULL;
+        } else {
+            tf_driver *junk_d = (tf_driver *)(void *)junk;
+            tf_driver *got = NULL;
+            uint64_t v = 3;
+            tf_timer *t = NULL;
+            int fdn = -7;
+            REQUIRE(tf_driver_free(junk_d) == TF_EHANDLE);
+            REQUIRE(tf_driver_free(tf_driver_default()) == TF_EINVAL);
+            REQUIRE(tf_driver_advance(NULL, 0, &v) == TF_EINVAL && v == 3);
+            REQUIRE(tf_driver_advance(junk_d, 0, &v) == TF_EHANDLE && v == 3);
+            REQUIRE(tf_driver_advance(tf_driver_default(), TF_DRIVER_NOW, &v) == TF_ESTATE);
+            REQUIRE(tf_driver_fd(tf_driver_default(), &fdn) == TF_ESTATE && fdn == -7);
+            REQUIRE(tf_driver_now(junk_d, &v) == TF_EHANDLE && v == 3);
+            REQUIRE(tf_driver_next_deadline(NULL, &v) == TF_EINVAL && v == 3);
+            REQUIRE(tf_timer_new_on(junk_d, 1, &t) == TF_EHANDLE && t == NULL);
+            REQUIRE(tf_timer_new_at_on(NULL, 1, &t) == TF_EINVAL && t == NULL);
+            REQUIRE(tf_timer_driver((tf_timer *)(void *)junk, &got) == TF_EHANDLE && !got);
+            if (fd->d) {
+                REQUIRE(tf_timer_new_on(fd->d, 1, NULL) == TF_EINVAL);
+                REQUIRE(tf_timer_new_at_on(fd->d, UINT64_MAX, &t) == TF_ERANGE && !t);
+                REQUIRE(tf_timer_driver((tf_timer *)(void *)fd->d, &got) == TF_EHANDLE);
+                /* A driver is no timer, executor or waker. */
+                REQUIRE(tf_timer_poll((tf_timer *)(void *)fd->d, tf_waker_noop()) == TF_EHANDLE);
+                REQUIRE(tf_executor_run((tf_executor *)(void *)fd->d) == TF_EHANDLE);
+            }
+            if (dt->t) /* a timer is no driver */
+                REQUIRE(tf_driver_advance((tf_driver *)(void *)dt->t, 0, &v) == TF_EHANDLE);
+            tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+            tf_driver *nd = NULL;
+            switch (u8(in) % 4) {
+            case 0: o.clock = TF_CLOCK_MANUAL; break;      /* needs host mode */
+            case 1: o.size = 4; break;
+            case 2: o.reserved = 1; break;
+            default: o.mode = 2; break;
+            }
+            REQUIRE(tf_driver_new(&o, &nd) == TF_EINVAL && nd == NULL);
+            o = (tf_driver_options)TF_DRIVER_OPTIONS_INIT;
+            o.clock = TF_CLOCK_MANUAL;
+            o.mode = TF_DRIVER_MODE_HOST;
+            o.start_ns = UINT64_MAX;
+            REQUIRE(tf_driver_new(&o, &nd) == TF_ERANGE && nd == NULL);
+        }
+        break;
+    }
+    }
+    check_dtimers();
+}
+
 static void step(input *in) {
-    uint8_t op = u8(in) % 30;
+    uint8_t op = u8(in) % 38;
     int i = u8(in);
     if (trace) (void)fprintf(stderr, "op %d on %d (%zu bytes left)\n", op, i, in->n);
     fz_exec *x = &S.ex[i % MAX_EXEC];
@@ -526,6 +825,10 @@ static void step(input *in) {
     fz_timer *ft = &S.timers[i % MAX_TIMERS];
     int wi = i % MAX_WAKERS;
     int rc;
+    if (op >= 30) {
+        driver_step(op, i, in);
+        return;
+    }
     switch (op) {
     case 0: /* new executor */
         if (!x->e) {
@@ -966,6 +1269,24 @@ static void release_everything(void) {
     for (int k = 0; k < MAX_TIMERS; k++) {
         REQUIRE(tf_timer_free(S.timers[k].t) == TF_OK);
         S.timers[k].t = NULL;
+    }
+    /* Driver timers, then their drivers: freeing one with timers left is
+     * refused. */
+    for (int k = 0; k < MAX_DTIMERS; k++) {
+        fz_dtimer *dt = &S.dtimers[k];
+        if (!dt->t) continue;
+        REQUIRE(tf_driver_free(S.drivers[dt->drv].d) == TF_EBUSY);
+        REQUIRE(tf_timer_free(dt->t) == TF_OK);
+        REQUIRE(tf_waker_drop(dt->waker) == TF_OK);
+        dt->t = NULL;
+    }
+    for (int k = 0; k < MAX_DRIVERS; k++) {
+        REQUIRE(tf_driver_free(S.drivers[k].d) == TF_OK);
+        S.drivers[k].d = NULL;
+    }
+    for (int k = 0; k < MAX_DTIMERS; k++) {
+        REQUIRE(atomic_load(&dtimer_data[k].refs) == 0);
+        atomic_store(&dtimer_data[k].wakes, 0);
     }
     /* Free the executors while wakers of their tasks are still held. */
     for (int k = 0; k < MAX_EXEC; k++) exec_free(k);

@@ -12,7 +12,11 @@ CLONE, WAKE, WAKE_BY_REF, DROP, WILL_WAKE, CUSTOM = range(9, 15)
 TIMER_NEW, TIMER_NEW_AT, TIMER_POLL, RESET, RESET_AT, CANCEL, TIMER_FREE = range(15, 22)
 BAD, BLOCK_ON, ODD, RUN_ALL = 22, 23, 24, 25
 NEXT_TIMED, DRAIN, BLOCK_TIMER, SCENE = 26, 27, 28, 29
+DRV_NEW, DRV_FREE, DRV_TIMER, DRV_ADVANCE, DRV_TO_NEXT = range(30, 35)
+DRV_POLL, DRV_CHANGE, DRV_FREE_TIMER = 35, 36, 37
 HOUR = 3  # pick_duration byte: an hour
+# pick_manual_time bytes: 0 now, 1+b ns ahead, 2+b slots ahead,
+# 3+u32+shift any level, 4+b the past, 5+b the far end
 
 CALLER, WORKERS = 1, 0  # byte for NEW_EXEC: 0 % 4 == 0 gives one worker
 
@@ -97,6 +101,37 @@ SEEDS = {
     "block_on_timer": [
         TIMER_NEW, 0, 2, 100, BLOCK_TIMER, 0, TIMER_NEW_AT, 1, 2, 50,
         BLOCK_TIMER, 1, TIMER_NEW, 2, HOUR, CANCEL, 2, BLOCK_TIMER, 2],
+    # Manual-clock drivers: timers after durations and at deadlines,
+    # polled (waiting), advanced past in steps, backwards (TF_ERANGE),
+    # to TF_DRIVER_NOW; a driver with timers refuses to be freed.
+    "driver_manual": [
+        DRV_NEW, 0, 0, 0, 0, 1, 0,                # start at 256 ns
+        DRV_TIMER, 0, 0, 1, 50,                   # after 50 ns
+        DRV_TIMER, 2, 1, 2, 3,                    # at 3 level-0 slots ahead
+        DRV_TIMER, 4, 1, 3, 0, 0, 1, 0, 20,       # at 2^28 ns ahead
+        DRV_POLL, 0, DRV_POLL, 2, DRV_POLL, 4, DRV_POLL, 4,
+        DRV_FREE, 0,                              # TF_EBUSY
+        DRV_ADVANCE, 0, 1,                        # backwards
+        DRV_ADVANCE, 0, 2, 1, 60,                 # fires the first
+        DRV_ADVANCE, 0, 0,                        # TF_DRIVER_NOW: nothing
+        DRV_TO_NEXT, 0, DRV_TO_NEXT, 0, DRV_TO_NEXT, 0,
+        DRV_POLL, 2, DRV_FREE_TIMER, 0, 1, DRV_FREE_TIMER, 2, 1,
+        DRV_FREE_TIMER, 4, 1, DRV_FREE, 0],
+    # Reset into the past (fires at once, wakes), reset far, cancel (wakes),
+    # timers on two drivers, refusals of bad handles and options.
+    "driver_changes": [
+        DRV_NEW, 0, 0, 0, 1, 0, 8, DRV_NEW, 1, 0, 0, 0, 9, 0,
+        DRV_TIMER, 0, 0, 3, 0, 0, 0, 1, 30,
+        DRV_TIMER, 1, 1, 2, 9, DRV_TIMER, 3, 0, 0,  # after 0: fired at once
+        DRV_POLL, 0, DRV_POLL, 1, DRV_POLL, 3,
+        DRV_CHANGE, 0, 1, 4, 0,                   # reset_at into the past
+        DRV_CHANGE, 1, 0, 5, 7,                   # reset to the far end
+        DRV_POLL, 1, DRV_CHANGE, 1, 2, DRV_CHANGE, 1, 2,  # cancel twice
+        DRV_CHANGE, 0, 0, 2, 1, DRV_POLL, 0,      # re-armed after a fire
+        DRV_FREE_TIMER, 0, 0, 0, DRV_FREE_TIMER, 1, 0, 1,
+        DRV_FREE_TIMER, 2, 0, 2, DRV_FREE_TIMER, 3, 0, 3,
+        DRV_TO_NEXT, 0, DRV_ADVANCE, 1, 3, 3, 0, 0, 0, 1, 31,
+        DRV_FREE, 1],
     # Timed scenes: caller-run host loop, tf_executor_run, worker pools.
     "scenes": [
         SCENE, 0, 0, 5, 0, 2 + 4 * 3, 0, 1 + 4 * 2, 4 * 8,

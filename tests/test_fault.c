@@ -8,7 +8,8 @@
  * succeed when that call is retried, finish the scenario with exact
  * results, and give back every byte (allocations == frees). The same is
  * done for every thread creation (workers and the timer driver), and with
- * random failures on several threads at once.
+ * random failures on several threads at once, whose timers are spread
+ * over several drivers.
  *
  * Built against the static library: it uses tf__set_thread_create_hook. */
 #include <dirent.h>
@@ -429,9 +430,15 @@ static void test_every_allocation_fails_once(void **state) {
 }
 
 /* Random failures while worker threads allocate too (tasks spawning
- * children and arming timers on the workers). */
+ * children and arming timers on the workers), with the timers spread
+ * over the default driver and two drivers of their own, whose timer
+ * memory is then first allocated on the workers too. */
+enum { TREE_DRIVERS = 3 };
+static tf_driver *tree_drivers[TREE_DRIVERS]; /* NULL: the default one */
+
 typedef struct {
     tf_executor *pool;
+    tf_driver *driver; /* of its timer; NULL: tf_timer_new */
     atomic_long *done;
     int depth;
     tf_timer *t;
@@ -451,15 +458,20 @@ static int tree_poll(void *s, const tf_waker *w) {
             child->pool = tt->pool;
             child->done = tt->done;
             child->depth = tt->depth - 1;
+            child->driver = tree_drivers[(tt->depth + i) % TREE_DRIVERS];
             TRY(rc, tf_executor_spawn(tt->pool, tree_poll, free, child));
             CHECK(rc == TF_OK);
         }
         tt->depth = 0;
     }
     if (!tt->t) {
-        TRY(rc, tf_timer_new(50000, &tt->t));
+        TRY(rc, tt->driver ? tf_timer_new_on(tt->driver, 50000, &tt->t)
+                           : tf_timer_new(50000, &tt->t));
         CHECK(rc == TF_OK);
         if (rc) return rc;
+        tf_driver *owner = NULL;
+        CHECK(tf_timer_driver(tt->t, &owner) == TF_OK &&
+              owner == (tt->driver ? tt->driver : tf_driver_default()));
         CHECK(tf_waker_clone(w, &tt->rl.inner) == TF_OK);
         atomic_store(&tt->rl.refs, 1);
         TRY(rc, tf_waker_new(&relay_vt, &tt->rl, &tt->relay_waker));
@@ -495,6 +507,11 @@ static void test_random_failures_on_many_threads(void **state) {
         int rc;
         TRY(rc, tf_executor_new(2, &pool));
         assert_int_equal(rc, TF_OK);
+        tree_drivers[0] = NULL;
+        for (int i = 1; i < TREE_DRIVERS; i++) {
+            TRY(rc, tf_driver_new(NULL, &tree_drivers[i]));
+            assert_int_equal(rc, TF_OK);
+        }
         atomic_long done;
         atomic_init(&done, 0);
         enum { ROOTS = 8, DEPTH = 5 }; /* 8 * (2^6 - 1) = 504 tasks */
@@ -505,12 +522,17 @@ static void test_random_failures_on_many_threads(void **state) {
             root->pool = pool;
             root->done = &done;
             root->depth = DEPTH;
+            root->driver = tree_drivers[i % TREE_DRIVERS];
             TRY(rc, tf_executor_spawn(pool, tree_poll, free, root));
             assert_int_equal(rc, TF_OK);
         }
         assert_int_equal(tf_executor_run(pool), TF_OK);
         assert_int_equal(atomic_load(&done), ROOTS * ((1 << (DEPTH + 1)) - 1));
         assert_int_equal(tf_executor_free(pool), TF_OK);
+        /* Every timer was freed: the drivers go (and give back their
+         * memory, so that the allocator may change). */
+        for (int i = 1; i < TREE_DRIVERS; i++)
+            assert_int_equal(tf_driver_free(tree_drivers[i]), TF_OK);
         assert_int_equal(tf_set_allocator(NULL), TF_OK);
         assert_int_equal(atomic_load(&violations), 0);
         assert_int_equal(atomic_load(&fa.allocs), atomic_load(&fa.frees));
