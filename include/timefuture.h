@@ -709,7 +709,7 @@ TF_API int tf_driver_fd(tf_driver *driver, int *fd);
  * @brief Create a timer on @p driver that fires @p duration_ns from the
  *        driver's now (tf_driver_now()).
  * @param driver The driver (borrowed; it must outlive the timer).
- * @param duration_ns Nanoseconds from now; 0 fires at once.
+ * @param duration_ns Nanoseconds from the driver's now; 0 fires at once.
  * @param[out] out The timer, owned by the caller (tf_timer_free()).
  * @retval TF_OK Success; the timer is armed.
  * @retval TF_EINVAL A pointer is NULL.
