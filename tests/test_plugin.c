@@ -226,6 +226,35 @@ static void test_unload_while_the_driver_sleeps_long(void **state) {
     assert_true(b.tv_sec - a.tv_sec < 30);
 }
 
+/* Drivers of its own with threads (a monotonic one sleeping in a condition
+ * wait, a boot-time one in poll()) and timers still armed on them: the
+ * unload stops and joins those threads too. */
+static void test_unload_with_drivers_alive(void **state) {
+    (void)state;
+    struct stat st;
+    assert_int_equal(stat(lib_path, &st), 0);
+    const int base = baseline_threads();
+    void *h = load();
+    assert_true(api->size >= offsetof(tf_api_v1, timer_driver) + sizeof api->timer_driver);
+    tf_driver *d[2] = {NULL, NULL};
+    tf_timer *t[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+        o.clock = i ? TF_CLOCK_BOOTTIME : TF_CLOCK_MONOTONIC;
+        assert_int_equal(api->driver_new(&o, &d[i]), TF_OK);
+        assert_int_equal(api->timer_new_on(d[i], 60ull * 1000000000ull, &t[i]), TF_OK);
+        assert_int_equal(api->timer_poll(t[i], api->waker_noop()), TF_PENDING);
+    }
+    assert_true(wait_threads(base + 2) >= base + 2);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    unload(h); /* timers and drivers left alive on purpose */
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(wait_threads(base), base);
+    assert_int_equal(is_mapped(st.st_dev, st.st_ino), 0);
+    assert_true(b.tv_sec - a.tv_sec < 30);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s LIBRARY\n", argv[0]);
@@ -235,6 +264,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_use_unload_100_times),
         cmocka_unit_test(test_unload_while_the_driver_sleeps_long),
+        cmocka_unit_test(test_unload_with_drivers_alive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
