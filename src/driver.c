@@ -117,10 +117,11 @@ static void kick_thread_locked(tf_driver *d) {
     }
 }
 
-/* Ends a batch: settles each timer according to what the wakes did to it.
- * Returns the timers that a waker reset into the past: they are due, so
- * they form the next batch at once (still FIRING, their deadline kept as
- * given); the batch is over only when that is empty. */
+/* Ends a batch: settles, under the lock, the timers whose state the wakes
+ * changed (the others became FIRED without it). Returns the timers that a
+ * waker reset into the past: they are due, so they form the next batch at
+ * once (still FIRING, their deadline kept as given); the batch is over only
+ * when that is empty. */
 static struct tf_timer *finish_batch(tf_driver *d, struct tf_timer *list) {
     struct tf_timer *refire = NULL;
     pthread_mutex_lock(&d->lock);
@@ -128,9 +129,6 @@ static struct tf_timer *finish_batch(tf_driver *d, struct tf_timer *list) {
         struct tf_timer *t = list, *next = t->next;
         t->next = t->prev = NULL;
         switch (atomic_load_explicit(&t->state, memory_order_relaxed)) {
-        case TF_TIMER_FIRING:
-            atomic_store(&t->state, TF_TIMER_FIRED);
-            break;
         case TF_TIMER_FIRING_CANCEL:
             atomic_store(&t->state, TF_TIMER_CANCELLED);
             break;
@@ -156,6 +154,43 @@ static struct tf_timer *finish_batch(tf_driver *d, struct tf_timer *list) {
     return refire;
 }
 
+/* Wakes a batch's timers outside the lock. A timer still FIRING after its
+ * wake becomes FIRED in one compare-and-swap, the driver's last access to
+ * it (a thread that sees FIRED may reset or free it at once), so the
+ * common case costs no pass under the lock. Returns the timers a wake run
+ * on this thread cancelled, reset or freed (FIRING_*), for finish_batch. */
+static struct tf_timer *wake_batch(struct tf_timer *fired) {
+    struct tf_timer *changed = NULL, **tail = &changed; /* batch order */
+    for (struct tf_timer *t = fired, *next; t; t = next) {
+        next = t->next;
+        uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+        if (st != TF_TIMER_FIRING_RESET) {
+            /* A waker run earlier in this batch may have cancelled or freed
+             * t: then its waker is dropped, not woken. */
+            tf_waker *w = t->waker;
+            t->waker = NULL;
+            if (w) {
+                if (st == TF_TIMER_FIRING)
+                    tf_waker_wake(w);
+                else
+                    tf_waker_drop(w);
+            }
+            if (st == TF_TIMER_FIRING) {
+                t->next = t->prev = NULL;
+                uint8_t expect = TF_TIMER_FIRING;
+                if (atomic_compare_exchange_strong_explicit(
+                        &t->state, &expect, TF_TIMER_FIRED, memory_order_release,
+                        memory_order_relaxed))
+                    continue;
+            }
+        }
+        *tail = t;
+        tail = &t->next;
+    }
+    *tail = NULL;
+    return changed;
+}
+
 /* Under the lock (dropped while wakers run, held again on return): fires
  * every timer due at now, and those the wakes re-arm into the past.
  * Returns how many fired. The caller sets tls_firing to d. */
@@ -171,20 +206,7 @@ static uint64_t fire_due_locked(tf_driver *d, uint64_t now) {
     d->sleep_until = 0; /* new arms need not move the wake-up meanwhile */
     pthread_mutex_unlock(&d->lock);
     while (fired) {
-        for (struct tf_timer *t = fired; t; t = t->next) {
-            /* A waker run earlier in this batch may have cancelled, reset
-             * or freed t (on this thread): then no wake. */
-            uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
-            if (st == TF_TIMER_FIRING_RESET) continue;
-            tf_waker *w = t->waker;
-            t->waker = NULL;
-            if (!w) continue;
-            if (st == TF_TIMER_FIRING)
-                tf_waker_wake(w);
-            else
-                tf_waker_drop(w);
-        }
-        fired = finish_batch(d, fired);
+        fired = finish_batch(d, wake_batch(fired));
         for (struct tf_timer *t = fired; t; t = t->next) n++;
     }
     pthread_mutex_lock(&d->lock);

@@ -43,3 +43,5 @@ tf_add_model(model_timer_free_releases_firing_fails timer.pml
   -DFREE_RELEASES_FIRING --expect-error --expect-text "!(released[")
 tf_add_model(model_timer_driver_drops_reset_waker_fails timer.pml
   -DDRIVER_DROPS_RESET_WAKER --expect-error --expect-text "!(waiting[")
+tf_add_model(model_timer_fired_before_wake_fails timer.pml
+  -DFIRED_BEFORE_WAKE --expect-error --expect-text "!(waiting[")

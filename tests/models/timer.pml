@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Timers against the driver thread: fire, cancel, reset, free and poll, as
- * in src/timer.c and src/timer_driver.c (driver_main, finish_batch,
+ * in src/timer.c and src/driver.c (fire_due_locked, finish_batch,
  * tf__driver_arm_locked, tf__driver_wait_not_firing_locked).
  *
  * Two timers, T0 awaited by task A (waker 1) and T1 by task B (waker 2),
@@ -8,8 +8,11 @@
  *   driver  takes the due timers from the wheel under the lock, marks them
  *           FIRING, unlocks, visits them in either order: skips one a
  *           waker reset (FIRING_RESET), else takes its waker and wakes it
- *           if still FIRING (drops it otherwise); then finish_batch under
- *           the lock settles each (FIRED, CANCELLED, re-filed, released);
+ *           if still FIRING (drops it otherwise), and then, outside the
+ *           lock, turns a timer still FIRING into FIRED with one atomic
+ *           step, after which it never touches that timer again; then
+ *           finish_batch under the lock settles the timers the wakes
+ *           changed (CANCELLED, re-filed, released) and ends the batch;
  *           timers reset into the past form the next batch at once.
  *   code    waker 1 runs code on the driver thread when the driver wakes
  *           it (at most MAXRUNS times): nothing, or cancel, reset (future
@@ -43,7 +46,11 @@
  * fired at once instead of leaving it to the driver or waiting for the
  * batch: the driver then touches freed memory) and
  * DRIVER_DROPS_RESET_WAKER (the driver takes and drops the waker of a
- * timer reset inside the batch: its next fire wakes nobody).
+ * timer reset inside the batch: its next fire wakes nobody) and
+ * FIRED_BEFORE_WAKE (the timer is marked FIRED before its waker is woken:
+ * a thread that sees it fired finds its task not yet woken, and a free or
+ * reset that sees FIRED no longer waits, so the wake comes after it
+ * returned).
  */
 
 #ifndef NOPS
@@ -267,6 +274,9 @@ inline visit(i) {
   :: d_st == F_RESET -> skip
   :: else ->
 #endif
+#ifdef FIRED_BEFORE_WAKE
+     atomic { if :: ts[i] == FIRING -> ts[i] = FIRED; b[i] = 0 :: else -> skip fi };
+#endif
      d_w = waker[i]; waker[i] = 0;
      if
      :: d_w != 0 && d_st == FIRING ->
@@ -277,7 +287,12 @@ inline visit(i) {
         :: else -> skip
         fi
      :: else -> skip                    /* none, or dropped */
-     fi
+     fi;
+#ifndef FIRED_BEFORE_WAKE
+     /* The compare-and-swap FIRING -> FIRED: the driver's last access.
+      * A timer a wake changed stays in the batch, settled under the lock. */
+     atomic { if :: ts[i] == FIRING -> ts[i] = FIRED; b[i] = 0 :: else -> skip fi }
+#endif
 #ifndef DRIVER_DROPS_RESET_WAKER
   fi
 #endif
@@ -290,7 +305,6 @@ inline settle(i) {
      b[i] = 0;
      assert(!released[i]);
      if
-     :: ts[i] == FIRING -> ts[i] = FIRED
      :: ts[i] == F_CANCEL -> ts[i] = CANCELLED
      :: ts[i] == F_RESET ->
         ts[i] = ARMED;
@@ -398,13 +412,14 @@ init {
   };
   user_done;
   (user_freed[1] || ts[1] == FIRED || ts[1] == CANCELLED);
-  /* driver_stop: both timers settled, so no batch is running */
+  /* driver_stop: a batch may still be ending (a timer is FIRED before its
+   * batch is over); the driver finishes it before it sees stopping. */
   lock();
-  assert(!firing);
   stopping = 1;
   dw = 0;
   unlock();
   driver_exited;
+  assert(!firing);
   assert(user_freed[1] || !waiting[1]);   /* T1 fired with its waker */
   if
   :: !user_freed[1] -> t_free(1)
