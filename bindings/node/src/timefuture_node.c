@@ -45,6 +45,9 @@
 /* Timeouts settled per loop callback: a backlog is settled in rounds with
  * the awaiting code run between them. */
 #define TFN_FIRE_MAX 65536
+/* How late a timeout may be settled and still be ordered by deadline
+ * among the others due (see heap_fire). */
+#define TFN_LATE_NS 1000000u
 
 enum { KIND_FREE = 0, KIND_TIMEOUT = 1, KIND_TIMER = 2 };
 
@@ -438,10 +441,108 @@ static void wait_settle(tfn_state *st, const tfn_wait *w, int status) {
  * returns whether it stopped at that bound. Entries are taken out before
  * they are settled, so a promise hook that starts or aborts a timeout
  * meanwhile finds the heap consistent. */
+static int key_cmp(const void *a, const void *b) {
+  uint64_t x = ((const tfn_wait *)a)->key, y = ((const tfn_wait *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
+/* A copy of waits[0..n) in creation order (NULL: out of memory): through
+ * a table indexed by creation number when the numbers are dense (the usual
+ * backlog), else by qsort. */
+static tfn_wait *sorted_by_key(const tfn_wait *waits, uint32_t n) {
+  tfn_wait *out = malloc((size_t)(n ? n : 1) * sizeof *out);
+  if (out == NULL)
+    return NULL;
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t k = waits[i].key / WAIT_STEP;
+    lo = k < lo ? k : lo;
+    hi = k > hi ? k : hi;
+  }
+  uint64_t range = n ? hi - lo + 1 : 0;
+  uint32_t *at = n && range <= 4 * (uint64_t)n ? calloc(range, sizeof *at) : NULL;
+  if (at == NULL) {
+    memcpy(out, waits, (size_t)n * sizeof *out);
+    qsort(out, n, sizeof *out, key_cmp);
+    return out;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    at[waits[i].key / WAIT_STEP - lo] = i + 1;
+  uint32_t j = 0;
+  for (uint64_t k = 0; k < range; k++)
+    if (at[k] != 0)
+      out[j++] = waits[at[k] - 1];
+  free(at);
+  return out;
+}
+
+/* Floyd's heap construction over the whole array. */
+static void heap_build(tfn_state *st) {
+  for (uint32_t i = st->heap_len / HEAP_D + 1; i-- > 0;)
+    if (i < st->heap_len)
+      heap_sift_down(st, i, st->heap[i]);
+}
+
+/* Settles the heap entries due by `now`; returns whether it stopped at the
+ * bound TFN_FIRE_MAX with more due.
+ *
+ * Entries more than TFN_LATE_NS overdue (the loop fell behind: it was busy
+ * or blocked) are settled first and in the order they were created; the
+ * rest in deadline order. A large backlog then touches its Promises in the
+ * order they were allocated, which is several times faster than the random
+ * order of their deadlines, and it is what a coarse timer tick does anyway
+ * (the order among timers that all expired while the loop was away is not
+ * their expiry order in Node either once they fall in one millisecond). A
+ * large backlog is taken out by one pass over the heap and a rebuild, not
+ * by one pop each.
+ *
+ * Entries are taken out before they are settled, so a promise hook that
+ * starts or aborts a timeout meanwhile finds the heap consistent. */
 static int heap_fire(tfn_state *st, uint64_t now) {
-  uint32_t n = 0;
+  uint64_t late = now > TFN_LATE_NS ? now - TFN_LATE_NS : 0;
+  if (st->heap_len > 0 && st->heap[0].deadline < late) {
+    /* The late entries go to the tail of the heap array, in place. */
+    uint32_t keep = 0, n = st->heap_len;
+    if (n >= 4096) {
+      for (uint32_t i = 0; i < n; i++)
+        if (!(st->heap[i].deadline < late)) {
+          tfn_wait t = st->heap[keep];
+          st->heap[keep++] = st->heap[i];
+          st->heap[i] = t;
+        }
+      st->heap_len = keep;
+      heap_build(st);
+    } else {
+      /* Few entries: pop them, which leaves them at the tail already. */
+      while (st->heap_len > 0 && st->heap[0].deadline < late) {
+        tfn_wait w = st->heap[0];
+        tfn_wait last = st->heap[--st->heap_len];
+        if (st->heap_len > 0)
+          heap_sift_down(st, 0, last);
+        st->heap[st->heap_len] = w;
+      }
+      keep = st->heap_len;
+    }
+    uint32_t count = n - keep;
+    /* Copied out of the way: a promise hook may push onto the heap. */
+    tfn_wait *batch = sorted_by_key(st->heap + keep, count);
+    if (batch != NULL) {
+      for (uint32_t i = 0; i < count; i++)
+        if (batch[i].key & WAIT_SLOT)
+          st->slab[(uint32_t)(uintptr_t)batch[i].p].pos = NO_FREE;
+      for (uint32_t i = 0; i < count; i++)
+        wait_settle(st, &batch[i], TF_OK);
+      free(batch);
+    } else {
+      /* No memory for the batch: back into the heap, settled in deadline
+       * order below. */
+      for (uint32_t i = keep; i < n; i++)
+        heap_sift_up(st, st->heap_len++, st->heap[i]);
+    }
+  }
+  uint32_t fired = 0;
   while (st->heap_len > 0 && st->heap[0].deadline <= now) {
-    if (n++ == TFN_FIRE_MAX)
+    if (fired++ == TFN_FIRE_MAX)
       return 1;
     tfn_wait w = st->heap[0];
     tfn_wait last = st->heap[--st->heap_len];
