@@ -48,6 +48,8 @@
 /* How late a timeout may be settled and still be ordered by deadline
  * among the others due (see heap_fire). */
 #define TFN_LATE_NS 1000000u
+/* Late entries popped one by one before the rest are taken in one pass. */
+#define TFN_POP_MAX 1024
 
 enum { KIND_FREE = 0, KIND_TIMEOUT = 1, KIND_TIMER = 2 };
 
@@ -476,8 +478,12 @@ static tfn_wait *sorted_by_key(const tfn_wait *waits, uint32_t n) {
   return out;
 }
 
-/* Floyd's heap construction over the whole array. */
+/* Floyd's heap construction over the whole array, which was reordered:
+ * every abortable entry is told its place first (a leaf is never moved). */
 static void heap_build(tfn_state *st) {
+  for (uint32_t i = 0; i < st->heap_len; i++)
+    if (st->heap[i].key & WAIT_SLOT)
+      st->slab[(uint32_t)(uintptr_t)st->heap[i].p].pos = i;
   for (uint32_t i = st->heap_len / HEAP_D + 1; i-- > 0;)
     if (i < st->heap_len)
       heap_sift_down(st, i, st->heap[i]);
@@ -501,10 +507,22 @@ static void heap_build(tfn_state *st) {
 static int heap_fire(tfn_state *st, uint64_t now) {
   uint64_t late = now > TFN_LATE_NS ? now - TFN_LATE_NS : 0;
   if (st->heap_len > 0 && st->heap[0].deadline < late) {
-    /* The late entries go to the tail of the heap array, in place. */
-    uint32_t keep = 0, n = st->heap_len;
-    if (n >= 4096) {
-      for (uint32_t i = 0; i < n; i++)
+    /* The late entries go to the tail of the heap array, in place: popped
+     * one by one while they are few, then, if more remain, by one pass
+     * over the heap and a rebuild (a pass per wake would cost a heap of far
+     * timers dearly when only a few near ones are late). */
+    uint32_t n = st->heap_len, popped = 0;
+    while (st->heap_len > 0 && st->heap[0].deadline < late && popped++ < TFN_POP_MAX) {
+      tfn_wait w = st->heap[0];
+      tfn_wait last = st->heap[--st->heap_len];
+      if (st->heap_len > 0)
+        heap_sift_down(st, 0, last);
+      st->heap[st->heap_len] = w;
+    }
+    uint32_t keep = st->heap_len;
+    if (keep > 0 && st->heap[0].deadline < late) {
+      keep = 0;
+      for (uint32_t i = 0; i < st->heap_len; i++)
         if (!(st->heap[i].deadline < late)) {
           tfn_wait t = st->heap[keep];
           st->heap[keep++] = st->heap[i];
@@ -512,16 +530,6 @@ static int heap_fire(tfn_state *st, uint64_t now) {
         }
       st->heap_len = keep;
       heap_build(st);
-    } else {
-      /* Few entries: pop them, which leaves them at the tail already. */
-      while (st->heap_len > 0 && st->heap[0].deadline < late) {
-        tfn_wait w = st->heap[0];
-        tfn_wait last = st->heap[--st->heap_len];
-        if (st->heap_len > 0)
-          heap_sift_down(st, 0, last);
-        st->heap[st->heap_len] = w;
-      }
-      keep = st->heap_len;
     }
     uint32_t count = n - keep;
     /* Copied out of the way: a promise hook may push onto the heap. */

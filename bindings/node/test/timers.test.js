@@ -235,23 +235,26 @@ test('timeouts overdue when the loop comes back settle in creation order, never 
 });
 
 test('abortable timeouts keep their place through a backlog (heap rebuilt)', async () => {
-  // 5000 abortable timeouts far off share the heap with 5000 that become a
-  // backlog; taking the backlog out rebuilds the heap, and every far one
-  // must still be found by abort() afterwards.
+  // Abortable timeouts far off, interleaved with as many that become a
+  // backlog: taking the backlog out reorders the heap and rebuilds it, and
+  // every far one must still be found (and removed, at once) by abort().
   const before = tf._native.stats().slots;
   const ac = new AbortController();
   require('node:events').setMaxListeners(0, ac.signal);
-  const far = Array.from({ length: 5000 }, (_, i) =>
-    tf.setTimeout(60_000 + i, i, { signal: ac.signal }).catch((e) => e.name));
   const nearSignal = new AbortController().signal;
   require('node:events').setMaxListeners(0, nearSignal);
-  const near = Array.from({ length: 5000 }, (_, i) =>
-    tf.setTimeout(1 + (i % 3), i, { signal: nearSignal }));
+  const far = [];
+  const near = [];
+  for (let i = 0; i < 6000; i++) {
+    near.push(tf.setTimeout(1 + (i % 3), i, { signal: nearSignal }));
+    far.push(tf.setTimeout(60_000 + ((i * 7919) % 6000), i, { signal: ac.signal }).catch((e) => e.name));
+  }
   blockFor(20);
   const got = await Promise.all(near);
   assert.deepStrictEqual(got, near.map((_, i) => i));
-  assert.strictEqual(tf._native.stats().waiting, 5000);
+  assert.strictEqual(tf._native.stats().waiting, 6000);
   ac.abort();
+  assert.strictEqual(tf._native.stats().waiting, 0, 'abort() missed timeouts moved by the rebuild');
   assert.deepStrictEqual(new Set(await Promise.all(far)), new Set(['AbortError']));
   await new Promise((r) => setImmediate(r));
   const s = tf._native.stats();
