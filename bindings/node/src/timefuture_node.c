@@ -448,34 +448,32 @@ static int key_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* A copy of waits[0..n) in creation order (NULL: out of memory): through
- * a table indexed by creation number when the numbers are dense (the usual
- * backlog), else by qsort. */
-static tfn_wait *sorted_by_key(const tfn_wait *waits, uint32_t n) {
-  tfn_wait *out = malloc((size_t)(n ? n : 1) * sizeof *out);
-  if (out == NULL)
-    return NULL;
+/* Settles waits[0..n), an array the heap no longer uses, in creation
+ * order: through a table indexed by creation number when the numbers are
+ * dense (the usual backlog), else after sorting the array in place. */
+static void settle_in_key_order(tfn_state *st, tfn_wait *waits, uint32_t n) {
   uint64_t lo = UINT64_MAX, hi = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint64_t k = waits[i].key / WAIT_STEP;
     lo = k < lo ? k : lo;
     hi = k > hi ? k : hi;
+    if (waits[i].key & WAIT_SLOT)
+      st->slab[(uint32_t)(uintptr_t)waits[i].p].pos = NO_FREE;
   }
   uint64_t range = n ? hi - lo + 1 : 0;
   uint32_t *at = n && range <= 4 * (uint64_t)n ? calloc(range, sizeof *at) : NULL;
   if (at == NULL) {
-    memcpy(out, waits, (size_t)n * sizeof *out);
-    qsort(out, n, sizeof *out, key_cmp);
-    return out;
+    qsort(waits, n, sizeof *waits, key_cmp);
+    for (uint32_t i = 0; i < n; i++)
+      wait_settle(st, &waits[i], TF_OK);
+    return;
   }
   for (uint32_t i = 0; i < n; i++)
     at[waits[i].key / WAIT_STEP - lo] = i + 1;
-  uint32_t j = 0;
   for (uint64_t k = 0; k < range; k++)
     if (at[k] != 0)
-      out[j++] = waits[at[k] - 1];
+      wait_settle(st, &waits[at[k] - 1], TF_OK);
   free(at);
-  return out;
 }
 
 /* Floyd's heap construction over the whole array, which was reordered:
@@ -532,18 +530,29 @@ static int heap_fire(tfn_state *st, uint64_t now) {
       heap_build(st);
     }
     uint32_t count = n - keep;
-    /* Copied out of the way: a promise hook may push onto the heap. */
-    tfn_wait *batch = sorted_by_key(st->heap + keep, count);
-    if (batch != NULL) {
-      for (uint32_t i = 0; i < count; i++)
-        if (batch[i].key & WAIT_SLOT)
-          st->slab[(uint32_t)(uintptr_t)batch[i].p].pos = NO_FREE;
-      for (uint32_t i = 0; i < count; i++)
-        wait_settle(st, &batch[i], TF_OK);
-      free(batch);
+    /* The late entries must be out of the heap's array while they are
+     * settled (a promise hook may start a timeout): the smaller part is
+     * copied, so that a backlog costs little memory when memory is at its
+     * peak. The kept entries keep their indices. */
+    tfn_wait *late_part = NULL, *old = st->heap;
+    uint32_t ncap = 256;
+    while (ncap < keep)
+      ncap *= 2;
+    tfn_wait *kept = keep < count ? malloc((size_t)ncap * sizeof *kept) : NULL;
+    if (kept != NULL) {
+      memcpy(kept, old, (size_t)keep * sizeof *kept);
+      st->heap = kept;
+      st->heap_cap = ncap;
+      late_part = old + keep;
+    } else if ((late_part = malloc((size_t)count * sizeof *late_part)) != NULL) {
+      memcpy(late_part, old + keep, (size_t)count * sizeof *late_part);
+      old = late_part;
+    }
+    if (late_part != NULL) {
+      settle_in_key_order(st, late_part, count);
+      free(old);
     } else {
-      /* No memory for the batch: back into the heap, settled in deadline
-       * order below. */
+      /* No memory: back into the heap, settled in deadline order below. */
       for (uint32_t i = keep; i < n; i++)
         heap_sift_up(st, st->heap_len++, st->heap[i]);
     }
