@@ -849,6 +849,10 @@ static napi_value start_timeout(napi_env env, napi_callback_info info, int mode)
     napi_reject_deferred(env, deferred, err);
     if (idx != NO_FREE)
       slot_free(st, idx);
+    if (abortable) {
+      st->ids[0] = NO_FREE; /* abort() must not find an earlier timeout */
+      st->ids[1] = 0;
+    }
     return promise;
   }
   if (idx != NO_FREE) {
@@ -902,8 +906,12 @@ static napi_value js_abort(napi_env env, napi_callback_info info) {
           st->fifo_dead++;
         } else {
           heap_remove(st, pos);
-          if (st->heap_len == 0 && st->q_timer != NULL)
-            tf_timer_cancel(st->q_timer); /* ends the heap's task at the next drain */
+          if (st->heap_len == 0 && st->q_timer != NULL) {
+            /* Ends the heap's task at the next drain; a timeout started
+             * before that re-arms the timer, as it is armed to nothing. */
+            tf_timer_cancel(st->q_timer);
+            st->q_armed = NO_DEADLINE;
+          }
         }
         slot_free(st, i);
         napi_reject_deferred(env, d, argv[2]);

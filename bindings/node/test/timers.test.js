@@ -262,3 +262,25 @@ test('abortable timeouts keep their place through a backlog (heap rebuilt)', asy
   assert.strictEqual(s.waiting, 0);
   assert.strictEqual(s.refs, 0);
 });
+
+test('a timeout started after the last one was aborted still fires', async () => {
+  // Aborting the only pending timeout disarms the heap's timer; one started
+  // before the loop turns again must arm it anew, also with a later deadline.
+  for (const later of [0.5, 2, 5]) {
+    const ac = new AbortController();
+    const aborted = tf.setTimeout(1, 'a', { signal: ac.signal }).catch((e) => e.name);
+    ac.abort();
+    const t0 = hr();
+    assert.strictEqual(await tf.setTimeout(later, 'b'), 'b');
+    assert.ok(hr() - t0 >= BigInt(Math.ceil(later * 1e6)));
+    assert.strictEqual(await aborted, 'AbortError');
+  }
+});
+
+test('a signal on a refused sleep aborts nothing else', async () => {
+  const ac = new AbortController();
+  const other = tf.setTimeout(30, 'kept', { signal: new AbortController().signal });
+  await assert.rejects(tf.sleep((1n << 64n) - 2n, { signal: ac.signal }), { code: 'ERR_OUT_OF_RANGE' });
+  ac.abort();
+  assert.strictEqual(await other, 'kept');
+});
