@@ -1336,12 +1336,20 @@ static int setup_state(napi_env env, tfn_state *st, napi_value exports) {
   tfn_handles *h = st->h = calloc(1, sizeof *st->h);
   /* `open` counts the handles initialised, in the order handles_close
    * closes them. */
-  if (h == NULL || uv_poll_init(loop, &h->poll, fd) != 0 || (h->open++, 0) ||
-      uv_check_init(loop, &h->check) != 0 || (h->open++, 0) ||
-      uv_idle_init(loop, &h->idle) != 0 || (h->open++, 0)) {
+  int ok = h != NULL && uv_poll_init(loop, &h->poll, fd) == 0;
+  if (ok) {
+    h->open = 1;
+    ok = uv_check_init(loop, &h->check) == 0;
+  }
+  if (ok) {
+    h->open = 2;
+    ok = uv_idle_init(loop, &h->idle) == 0;
+  }
+  if (!ok) {
     napi_throw_error(env, "ERR_TIMEFUTURE", "timefuture: cannot set up the loop handles");
     return -1;
   }
+  h->open = 3;
   h->poll.data = h->check.data = h->idle.data = st;
   uv_poll_start(&h->poll, UV_READABLE, on_readable);
   /* None keeps the loop alive by itself: the poll handle is referenced
