@@ -5,8 +5,11 @@
 // (or `cmake --build <build> --target bench_node`). `scale` (default 1)
 // multiplies the workload sizes, e.g. 0.1 for a quick look.
 // Each many-timers variant runs in its own child process so that its peak
-// RSS (process.resourceUsage().maxRSS) is its own. Figures, not tests.
+// RSS (process.resourceUsage().maxRSS) is its own. Figures, not tests: the
+// machine's load (/proc/loadavg) is printed with them, and timefuture's
+// figures as ratios to Node's from the same run.
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const pkg = process.env.TIMEFUTURE_PACKAGE || path.join(__dirname, '..', 'bindings', 'node');
@@ -35,6 +38,15 @@ const variants = {
     let left = N;
     const cb = () => { if (--left === 0) done(t0); };
     for (let i = 0; i < N; i++) setTimeout(cb, Math.random() * 1000);`,
+  // Not a timer: N plain Promises under the same Promise.all, all resolved by
+  // one callback after 1 s. What V8 alone costs for the awaiting.
+  promise_all_floor: `
+    const t0 = process.hrtime.bigint();
+    const ps = new Array(N);
+    const rs = new Array(N);
+    for (let i = 0; i < N; i++) ps[i] = new Promise((r) => { rs[i] = r; });
+    setTimeout(() => { for (let i = 0; i < N; i++) rs[i](); }, 1000);
+    Promise.all(ps).then(() => done(t0));`,
 };
 
 function runMany(name) {
@@ -56,19 +68,29 @@ function stats(ns) {
 }
 
 const us = (x) => `${(x / 1e3).toFixed(1)} us`;
+const load = () => fs.readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ');
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 
 async function main() {
   const tf = require(pkg);
   const { setTimeout: nodeSetTimeout } = require('node:timers/promises');
   const hr = process.hrtime.bigint;
   console.log(`timefuture ${tf.version} on Node ${process.version}, scale ${scale}`);
+  console.log(`package ${pkg}`);
+  console.log(`load average at start: ${load()} (1, 5, 15 min)`);
 
   console.log(`\n== ${N_TIMERS.toLocaleString('en')} timers, deadlines uniform over 1 s, all awaited` +
               ' (own process each)');
   console.log('   target for tf: <= 1.5 s total, <= 250 MiB peak RSS');
+  const many = {};
   for (const name of Object.keys(variants)) {
-    const r = runMany(name);
-    console.log(`  ${name.padEnd(20)} ${r.s.toFixed(3)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+    const r = many[name] = runMany(name);
+    console.log(`  ${name.padEnd(20)} ${r.s.toFixed(3)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB` +
+                `   (load ${load()})`);
+  }
+  for (const peer of ['many_node_promises', 'many_node_callback', 'promise_all_floor']) {
+    console.log(`  many_tf / ${peer.padEnd(19)} time ${ratio(many.many_tf.s, many[peer].s)}` +
+                `  peak RSS ${ratio(many.many_tf.maxRssMiB, many[peer].maxRssMiB)}`);
   }
 
   console.log(`\n== ${N_SLEEPS} sleeps of 100 us in a row (target: mean <= 250 us, none early)`);
@@ -93,6 +115,7 @@ async function main() {
   }
 
   console.log(`\n== sequential awaits`);
+  const rates = {};
   for (const [name, fn, n] of [
     ['await null', () => null, N_SEQ],
     ['await tf.setTimeout(0)', () => tf.setTimeout(0), N_SEQ],
@@ -102,9 +125,15 @@ async function main() {
     const t0 = hr();
     for (let i = 0; i < n; i++) await fn();
     const s = Number(hr() - t0) / 1e9;
+    rates[name] = n / s;
     console.log(`  ${name.padEnd(26)} n=${n.toLocaleString('en')}  ${(n / s).toFixed(0).padStart(10)} tasks/s` +
                 `  (${us((s * 1e9) / n)} each)`);
   }
+  const tfRate = rates['await tf.setTimeout(0)'];
+  for (const peer of ['await null', 'await node setTimeout(0)', 'await setImmediate']) {
+    console.log(`  tf.setTimeout(0) / ${peer.padEnd(24)} ${ratio(tfRate, rates[peer])} the rate`);
+  }
+  console.log(`\nload average at end: ${load()}`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

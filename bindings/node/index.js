@@ -102,8 +102,8 @@ function abortError(signal) {
   return new AbortError(undefined, { cause: signal.reason });
 }
 
-// Wires a started native timeout (its id is in `ids`) to a signal: abort
-// rejects it at once; settling removes the listener.
+// Wires a started abortable native timeout (its id is in `ids`) to a
+// signal: abort rejects it at once; settling removes the listener.
 function withSignal(promise, signal, value) {
   const idx = ids[0];
   const gen = ids[1];
@@ -118,11 +118,14 @@ function withSignal(promise, signal, value) {
   });
 }
 
-// start(kind, arg, ref): the native call for ms, ns or deadline.
+// startFn(arg, ref, abortable): the native call for ms, ns or deadline.
+// Only a timeout with a signal is made abortable (it then costs a slot).
 function timed(startFn, arg, value, signal, ref) {
-  if (signal !== undefined && signal.aborted) return Promise.reject(abortError(signal));
-  const p = startFn(arg, ref);
-  if (signal !== undefined) return withSignal(p, signal, value);
+  if (signal !== undefined) {
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    return withSignal(startFn(arg, ref, true), signal, value);
+  }
+  const p = startFn(arg, ref, false);
   return value === undefined ? p : p.then(() => value);
 }
 
@@ -132,6 +135,11 @@ function timed(startFn, arg, value, signal, ref) {
  * resolution.
  */
 function setTimeout(delay, value, options) {
+  // The common call, setTimeout(ms), goes straight to the addon.
+  if (options === undefined && value === undefined && typeof delay === 'number' &&
+      delay >= 0 && delay <= TIMEOUT_MAX) {
+    return native.timeout(delay, true, false);
+  }
   let o;
   try {
     delay = checkDelay(delay);

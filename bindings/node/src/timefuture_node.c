@@ -4,12 +4,27 @@
  * Node-API (napi_*) and the library's public header only.
  *
  * One tf_executor per Node environment (main thread or worker) lives in the
- * environment's instance data. Every pending timer is an external task of
- * that executor whose tag names an entry of a slab. The library's driver
- * thread only wakes tasks; the executor's eventfd, watched by a uv_poll_t on
- * the environment's loop, tells the loop thread to drain, and only the loop
- * thread polls timers and settles Promises. No JavaScript ever runs on
- * another thread.
+ * environment's instance data. The library's driver thread only wakes
+ * tasks; the executor's eventfd, watched by a uv_poll_t on the environment's
+ * loop, tells the loop thread to drain, and only the loop thread polls
+ * timers and settles Promises. No JavaScript ever runs on another thread.
+ *
+ * One-shot timeouts (setTimeout, sleep, sleepUntil) are the hot path: a
+ * million of them must cost little more than their Promises. So they are
+ * not one library timer and one external task each but 24-byte entries of
+ * a min-heap owned by the environment, keyed by (deadline, creation order),
+ * behind one library timer armed to the heap's earliest deadline and one
+ * external task; each wake settles every entry that is due. A timeout due
+ * at once (delay 0, a deadline already past) needs no timer at all: it goes
+ * to a FIFO settled from the loop's check phase, so it still waits for the
+ * next loop turn, as Node's setTimeout(0) does. An entry keeps only the
+ * Promise's napi_deferred; an abortable one (with an AbortSignal) also has
+ * a slab slot so that abort() can find it. Re-armable Timer objects keep a
+ * library timer and an external task each.
+ *
+ * Everything that names the clock or creates a library timer goes through
+ * tfn_now() and tfn_timer_new_at(), so that a per-environment driver can
+ * take the place of the process-wide one in those two places.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -27,15 +42,26 @@
  * enough that one wake-up does not hold the loop for long. */
 #define TFN_BATCH 1024
 #define TFN_MAX_BATCHES 64
+/* Timeouts settled per loop callback: a backlog is settled in rounds with
+ * the awaiting code run between them. */
+#define TFN_FIRE_MAX 65536
+/* How late a timeout may be settled and still be ordered by deadline
+ * among the others due (see heap_fire). */
+#define TFN_LATE_NS 1000000u
+/* Late entries popped one by one before the rest are taken in one pass. */
+#define TFN_POP_MAX 1024
 
 enum { KIND_FREE = 0, KIND_TIMEOUT = 1, KIND_TIMER = 2 };
 
+/* A slab entry: a Timer object, or an abortable timeout (KIND_TIMEOUT, which
+ * uses only deferred, pos and gen: its timing is a wait entry's). */
 typedef struct tfn_entry {
   tf_timer *timer;
   napi_deferred deferred; /* the pending Promise's resolver, or NULL */
   napi_ref promise;       /* Timer only: the Promise every then() shares */
   uint32_t gen;           /* bumped on reuse, so a stale tag is recognised */
   uint32_t next_free;
+  uint32_t pos;     /* timeout: its index in the heap, or FIFO_POS | index */
   uint8_t kind;
   uint8_t task;     /* the external task exists (spawned, not reported done) */
   uint8_t ref;      /* wants to keep the loop alive while armed */
@@ -45,22 +71,57 @@ typedef struct tfn_entry {
   uint8_t canceled; /* Timer: cancelled since it was last armed */
 } tfn_entry;
 
-/* The poll handle carries the cleanup hook's handle itself: its close
- * callback may run after the state is gone. */
-typedef struct tfn_poll {
-  uv_poll_t h;
+/* A pending timeout, in the heap or the FIFO. `key` is the creation order
+ * shifted left by three, so that equal deadlines settle first in, first
+ * out, with three flags below it. */
+#define WAIT_REF 1u     /* keeps the loop alive */
+#define WAIT_SLOT 2u    /* abortable: p is a slab index, not the deferred */
+#define WAIT_DEAD 4u    /* aborted while in the FIFO: skipped */
+#define WAIT_STEP 8u
+typedef struct tfn_wait {
+  uint64_t deadline;
+  uint64_t key;
+  void *p; /* napi_deferred, or (WAIT_SLOT) the slab index */
+} tfn_wait;
+
+#define FIFO_POS 0x80000000u
+
+/* The loop handles, in one block freed by the last close callback (which
+ * may run after the state is gone), with the cleanup hook's handle. */
+typedef struct tfn_handles {
+  uv_poll_t poll;   /* the executor's eventfd */
+  uv_check_t check; /* settles the FIFO after the loop's poll phase */
+  uv_idle_t idle;   /* while the FIFO is not empty: the poll phase must not block */
+  int open;
   napi_async_cleanup_hook_handle hook;
-} tfn_poll;
+} tfn_handles;
+
+/* The external task of the heap's timer; slab tags are below 2^63. */
+#define QUEUE_TAG UINT64_MAX
+#define NO_DEADLINE UINT64_MAX
 
 typedef struct tfn_state {
   napi_env env;
   tf_executor *ex;
-  tfn_poll *poll; /* freed by its close callback */
+  tfn_handles *h; /* freed by its close callbacks */
   tfn_entry *slab;
   uint32_t cap;
   uint32_t free_head; /* UINT32_MAX: none */
-  uint64_t refs;      /* entries keeping the loop alive */
-  napi_ref resource;  /* async resource for the callback scope */
+  uint64_t refs;      /* slab entries and waits keeping the loop alive */
+  /* the timeouts: a binary min-heap, and the FIFO of those due at once */
+  tfn_wait *heap;
+  uint32_t heap_len, heap_cap;
+  tfn_wait *fifo;
+  uint32_t fifo_len, fifo_cap;
+  uint32_t fifo_dead; /* aborted entries still in the FIFO */
+  uint64_t next_key;
+  uint64_t plain;      /* waits without a slab slot, for stats() */
+  tf_timer *q_timer;   /* armed to q_armed, at or before the heap's minimum */
+  uint64_t q_armed;    /* NO_DEADLINE: not armed */
+  int q_task;          /* the external task QUEUE_TAG exists */
+  uint64_t q_polls;    /* times that task was drained, for stats() */
+  int q_yield;         /* the drain stops: the heap's task is due again */
+  napi_ref resource;   /* async resource for the callback scope */
   napi_async_context actx;
   napi_ref abort_ctor; /* AbortError class (from index.js) for Timer.cancel */
   napi_ref ids_ref;    /* Uint32Array the last started timer's id goes to */
@@ -71,6 +132,19 @@ typedef struct tfn_state {
 } tfn_state;
 
 #define NO_FREE UINT32_MAX
+
+/* ---- the clock and the timers ------------------------------------------- */
+
+/* The two places that name the process-wide driver. */
+static uint64_t tfn_now(tfn_state *st) {
+  (void)st;
+  return tf_now_ns();
+}
+
+static int tfn_timer_new_at(tfn_state *st, uint64_t deadline, tf_timer **out) {
+  (void)st;
+  return tf_timer_new_at(deadline, out);
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -94,19 +168,27 @@ static tfn_state *get_state(napi_env env) {
   return st;
 }
 
+static void refs_inc(tfn_state *st) {
+  if (st->refs++ == 0)
+    uv_ref((uv_handle_t *)&st->h->poll);
+}
+
+static void refs_dec(tfn_state *st) {
+  if (--st->refs == 0)
+    uv_unref((uv_handle_t *)&st->h->poll);
+}
+
 static void refs_add(tfn_state *st, tfn_entry *e) {
   if (e->ref && !e->counted) {
     e->counted = 1;
-    if (st->refs++ == 0)
-      uv_ref((uv_handle_t *)&st->poll->h);
+    refs_inc(st);
   }
 }
 
 static void refs_drop(tfn_state *st, tfn_entry *e) {
   if (e->counted) {
     e->counted = 0;
-    if (--st->refs == 0)
-      uv_unref((uv_handle_t *)&st->poll->h);
+    refs_dec(st);
   }
 }
 
@@ -180,21 +262,386 @@ static int new_abort_error(napi_env env, tfn_state *st, napi_value *out) {
   return napi_new_instance(env, ctor, 0, NULL, out) == napi_ok ? 0 : -1;
 }
 
+/* An Error (a RangeError for TF_ERANGE) carrying tf_strerror(status). */
+static void status_error(napi_env env, int status, napi_value *err) {
+  napi_value msg, code;
+  napi_create_string_utf8(env, tf_strerror(status), NAPI_AUTO_LENGTH, &msg);
+  napi_create_string_utf8(env, status == TF_ERANGE ? "ERR_OUT_OF_RANGE" : "ERR_TIMEFUTURE",
+                          NAPI_AUTO_LENGTH, &code);
+  if (status == TF_ERANGE)
+    napi_create_range_error(env, code, msg, err);
+  else
+    napi_create_error(env, code, msg, err);
+}
+
+/* ---- the heap and the FIFO of pending timeouts -------------------------- */
+
+static int wait_before(const tfn_wait *a, const tfn_wait *b) {
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->key < b->key);
+}
+
+/* Puts w at heap index i, telling an abortable entry where it is. */
+static void heap_put(tfn_state *st, uint32_t i, const tfn_wait *w) {
+  st->heap[i] = *w;
+  if (w->key & WAIT_SLOT)
+    st->slab[(uint32_t)(uintptr_t)w->p].pos = i;
+}
+
+/* A 4-ary heap: half the levels of a binary one, and a node's children
+ * share a cache line or two, which is what a million-entry heap's sifts
+ * spend their time on. */
+#define HEAP_D 4
+
+static void heap_sift_up(tfn_state *st, uint32_t i, tfn_wait w) {
+  while (i > 0) {
+    uint32_t parent = (i - 1) / HEAP_D;
+    if (!wait_before(&w, &st->heap[parent]))
+      break;
+    heap_put(st, i, &st->heap[parent]);
+    i = parent;
+  }
+  heap_put(st, i, &w);
+}
+
+static void heap_sift_down(tfn_state *st, uint32_t i, tfn_wait w) {
+  uint32_t n = st->heap_len;
+  for (;;) {
+    uint32_t c = HEAP_D * i + 1;
+    if (c >= n)
+      break;
+    uint32_t end = c + HEAP_D < n ? c + HEAP_D : n;
+    uint32_t best = c;
+    for (uint32_t k = c + 1; k < end; k++)
+      if (wait_before(&st->heap[k], &st->heap[best]))
+        best = k;
+    if (!wait_before(&st->heap[best], &w))
+      break;
+    heap_put(st, i, &st->heap[best]);
+    i = best;
+  }
+  heap_put(st, i, &w);
+}
+
+/* Grows (or, when mostly empty, shrinks) an entry array to hold `need`. */
+static int waits_fit(tfn_wait **arr, uint32_t *cap, uint32_t need) {
+  uint32_t ncap = *cap;
+  if (need > ncap) {
+    ncap = ncap ? ncap : 256;
+    while (ncap < need) {
+      if (ncap > (UINT32_MAX >> 2))
+        return TF_ENOMEM;
+      ncap *= 2;
+    }
+  } else if (ncap > 4096 && need < ncap / 8) {
+    ncap /= 4; /* a burst of timers must not hold its memory for ever */
+  } else {
+    return TF_OK;
+  }
+  tfn_wait *n = realloc(*arr, (size_t)ncap * sizeof *n);
+  if (n == NULL)
+    return need > *cap ? TF_ENOMEM : TF_OK;
+  *arr = n;
+  *cap = ncap;
+  return TF_OK;
+}
+
+static void heap_remove(tfn_state *st, uint32_t i) {
+  tfn_wait last = st->heap[--st->heap_len];
+  if (i < st->heap_len) {
+    if (i > 0 && wait_before(&last, &st->heap[(i - 1) / HEAP_D]))
+      heap_sift_up(st, i, last);
+    else
+      heap_sift_down(st, i, last);
+  }
+  waits_fit(&st->heap, &st->heap_cap, st->heap_len);
+}
+
+/* Makes sure the heap's timer will wake its task by `deadline`. */
+static int queue_arm(tfn_state *st, uint64_t deadline) {
+  if (deadline >= st->q_armed)
+    return TF_OK;
+  int r = st->q_timer == NULL ? tfn_timer_new_at(st, deadline, &st->q_timer)
+                              : tf_timer_reset_at(st->q_timer, deadline);
+  if (r != TF_OK)
+    return r;
+  if (!st->q_task) {
+    r = tf_executor_spawn_external(st->ex, QUEUE_TAG);
+    if (r != TF_OK) {
+      tf_timer_cancel(st->q_timer);
+      return r;
+    }
+    st->q_task = 1;
+  }
+  st->q_armed = deadline;
+  return TF_OK;
+}
+
+static void on_check(uv_check_t *handle);
+static void on_idle(uv_idle_t *handle);
+
+static void fifo_start(tfn_state *st) {
+  uv_check_start(&st->h->check, on_check);
+  uv_idle_start(&st->h->idle, on_idle);
+}
+
+/* Files a pending timeout: the FIFO when it is due at once, else the heap. */
+static int wait_add(tfn_state *st, uint64_t deadline, int due, tfn_wait *w) {
+  w->deadline = deadline;
+  w->key |= st->next_key;
+  if (due) {
+    if (waits_fit(&st->fifo, &st->fifo_cap, st->fifo_len + 1) != TF_OK)
+      return TF_ENOMEM;
+    if (st->fifo_len == 0)
+      fifo_start(st);
+    uint32_t i = st->fifo_len++;
+    st->fifo[i] = *w;
+    if (w->key & WAIT_SLOT)
+      st->slab[(uint32_t)(uintptr_t)w->p].pos = FIFO_POS | i;
+  } else {
+    if (waits_fit(&st->heap, &st->heap_cap, st->heap_len + 1) != TF_OK)
+      return TF_ENOMEM;
+    int r = queue_arm(st, deadline);
+    if (r != TF_OK)
+      return r;
+    heap_sift_up(st, st->heap_len++, *w);
+  }
+  st->next_key += WAIT_STEP;
+  if (w->key & WAIT_REF)
+    refs_inc(st);
+  if (!(w->key & WAIT_SLOT))
+    st->plain++;
+  return TF_OK;
+}
+
+/* Resolves (status TF_OK) or rejects a wait that has left the heap or FIFO. */
+static void wait_settle(tfn_state *st, const tfn_wait *w, int status) {
+  napi_deferred d;
+  if (w->key & WAIT_REF)
+    refs_dec(st);
+  if (w->key & WAIT_SLOT) {
+    uint32_t idx = (uint32_t)(uintptr_t)w->p;
+    d = st->slab[idx].deferred;
+    st->slab[idx].deferred = NULL;
+    slot_free(st, idx);
+  } else {
+    d = w->p;
+    st->plain--;
+  }
+  if (d == NULL)
+    return;
+  napi_value v;
+  if (status == TF_OK) {
+    napi_get_undefined(st->env, &v);
+    napi_resolve_deferred(st->env, d, v);
+  } else {
+    status_error(st->env, status, &v);
+    napi_reject_deferred(st->env, d, v);
+  }
+}
+
+/* Settles the heap entries due by `now`, at most TFN_FIRE_MAX of them;
+ * returns whether it stopped at that bound. Entries are taken out before
+ * they are settled, so a promise hook that starts or aborts a timeout
+ * meanwhile finds the heap consistent. */
+static int key_cmp(const void *a, const void *b) {
+  uint64_t x = ((const tfn_wait *)a)->key, y = ((const tfn_wait *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
+/* Settles waits[0..n), an array the heap no longer uses, in creation
+ * order: through a table indexed by creation number when the numbers are
+ * dense (the usual backlog), else after sorting the array in place. */
+static void settle_in_key_order(tfn_state *st, tfn_wait *waits, uint32_t n) {
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t k = waits[i].key / WAIT_STEP;
+    lo = k < lo ? k : lo;
+    hi = k > hi ? k : hi;
+    if (waits[i].key & WAIT_SLOT)
+      st->slab[(uint32_t)(uintptr_t)waits[i].p].pos = NO_FREE;
+  }
+  uint64_t range = n ? hi - lo + 1 : 0;
+  uint32_t *at = n && range <= 4 * (uint64_t)n ? calloc(range, sizeof *at) : NULL;
+  if (at == NULL) {
+    qsort(waits, n, sizeof *waits, key_cmp);
+    for (uint32_t i = 0; i < n; i++)
+      wait_settle(st, &waits[i], TF_OK);
+    return;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    at[waits[i].key / WAIT_STEP - lo] = i + 1;
+  for (uint64_t k = 0; k < range; k++)
+    if (at[k] != 0)
+      wait_settle(st, &waits[at[k] - 1], TF_OK);
+  free(at);
+}
+
+/* Floyd's heap construction over the whole array, which was reordered:
+ * every abortable entry is told its place first (a leaf is never moved). */
+static void heap_build(tfn_state *st) {
+  for (uint32_t i = 0; i < st->heap_len; i++)
+    if (st->heap[i].key & WAIT_SLOT)
+      st->slab[(uint32_t)(uintptr_t)st->heap[i].p].pos = i;
+  for (uint32_t i = st->heap_len / HEAP_D + 1; i-- > 0;)
+    if (i < st->heap_len)
+      heap_sift_down(st, i, st->heap[i]);
+}
+
+/* Settles the heap entries due by `now`; returns whether it stopped at the
+ * bound TFN_FIRE_MAX with more due.
+ *
+ * Entries more than TFN_LATE_NS overdue (the loop fell behind: it was busy
+ * or blocked) are settled first and in the order they were created; the
+ * rest in deadline order. A large backlog then touches its Promises in the
+ * order they were allocated, which is several times faster than the random
+ * order of their deadlines, and it is what a coarse timer tick does anyway
+ * (the order among timers that all expired while the loop was away is not
+ * their expiry order in Node either once they fall in one millisecond). A
+ * large backlog is taken out by one pass over the heap and a rebuild, not
+ * by one pop each.
+ *
+ * Entries are taken out before they are settled, so a promise hook that
+ * starts or aborts a timeout meanwhile finds the heap consistent. */
+static int heap_fire(tfn_state *st, uint64_t now) {
+  uint64_t late = now > TFN_LATE_NS ? now - TFN_LATE_NS : 0;
+  if (st->heap_len > 0 && st->heap[0].deadline < late) {
+    /* The late entries go to the tail of the heap array, in place: popped
+     * one by one while they are few, then, if more remain, by one pass
+     * over the heap and a rebuild (a pass per wake would cost a heap of far
+     * timers dearly when only a few near ones are late). */
+    uint32_t n = st->heap_len, popped = 0;
+    while (st->heap_len > 0 && st->heap[0].deadline < late && popped++ < TFN_POP_MAX) {
+      tfn_wait w = st->heap[0];
+      tfn_wait last = st->heap[--st->heap_len];
+      if (st->heap_len > 0)
+        heap_sift_down(st, 0, last);
+      st->heap[st->heap_len] = w;
+    }
+    uint32_t keep = st->heap_len;
+    if (keep > 0 && st->heap[0].deadline < late) {
+      keep = 0;
+      for (uint32_t i = 0; i < st->heap_len; i++)
+        if (!(st->heap[i].deadline < late)) {
+          tfn_wait t = st->heap[keep];
+          st->heap[keep++] = st->heap[i];
+          st->heap[i] = t;
+        }
+      st->heap_len = keep;
+      heap_build(st);
+    }
+    uint32_t count = n - keep;
+    /* The late entries must be out of the heap's array while they are
+     * settled (a promise hook may start a timeout): the smaller part is
+     * copied, so that a backlog costs little memory when memory is at its
+     * peak. The kept entries keep their indices. */
+    tfn_wait *late_part = NULL, *old = st->heap;
+    uint32_t ncap = 256;
+    while (ncap < keep)
+      ncap *= 2;
+    tfn_wait *kept = keep < count ? malloc((size_t)ncap * sizeof *kept) : NULL;
+    if (kept != NULL) {
+      memcpy(kept, old, (size_t)keep * sizeof *kept);
+      st->heap = kept;
+      st->heap_cap = ncap;
+      late_part = old + keep;
+    } else if ((late_part = malloc((size_t)count * sizeof *late_part)) != NULL) {
+      memcpy(late_part, old + keep, (size_t)count * sizeof *late_part);
+      old = late_part;
+    }
+    if (late_part != NULL) {
+      settle_in_key_order(st, late_part, count);
+      free(old);
+    } else {
+      /* No memory: back into the heap, settled in deadline order below. */
+      for (uint32_t i = keep; i < n; i++)
+        heap_sift_up(st, st->heap_len++, st->heap[i]);
+    }
+  }
+  uint32_t fired = 0;
+  while (st->heap_len > 0 && st->heap[0].deadline <= now) {
+    if (fired++ == TFN_FIRE_MAX)
+      return 1;
+    tfn_wait w = st->heap[0];
+    tfn_wait last = st->heap[--st->heap_len];
+    if (st->heap_len > 0)
+      heap_sift_down(st, 0, last);
+    wait_settle(st, &w, TF_OK);
+  }
+  waits_fit(&st->heap, &st->heap_cap, st->heap_len);
+  return 0;
+}
+
+/* The library could not arm the heap's timer: every heap entry is
+ * rejected rather than left pending for ever. */
+static void heap_fail(tfn_state *st, int status) {
+  while (st->heap_len > 0) {
+    tfn_wait w = st->heap[--st->heap_len];
+    wait_settle(st, &w, status);
+  }
+}
+
+/* The drained external task of the heap's timer: settles what is due, then
+ * re-arms the timer to the next deadline. When that is due already (the
+ * loop fell behind), the task is queued again but the drain stops, so that
+ * the awaiting code runs (the microtasks, at the end of the loop callback)
+ * before the next round instead of after the whole backlog. */
+static void handle_queue_task(tfn_state *st, const tf_waker *waker) {
+  st->q_polls++;
+  int r = tf_timer_poll(st->q_timer, waker);
+  if (r == TF_PENDING) {
+    tf_executor_report(st->ex, waker, TF_PENDING);
+    return;
+  }
+  if (r == TF_READY) {
+    int more = heap_fire(st, tfn_now(st));
+    if (st->heap_len > 0) {
+      uint64_t next = st->heap[0].deadline;
+      r = tf_timer_reset_at(st->q_timer, next);
+      if (r == TF_OK) {
+        st->q_armed = next;
+        if (!more)
+          r = tf_timer_poll(st->q_timer, waker); /* stores the waker */
+        if (more || r == TF_READY) {
+          tf_waker_wake_by_ref(waker); /* queued again by the report */
+          st->q_yield = 1;
+          r = TF_PENDING;
+        }
+        if (r == TF_PENDING) {
+          tf_executor_report(st->ex, waker, TF_PENDING);
+          return;
+        }
+      }
+    } else {
+      r = TF_ECANCELED; /* nothing left: the task ends */
+    }
+  }
+  if (r != TF_ECANCELED)
+    heap_fail(st, r);
+  else if (st->heap_len > 0)
+    heap_fail(st, TF_ESTATE); /* cancelled only with the heap empty */
+  st->q_armed = NO_DEADLINE;
+  st->q_task = 0;
+  tf_executor_report(st->ex, waker, TF_READY);
+}
+
 /* ---- the loop side: drain the executor and settle Promises -------------- */
 
 static void settle_error(napi_env env, tfn_entry *e, int status) {
-  napi_value msg, err;
+  napi_value err;
   if (e->deferred == NULL)
     return;
-  if (napi_create_string_utf8(env, tf_strerror(status), NAPI_AUTO_LENGTH, &msg) == napi_ok &&
-      napi_create_error(env, NULL, msg, &err) == napi_ok)
-    napi_reject_deferred(env, e->deferred, err);
+  status_error(env, status, &err);
+  napi_reject_deferred(env, e->deferred, err);
   e->deferred = NULL;
 }
 
 static void handle_task(tfn_state *st, uint64_t tag, const tf_waker *waker) {
   napi_env env = st->env;
   uint32_t idx;
+  if (tag == QUEUE_TAG) {
+    handle_queue_task(st, waker);
+    return;
+  }
   tfn_entry *e = lookup(st, tag, &idx);
   if (e == NULL || e->timer == NULL) {
     /* Cannot happen while tags are only reused after their task ended;
@@ -221,16 +668,14 @@ static void handle_task(tfn_state *st, uint64_t tag, const tf_waker *waker) {
     settle_error(env, e, r);
   }
   refs_drop(st, e);
-  if (e->kind == KIND_TIMEOUT || e->orphan)
+  if (e->orphan)
     slot_free(st, idx);
 }
 
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  tfn_state *st = handle->data;
-  if (st == NULL || st->closed)
-    return;
-  (void)status; /* an error on an eventfd is not expected; draining is safe */
+/* Runs `fn` as a libuv callback into JavaScript: in a callback scope whose
+ * closing runs the microtasks (the awaiting code) and process.nextTick
+ * callbacks, as after any libuv callback. */
+static void with_scope(tfn_state *st, void (*fn)(tfn_state *)) {
   napi_env env = st->env;
   napi_handle_scope hs;
   if (napi_open_handle_scope(env, &hs) != napi_ok)
@@ -239,7 +684,16 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_callback_scope cs;
   int have_cs = napi_get_reference_value(env, st->resource, &resource) == napi_ok &&
                 napi_open_callback_scope(env, resource, st->actx, &cs) == napi_ok;
-  for (int b = 0; b < TFN_MAX_BATCHES; b++) {
+  fn(st);
+  if (have_cs)
+    napi_close_callback_scope(env, cs);
+  napi_close_handle_scope(env, hs);
+}
+
+static void drain(tfn_state *st) {
+  napi_env env = st->env;
+  st->q_yield = 0;
+  for (int b = 0; b < TFN_MAX_BATCHES && !st->closed && !st->q_yield; b++) {
     size_t taken = 0;
     int rc = tf_executor_drain(st->ex, st->tags, st->wakers, TFN_BATCH, &taken);
     if (rc < 0)
@@ -254,19 +708,69 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       break;
     /* rc == 1: more is ready; the fd stays readable if the bound stops us */
   }
-  /* Closing the outermost callback scope runs the microtasks (the awaiting
-   * code) and process.nextTick callbacks, as after any libuv callback. */
-  if (have_cs)
-    napi_close_callback_scope(env, cs);
-  napi_close_handle_scope(env, hs);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  (void)status; /* an error on an eventfd is not expected; draining is safe */
+  tfn_state *st = handle->data;
+  if (st != NULL && !st->closed)
+    with_scope(st, drain);
+}
+
+/* Settles the FIFO entries there were when it started; entries added
+ * meanwhile (by a promise hook) wait for the next loop turn. */
+static void fifo_run(tfn_state *st) {
+  uint32_t n = st->fifo_len;
+  napi_handle_scope inner;
+  int have_inner = napi_open_handle_scope(st->env, &inner) == napi_ok;
+  for (uint32_t i = 0; i < n; i++) {
+    tfn_wait w = st->fifo[i];
+    if (w.key & WAIT_DEAD)
+      continue; /* aborted */
+    if (w.key & WAIT_SLOT)
+      st->slab[(uint32_t)(uintptr_t)w.p].pos = NO_FREE;
+    st->fifo[i].key |= WAIT_DEAD;
+    wait_settle(st, &w, TF_OK);
+  }
+  if (have_inner)
+    napi_close_handle_scope(st->env, inner);
+  uint32_t rest = st->fifo_len - n;
+  memmove(st->fifo, st->fifo + n, (size_t)rest * sizeof *st->fifo);
+  st->fifo_len = rest;
+  st->fifo_dead = 0;
+  for (uint32_t i = 0; i < rest; i++) {
+    if (st->fifo[i].key & WAIT_DEAD)
+      st->fifo_dead++;
+    else if (st->fifo[i].key & WAIT_SLOT)
+      st->slab[(uint32_t)(uintptr_t)st->fifo[i].p].pos = FIFO_POS | i;
+  }
+  waits_fit(&st->fifo, &st->fifo_cap, st->fifo_len);
+  if (st->fifo_len == 0 && st->h != NULL) {
+    uv_check_stop(&st->h->check);
+    uv_idle_stop(&st->h->idle);
+  }
+}
+
+static void on_check(uv_check_t *handle) {
+  tfn_state *st = handle->data;
+  if (st != NULL && !st->closed)
+    with_scope(st, fifo_run);
+}
+
+/* Only makes the loop's poll phase return at once while the FIFO waits. */
+static void on_idle(uv_idle_t *handle) {
+  (void)handle;
 }
 
 /* ---- starting one-shot timeouts ----------------------------------------- */
 
-/* mode 0: ms (number) from now; 1: ns (bigint) from now; 2: deadline (bigint). */
+/* mode 0: ms (number) from now; 1: ns (bigint) from now; 2: deadline (bigint).
+ * Arguments: (time, ref[, abortable]); an abortable timeout's slab index and
+ * generation go to `ids` for abort(). */
 static napi_value start_timeout(napi_env env, napi_callback_info info, int mode) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
     return NULL;
   tfn_state *st = get_state(env);
@@ -298,53 +802,63 @@ static napi_value start_timeout(napi_env env, napi_callback_info info, int mode)
       return NULL;
     }
   }
-  bool ref = true;
+  bool ref = true, abortable = false;
   if (napi_get_value_bool(env, argv[1], &ref) != napi_ok)
     ref = true;
+  if (argc > 2 && napi_get_value_bool(env, argv[2], &abortable) != napi_ok)
+    abortable = false;
 
   napi_deferred deferred;
   napi_value promise;
   if (napi_create_promise(env, &deferred, &promise) != napi_ok)
     return NULL;
-  tf_timer *t = NULL;
-  int r = mode == 2 ? tf_timer_new_at(v, &t) : tf_timer_new(v, &t);
+  /* A zero delay is due at once: no clock read, no timer. */
+  uint64_t now = 0, deadline;
+  int r = TF_OK, due;
+  if (mode == 2) {
+    deadline = v;
+    due = v == 0 || v <= (now = tfn_now(st));
+  } else {
+    due = v == 0;
+    if (!due && (now = tfn_now(st)) > UINT64_MAX - v)
+      r = TF_ERANGE; /* the deadline would not fit the clock */
+    deadline = now + v;
+  }
+  if (r == TF_OK && deadline == NO_DEADLINE)
+    r = TF_ERANGE; /* reserved by the library */
+  tfn_wait w = {0, ref ? WAIT_REF : 0, deferred};
   uint32_t idx = NO_FREE;
-  if (r == TF_OK) {
+  if (r == TF_OK && abortable) {
     idx = slot_alloc(st);
-    if (idx == NO_FREE)
+    if (idx == NO_FREE) {
       r = TF_ENOMEM;
+    } else {
+      tfn_entry *e = &st->slab[idx];
+      e->kind = KIND_TIMEOUT;
+      e->deferred = deferred;
+      w.key |= WAIT_SLOT;
+      w.p = (void *)(uintptr_t)idx;
+    }
   }
   if (r == TF_OK)
-    r = tf_executor_spawn_external(st->ex, tag_of(st, idx));
+    r = wait_add(st, deadline, due, &w);
   if (r != TF_OK) {
     /* The Promise is rejected rather than left pending for ever. */
-    napi_value err, msg, code;
-    napi_create_string_utf8(env, tf_strerror(r), NAPI_AUTO_LENGTH, &msg);
-    napi_create_string_utf8(env, r == TF_ERANGE ? "ERR_OUT_OF_RANGE" : "ERR_TIMEFUTURE",
-                            NAPI_AUTO_LENGTH, &code);
-    if (r == TF_ERANGE)
-      napi_create_range_error(env, code, msg, &err);
-    else
-      napi_create_error(env, code, msg, &err);
+    napi_value err;
+    status_error(env, r, &err);
     napi_reject_deferred(env, deferred, err);
-    if (idx != NO_FREE) {
-      st->slab[idx].kind = KIND_TIMEOUT;
-      st->slab[idx].timer = t;
+    if (idx != NO_FREE)
       slot_free(st, idx);
-    } else {
-      tf_timer_free(t);
+    if (abortable) {
+      st->ids[0] = NO_FREE; /* abort() must not find an earlier timeout */
+      st->ids[1] = 0;
     }
     return promise;
   }
-  tfn_entry *e = &st->slab[idx];
-  e->kind = KIND_TIMEOUT;
-  e->timer = t;
-  e->deferred = deferred;
-  e->task = 1;
-  e->ref = ref;
-  refs_add(st, e);
-  st->ids[0] = idx;
-  st->ids[1] = e->gen;
+  if (idx != NO_FREE) {
+    st->ids[0] = idx;
+    st->ids[1] = st->slab[idx].gen;
+  }
   return promise;
 }
 
@@ -358,8 +872,8 @@ static napi_value js_sleep_until(napi_env env, napi_callback_info info) {
   return start_timeout(env, info, 2);
 }
 
-/* abort(idx, gen, error): rejects a pending timeout with `error` and cancels
- * its timer; the task ends at the next drain. Returns whether it was pending. */
+/* abort(idx, gen, error): rejects a pending abortable timeout with `error`
+ * and forgets it. Returns whether it was pending. */
 static napi_value js_abort(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
@@ -374,11 +888,35 @@ static napi_value js_abort(napi_env env, napi_callback_info info) {
     uint32_t i;
     tfn_entry *e = lookup(st, ((uint64_t)gen << 32) | idx, &i);
     if (e != NULL && e->kind == KIND_TIMEOUT && e->deferred != NULL) {
-      napi_reject_deferred(env, e->deferred, argv[2]);
-      e->deferred = NULL;
-      refs_drop(st, e);
-      tf_timer_cancel(e->timer); /* wakes the task: the drain frees the entry */
-      found = 1;
+      uint32_t pos = e->pos;
+      tfn_wait *w = NULL;
+      if ((pos & FIFO_POS) && (pos & ~FIFO_POS) < st->fifo_len) {
+        w = &st->fifo[pos & ~FIFO_POS];
+      } else if (pos < st->heap_len) {
+        w = &st->heap[pos];
+      }
+      if (w != NULL && (w->key & (WAIT_SLOT | WAIT_DEAD)) == WAIT_SLOT &&
+          (uint32_t)(uintptr_t)w->p == i) {
+        napi_deferred d = e->deferred;
+        e->deferred = NULL;
+        if (w->key & WAIT_REF)
+          refs_dec(st);
+        if (pos & FIFO_POS) {
+          w->key |= WAIT_DEAD; /* skipped by fifo_run */
+          st->fifo_dead++;
+        } else {
+          heap_remove(st, pos);
+          if (st->heap_len == 0 && st->q_timer != NULL) {
+            /* Ends the heap's task at the next drain; a timeout started
+             * before that re-arms the timer, as it is armed to nothing. */
+            tf_timer_cancel(st->q_timer);
+            st->q_armed = NO_DEADLINE;
+          }
+        }
+        slot_free(st, i);
+        napi_reject_deferred(env, d, argv[2]);
+        found = 1;
+      }
     }
   }
   napi_get_boolean(env, found, &result);
@@ -464,7 +1002,8 @@ static napi_value js_timer_new(napi_env env, napi_callback_info info) {
   }
   napi_get_value_bool(env, argv[1], &ref);
   tf_timer *t = NULL;
-  int r = tf_timer_new(ns, &t);
+  uint64_t now = tfn_now(st);
+  int r = now > UINT64_MAX - ns ? TF_ERANGE : tfn_timer_new_at(st, now + ns, &t);
   if (r != TF_OK) {
     throw_status(env, r);
     return NULL;
@@ -657,7 +1196,9 @@ static napi_value js_set_abort_error(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* stats() -> { slots, refs, tasks, external }: for the leak tests. */
+/* stats() -> { slots, capacity, refs, external, waiting }: for the leak
+ * tests. slots counts Timer objects and pending timeouts; waiting the
+ * timeouts in the heap and the FIFO; wakes the drains of the heap's task. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
   tfn_state *st = get_state(env);
@@ -670,8 +1211,12 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
     used += st->slab[i].kind != KIND_FREE;
   napi_value o, v;
   napi_create_object(env, &o);
-  napi_create_uint32(env, used, &v);
+  napi_create_double(env, (double)used + (double)st->plain, &v);
   napi_set_named_property(env, o, "slots", v);
+  napi_create_double(env, (double)st->heap_len + st->fifo_len - st->fifo_dead, &v);
+  napi_set_named_property(env, o, "waiting", v);
+  napi_create_double(env, (double)st->q_polls, &v);
+  napi_set_named_property(env, o, "wakes", v);
   napi_create_uint32(env, st->cap, &v);
   napi_set_named_property(env, o, "capacity", v);
   napi_create_double(env, (double)st->refs, &v);
@@ -683,21 +1228,54 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 /* ---- environment set-up and teardown ------------------------------------ */
 
-static void on_poll_closed(uv_handle_t *h) {
-  tfn_poll *p = (tfn_poll *)h;
-  napi_async_cleanup_hook_handle hook = p->hook;
-  free(p);
+static void on_handle_closed(uv_handle_t *handle) {
+  tfn_handles *h = handle->data;
+  if (--h->open > 0)
+    return;
+  napi_async_cleanup_hook_handle hook = h->hook;
+  free(h);
   if (hook != NULL)
     napi_remove_async_cleanup_hook(hook);
 }
 
+/* Closes the loop handles that were initialised; the last close callback
+ * frees the block and removes the cleanup hook `hook` (if any). */
+static void handles_close(tfn_handles *h, napi_async_cleanup_hook_handle hook) {
+  uv_handle_t *all[3] = {(uv_handle_t *)&h->poll, (uv_handle_t *)&h->check,
+                         (uv_handle_t *)&h->idle};
+  int n = h->open;
+  h->hook = hook;
+  if (n == 0) {
+    free(h);
+    if (hook != NULL)
+      napi_remove_async_cleanup_hook(hook);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    all[i]->data = h; /* the callbacks find no state any more */
+    uv_close(all[i], on_handle_closed);
+  }
+}
+
+/* Pending Promises are abandoned with the environment's JavaScript heap. */
+static void free_waits(tfn_state *st) {
+  free(st->heap);
+  free(st->fifo);
+  st->heap = st->fifo = NULL;
+  st->heap_len = st->heap_cap = st->fifo_len = st->fifo_cap = st->fifo_dead = 0;
+  if (st->q_timer != NULL)
+    tf_timer_free(st->q_timer);
+  st->q_timer = NULL;
+}
+
 /* The environment goes away with timers possibly pending: free them all,
- * the executor and (once libuv has closed it) the poll handle. Promises
+ * the executor and (once libuv has closed them) the loop handles. Promises
  * still pending are abandoned with the environment's JavaScript heap. */
 static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   tfn_state *st = arg;
   st->closed = 1;
   napi_env env = st->env;
+  free_waits(st);
   for (uint32_t i = 0; i < st->cap; i++) {
     tfn_entry *e = &st->slab[i];
     if (e->kind == KIND_FREE)
@@ -723,13 +1301,10 @@ static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   if (st->actx != NULL)
     napi_async_destroy(env, st->actx);
   st->actx = NULL;
-  if (st->poll != NULL) {
-    tfn_poll *p = st->poll;
-    st->poll = NULL;
-    p->hook = handle;
-    p->h.data = NULL;
-    uv_poll_stop(&p->h);
-    uv_close((uv_handle_t *)&p->h, on_poll_closed);
+  if (st->h != NULL) {
+    tfn_handles *h = st->h;
+    st->h = NULL;
+    handles_close(h, handle);
   } else {
     napi_remove_async_cleanup_hook(handle);
   }
@@ -748,6 +1323,7 @@ static int setup_state(napi_env env, tfn_state *st, napi_value exports) {
   int fd = -1;
   st->env = env;
   st->free_head = NO_FREE;
+  st->q_armed = NO_DEADLINE;
   int r = tf_executor_new(0, &st->ex);
   if (r == TF_OK)
     r = tf_executor_fd(st->ex, &fd);
@@ -757,16 +1333,31 @@ static int setup_state(napi_env env, tfn_state *st, napi_value exports) {
   }
   if (napi_get_uv_event_loop(env, &loop) != napi_ok)
     return -1;
-  st->poll = calloc(1, sizeof *st->poll);
-  if (st->poll == NULL || uv_poll_init(loop, &st->poll->h, fd) != 0) {
-    free(st->poll);
-    st->poll = NULL;
-    napi_throw_error(env, "ERR_TIMEFUTURE", "timefuture: cannot watch the executor's fd");
+  tfn_handles *h = st->h = calloc(1, sizeof *st->h);
+  /* `open` counts the handles initialised, in the order handles_close
+   * closes them. */
+  int ok = h != NULL && uv_poll_init(loop, &h->poll, fd) == 0;
+  if (ok) {
+    h->open = 1;
+    ok = uv_check_init(loop, &h->check) == 0;
+  }
+  if (ok) {
+    h->open = 2;
+    ok = uv_idle_init(loop, &h->idle) == 0;
+  }
+  if (!ok) {
+    napi_throw_error(env, "ERR_TIMEFUTURE", "timefuture: cannot set up the loop handles");
     return -1;
   }
-  st->poll->h.data = st;
-  uv_poll_start(&st->poll->h, UV_READABLE, on_readable);
-  uv_unref((uv_handle_t *)&st->poll->h); /* referenced only while timers keep it */
+  h->open = 3;
+  h->poll.data = h->check.data = h->idle.data = st;
+  uv_poll_start(&h->poll, UV_READABLE, on_readable);
+  /* None keeps the loop alive by itself: the poll handle is referenced
+   * only while timers keep it (refs), and that is what keeps the loop
+   * turning for the FIFO too. */
+  uv_unref((uv_handle_t *)&h->poll);
+  uv_unref((uv_handle_t *)&h->check);
+  uv_unref((uv_handle_t *)&h->idle);
 
   napi_value resource, name, ab, ids;
   void *idata = NULL;
@@ -790,11 +1381,8 @@ NAPI_MODULE_INIT() {
     return NULL;
   }
   if (setup_state(env, st, exports) != 0) {
-    if (st->poll != NULL) {
-      uv_poll_stop(&st->poll->h);
-      st->poll->h.data = NULL;
-      uv_close((uv_handle_t *)&st->poll->h, on_poll_closed);
-    }
+    if (st->h != NULL)
+      handles_close(st->h, NULL);
     if (st->ex != NULL)
       tf_executor_free(st->ex);
     if (st->actx != NULL)

@@ -183,3 +183,104 @@ test('version matches the package', () => {
   const pkg = require(path.join(packageDir, 'package.json'));
   assert.strictEqual(tf.version, pkg.version);
 });
+
+function blockFor(ms) {
+  const end = process.hrtime.bigint() + BigInt(ms * 1e6);
+  while (process.hrtime.bigint() < end) { /* the loop is away */ }
+}
+
+test('a zero delay waits for the next loop turn, and zero delays settle in call order', async () => {
+  const order = [];
+  const ps = [];
+  for (let i = 0; i < 100; i++) ps.push(tf.setTimeout(0).then(() => order.push(i)));
+  for (let i = 0; i < 10; i++) await null; // microtasks alone do not settle them
+  assert.strictEqual(order.length, 0);
+  await Promise.all(ps);
+  assert.deepStrictEqual(order, Array.from({ length: 100 }, (_, i) => i));
+  assert.strictEqual(await tf.sleep(0n), undefined);
+  assert.strictEqual(await tf.sleepUntil(tf.now()), undefined);
+  assert.strictEqual(tf._native.stats().waiting, 0);
+});
+
+// Timer objects of earlier tests hold slots until they are collected:
+// no more slots may be in use than before.
+test('an abortable zero delay aborted before the loop turn rejects and is freed', async () => {
+  const before = tf._native.stats().slots;
+  const ac = new AbortController();
+  const p = tf.setTimeout(0, 'v', { signal: ac.signal });
+  const q = tf.setTimeout(0, 'w', { signal: new AbortController().signal });
+  ac.abort('why');
+  await assert.rejects(p, (e) => e.name === 'AbortError' && e.cause === 'why');
+  assert.strictEqual(await q, 'w');
+  await new Promise((r) => setImmediate(r));
+  const s = tf._native.stats();
+  assert.ok(s.slots <= before, `${s.slots} slots in use, ${before} before`);
+  assert.strictEqual(s.waiting, 0);
+  assert.strictEqual(s.refs, 0);
+});
+
+test('timeouts overdue when the loop comes back settle in creation order, never early', async () => {
+  // Created longest first; the loop is blocked past every deadline, so all
+  // are late by far more than a millisecond when it comes back.
+  const t0 = hr();
+  const order = [];
+  const delays = Array.from({ length: 6000 }, (_, i) => 6 - (i % 6) * 0.5);
+  const ps = delays.map((d, i) => tf.setTimeout(d).then(() => {
+    assert.ok(hr() - t0 >= BigInt(Math.ceil(d * 1e6)), `timer ${i} early`);
+    order.push(i);
+  }));
+  blockFor(30);
+  await Promise.all(ps);
+  assert.deepStrictEqual(order, delays.map((_, i) => i));
+});
+
+test('abortable timeouts keep their place through a backlog (heap rebuilt)', async () => {
+  // Abortable timeouts far off, interleaved with as many that become a
+  // backlog: taking the backlog out reorders the heap and rebuilds it, and
+  // every far one must still be found (and removed, at once) by abort().
+  const before = tf._native.stats().slots;
+  const ac = new AbortController();
+  require('node:events').setMaxListeners(0, ac.signal);
+  const nearSignal = new AbortController().signal;
+  require('node:events').setMaxListeners(0, nearSignal);
+  const far = [];
+  const near = [];
+  for (let i = 0; i < 6000; i++) {
+    near.push(tf.setTimeout(1 + (i % 3), i, { signal: nearSignal }));
+    far.push(tf.setTimeout(60_000 + ((i * 7919) % 6000), i, { signal: ac.signal }).catch((e) => e.name));
+  }
+  blockFor(20);
+  const got = await Promise.all(near);
+  assert.deepStrictEqual(got, near.map((_, i) => i));
+  assert.strictEqual(tf._native.stats().waiting, 6000);
+  ac.abort();
+  assert.strictEqual(tf._native.stats().waiting, 0, 'abort() missed timeouts moved by the rebuild');
+  assert.deepStrictEqual(new Set(await Promise.all(far)), new Set(['AbortError']));
+  await new Promise((r) => setImmediate(r));
+  const s = tf._native.stats();
+  assert.ok(s.slots <= before, `${s.slots} slots in use, ${before} before`);
+  assert.strictEqual(s.waiting, 0);
+  assert.strictEqual(s.refs, 0);
+});
+
+test('a timeout started after the last one was aborted still fires', async () => {
+  // Aborting the only pending timeout disarms the heap's timer; one started
+  // before the loop turns again must arm it anew, also with a later deadline.
+  for (const later of [0.5, 2, 5]) {
+    const ac = new AbortController();
+    const aborted = tf.setTimeout(1, 'a', { signal: ac.signal }).catch((e) => e.name);
+    ac.abort();
+    const t0 = hr();
+    assert.strictEqual(await tf.setTimeout(later, 'b'), 'b');
+    assert.ok(hr() - t0 >= BigInt(Math.ceil(later * 1e6)));
+    assert.strictEqual(await aborted, 'AbortError');
+  }
+});
+
+test('a signal on a refused sleep aborts nothing else', async () => {
+  const ac = new AbortController();
+  const other = tf.setTimeout(30, 'kept', { signal: new AbortController().signal });
+  await assert.rejects(tf.sleep((1n << 64n) - 2n, { signal: ac.signal }), { code: 'ERR_OUT_OF_RANGE' });
+  ac.abort();
+  assert.strictEqual(await other, 'kept');
+});
