@@ -168,6 +168,19 @@ fn rust_tasks(tasks: u64, threads: u32) -> Result<f64, Error> {
     Ok(tasks as f64 / seconds)
 }
 
+/// `Executor::spawn_detached`: no JoinHandle at all.
+fn rust_detached_tasks(tasks: u64) -> Result<f64, Error> {
+    let executor = Executor::new(0)?;
+    let start = Instant::now();
+    for _ in 0..tasks {
+        executor.spawn_detached(YieldOnce { yielded: false })?;
+    }
+    executor.run()?;
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(executor.task_count()?, 0, "tasks left after run()");
+    Ok(tasks as f64 / seconds)
+}
+
 /// Peak resident set size of this process in MiB (VmHWM).
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -186,15 +199,17 @@ fn loadavg() -> String {
 }
 
 /// The workloads, each run in a child process of its own.
-const MODES: [(&str, &str); 2] = [
+const MODES: [(&str, &str); 3] = [
     ("c", "C API (raw tf_executor_spawn)"),
     ("spawn", "Rust Executor::spawn, JoinHandle dropped"),
+    ("detached", "Rust Executor::spawn_detached"),
 ];
 
 fn run_mode(mode: &str, tasks: u64) -> Result<f64, Error> {
     match mode {
         "c" => Ok(c_api_tasks(tasks)),
         "spawn" => rust_tasks(tasks, 0),
+        "detached" => rust_detached_tasks(tasks),
         _ => panic!("unknown mode {mode}"),
     }
 }
