@@ -14,6 +14,8 @@
 //!
 //! Usage: bench [TASKS [SLEEPS [ROUNDS]]]
 
+#![warn(unsafe_op_in_unsafe_fn)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::os::raw::{c_int, c_void};
