@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Build the Rust binding's benchmark (bindings/rust/examples/bench.rs) in
 # release mode against a C build directory and print its figures:
-#   bench/bench_rust.sh [BUILD_DIR [TASKS [SLEEPS]]]   (default BUILD_DIR: build/)
+#   bench/bench_rust.sh [BUILD_DIR [TASKS [SLEEPS [ROUNDS]]]]   (default BUILD_DIR: build/)
+# The task figures are medians of interleaved rounds, each beside the C
+# API's figure from the same run (ratio), with peak RSS and /proc/loadavg.
+# Use a Release build of the C library: a Debug one slows both sides.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,17 +1,143 @@
 // SPDX-License-Identifier: MIT
 //! Benchmark of the Rust binding, run in release mode by bench/bench_rust.sh:
-//! 1. 1,000,000 tasks that each return Pending once (waking themselves) and
-//!    then Ready, spawned on the crate's executor: tasks per second;
-//! 2. 1,000 sequential sleeps of 100 us: mean and p99 of the time each took.
+//! 1. TASKS (1,000,000) tasks that each return Pending once (waking
+//!    themselves) and then Ready, on one thread, spawning included: the
+//!    workload of bench_executor's main figure. Each figure is measured in a
+//!    child process of its own (so that its peak RSS, VmHWM, is its own), in
+//!    ROUNDS interleaved rounds, and reported as the median with its ratio to
+//!    the C API's median from the same run. The "C API" line is the same
+//!    workload through the raw C calls with a C-ABI poll function, which is
+//!    exactly what a C program pays. A separate run with a counting
+//!    allocator shows the heap allocations per task of each Rust path.
+//! 2. The same on 2 worker threads (one run each).
+//! 3. 1,000 sequential sleeps of 100 us: mean and p99 of the time each took.
 //!
-//! Usage: bench [TASKS] [SLEEPS]
+//! Usage: bench [TASKS [SLEEPS [ROUNDS]]]
 
+#![warn(unsafe_op_in_unsafe_fn)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
+use std::os::raw::{c_int, c_void};
 use std::pin::Pin;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use timefuture::{Error, Executor};
+
+// ---------------------------------------------------------------------------
+// A counting allocator, switched on only for the allocation count run (the
+// timed runs pay one predictable branch per allocation).
+// ---------------------------------------------------------------------------
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's layout is passed on as it is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr came from System.alloc with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATED_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        }
+        // SAFETY: as for dealloc.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+// ---------------------------------------------------------------------------
+// The C API line: raw declarations (the crate keeps its own private).
+// ---------------------------------------------------------------------------
+
+#[repr(C)]
+struct RawExecutor {
+    _private: [u8; 0],
+}
+#[repr(C)]
+struct RawWaker {
+    _private: [u8; 0],
+}
+
+type PollFn = unsafe extern "C" fn(*mut c_void, *const RawWaker) -> c_int;
+
+extern "C" {
+    fn tf_executor_new(threads: u32, out: *mut *mut RawExecutor) -> c_int;
+    fn tf_executor_free(executor: *mut RawExecutor) -> c_int;
+    fn tf_executor_spawn(
+        executor: *mut RawExecutor,
+        poll: PollFn,
+        drop: Option<unsafe extern "C" fn(*mut c_void)>,
+        state: *mut c_void,
+    ) -> c_int;
+    fn tf_executor_run(executor: *mut RawExecutor) -> c_int;
+    fn tf_waker_wake_by_ref(waker: *const RawWaker) -> c_int;
+}
+
+/// One bit per task, as in bench_executor.c: the bench's own bookkeeping
+/// stays out of the task's memory.
+static SEEN: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+/// bench_executor.c's pending_once.
+unsafe extern "C" fn pending_once(state: *mut c_void, waker: *const RawWaker) -> c_int {
+    let i = state as usize;
+    let bit = 1u8 << (i & 7);
+    // SAFETY: SEEN holds TASKS/8+1 bytes for the whole run; one thread.
+    let byte = unsafe { &mut *SEEN.load(Ordering::Relaxed).add(i >> 3) };
+    if *byte & bit == 0 {
+        *byte |= bit;
+        // SAFETY: the waker is lent for this call.
+        unsafe { tf_waker_wake_by_ref(waker) };
+        0
+    } else {
+        1
+    }
+}
+
+fn c_api_tasks(tasks: u64) -> f64 {
+    let mut seen = vec![0u8; (tasks / 8 + 1) as usize];
+    SEEN.store(seen.as_mut_ptr(), Ordering::Relaxed);
+    let mut executor = std::ptr::null_mut();
+    // SAFETY: plain C calls on an executor this function owns.
+    unsafe {
+        assert_eq!(tf_executor_new(0, &mut executor), 0);
+        let start = Instant::now();
+        for i in 0..tasks {
+            let status = tf_executor_spawn(executor, pending_once, None, i as usize as *mut c_void);
+            assert_eq!(status, 0, "tf_executor_spawn failed");
+        }
+        assert_eq!(tf_executor_run(executor), 0);
+        let seconds = start.elapsed().as_secs_f64();
+        tf_executor_free(executor);
+        for i in 0..tasks {
+            assert!(seen[(i >> 3) as usize] & (1 << (i & 7)) != 0, "task {i} not polled");
+        }
+        tasks as f64 / seconds
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The Rust lines
+// ---------------------------------------------------------------------------
 
 /// Pending once (after asking to be polled again), then Ready.
 struct YieldOnce {
@@ -31,23 +157,147 @@ impl Future for YieldOnce {
     }
 }
 
-fn bench_tasks(tasks: u64, threads: u32) -> Result<(), Error> {
+/// `Executor::spawn` with the JoinHandle dropped at once (detached).
+fn rust_tasks(tasks: u64, threads: u32) -> Result<f64, Error> {
     let executor = Executor::new(threads)?;
     let start = Instant::now();
     for _ in 0..tasks {
-        // Detached: the benchmark waits for all of them with run().
         drop(executor.spawn(YieldOnce { yielded: false })?);
     }
     executor.run()?;
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(executor.task_count()?, 0, "tasks left after run()");
+    Ok(tasks as f64 / seconds)
+}
+
+/// `Executor::spawn_detached`: no JoinHandle at all.
+fn rust_detached_tasks(tasks: u64) -> Result<f64, Error> {
+    let executor = Executor::new(0)?;
+    let start = Instant::now();
+    for _ in 0..tasks {
+        executor.spawn_detached(YieldOnce { yielded: false })?;
+    }
+    executor.run()?;
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(executor.task_count()?, 0, "tasks left after run()");
+    Ok(tasks as f64 / seconds)
+}
+
+/// Peak resident set size of this process in MiB (VmHWM).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The workloads, each run in a child process of its own.
+const MODES: [(&str, &str); 3] = [
+    ("c", "C API (raw tf_executor_spawn)"),
+    ("spawn", "Rust Executor::spawn, JoinHandle dropped"),
+    ("detached", "Rust Executor::spawn_detached"),
+];
+
+fn run_mode(mode: &str, tasks: u64) -> Result<f64, Error> {
+    match mode {
+        "c" => Ok(c_api_tasks(tasks)),
+        "spawn" => rust_tasks(tasks, 0),
+        "detached" => rust_detached_tasks(tasks),
+        _ => panic!("unknown mode {mode}"),
+    }
+}
+
+/// Child process: run one workload, print "tasks/s peak-MiB".
+fn child(mode: &str, tasks: u64, count: bool) -> Result<(), Box<dyn std::error::Error>> {
+    if count {
+        COUNTING.store(true, Ordering::Relaxed);
+    }
+    let rate = run_mode(mode, tasks)?;
+    COUNTING.store(false, Ordering::Relaxed);
     println!(
-        "rust tasks: {tasks} tasks (Pending once, then Ready), {threads} worker thread(s): \
-         {:.0} tasks/s ({seconds:.3} s, spawn included)",
-        tasks as f64 / seconds
+        "{rate} {} {} {}",
+        peak_rss_mib(),
+        ALLOCATIONS.load(Ordering::Relaxed),
+        ALLOCATED_BYTES.load(Ordering::Relaxed)
     );
     Ok(())
 }
+
+fn spawn_child(mode: &str, tasks: u64, count: bool) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("--child").arg(mode).arg(tasks.to_string());
+    if count {
+        command.arg("count");
+    }
+    let output = command.output()?;
+    if !output.status.success() {
+        return Err(format!(
+            "child {mode} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let text = String::from_utf8(output.stdout)?;
+    Ok(text
+        .split_whitespace()
+        .map(|field| field.parse::<f64>())
+        .collect::<Result<_, _>>()?)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn bench_one_thread(tasks: u64, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+    println!(
+        "{tasks} tasks, each Pending once (self-wake) then Ready, on the calling thread, \
+         spawning included; {rounds} interleaved rounds, one process per figure \
+         (loadavg before: {})",
+        loadavg()
+    );
+    let mut rates = vec![Vec::new(); MODES.len()];
+    let mut rss = vec![Vec::new(); MODES.len()];
+    for round in 0..rounds {
+        let mut line = format!("  round {}:", round + 1);
+        for (index, (mode, _)) in MODES.iter().enumerate() {
+            let figures = spawn_child(mode, tasks, false)?;
+            line += &format!(" {mode} {:.2} M/s {:.1} MiB;", figures[0] / 1e6, figures[1]);
+            rates[index].push(figures[0]);
+            rss[index].push(figures[1]);
+        }
+        println!("{line}");
+    }
+    let c_rate = median(rates[0].clone());
+    for (index, (mode, label)) in MODES.iter().enumerate() {
+        let counted = spawn_child(mode, tasks, true)?;
+        let rate = median(rates[index].clone());
+        println!(
+            "  {label}: median {:.2} M tasks/s (x{:.2} the C API), peak RSS {:.1} MiB, \
+             {:.2} Rust heap allocations ({:.0} bytes) per task",
+            rate / 1e6,
+            rate / c_rate,
+            median(rss[index].clone()),
+            counted[2] / tasks as f64,
+            counted[3] / tasks as f64,
+        );
+    }
+    println!("  loadavg after: {}", loadavg());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Sleeps
+// ---------------------------------------------------------------------------
 
 fn report_sleeps(label: &str, mut micros: Vec<f64>, target_us: f64) {
     micros.sort_by(f64::total_cmp);
@@ -75,22 +325,27 @@ async fn sleeps(count: usize, duration: Duration) -> Result<Vec<f64>, Error> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let tasks: u64 = args
-        .next()
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(1_000_000);
-    let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
-    if count == 0 {
-        return Err("SLEEPS must be at least 1".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        let mode = args.get(1).ok_or("--child needs a mode")?;
+        let tasks = args.get(2).ok_or("--child needs a task count")?.parse()?;
+        return child(mode, tasks, args.get(3).map(String::as_str) == Some("count"));
+    }
+    let tasks: u64 = args.first().map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
+    let count: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(1_000);
+    let rounds: usize = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(3);
+    if tasks == 0 || count == 0 || rounds == 0 {
+        return Err("TASKS, SLEEPS and ROUNDS must be at least 1".into());
     }
     let duration = Duration::from_micros(100);
     let target_us = duration.as_secs_f64() * 1e6;
 
     println!("timefuture {} (Rust binding)", timefuture::version_string());
-    bench_tasks(tasks, 0)?;
-    bench_tasks(tasks, 2)?;
+    bench_one_thread(tasks, rounds)?;
+    println!(
+        "rust tasks, 2 worker threads plus the spawning thread: {:.2} M tasks/s",
+        rust_tasks(tasks, 2)? / 1e6
+    );
 
     // A task on the executor's worker, awaited from this thread.
     let executor = Executor::new(1)?;

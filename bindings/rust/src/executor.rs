@@ -3,6 +3,9 @@
 //! `block_on` functions.
 
 use std::any::Any;
+use std::cell::UnsafeCell;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::os::raw::{c_int, c_void};
 use std::future::Future;
 use std::io::{Read, Write};
@@ -11,7 +14,7 @@ use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -40,36 +43,38 @@ fn drop_payload(payload: Box<dyn Any + Send>) {
 }
 
 // ---------------------------------------------------------------------------
-// JoinHandle
+// Task cells: a spawned future and what its JoinHandle sees, in one
+// allocation whose address is the C task's state
 // ---------------------------------------------------------------------------
 
 struct JoinState<T> {
-    /// The task's output, until the JoinHandle takes it.
-    result: Option<Result<T, Error>>,
+    /// The task's output (an error boxed: rare, and it keeps the cell
+    /// small), until the JoinHandle takes it.
+    result: Option<Result<T, Box<Error>>>,
     /// The task has finished (even if the result was taken since).
     finished: bool,
     /// The task awaiting the JoinHandle.
     waker: Option<Waker>,
 }
 
-struct Join<T> {
-    state: Mutex<JoinState<T>>,
+/// The part of a task cell that its [`JoinHandle`] knows: it depends only on
+/// the output type, not on the future's.
+#[repr(C)]
+struct Header<T> {
+    /// Holders of the cell: the task until its drop function has run, and
+    /// the JoinHandle until it is dropped. Starts at 2; once it is 1 nothing
+    /// can raise it again (JoinHandle is not Clone).
+    refs: AtomicUsize,
+    /// Frees the whole cell, whose future has already been dropped.
+    free: unsafe fn(NonNull<Header<T>>),
+    /// Touched only while the JoinHandle lives: a detached task never locks.
+    join: Mutex<JoinState<T>>,
 }
 
-impl<T> Join<T> {
-    fn new() -> Self {
-        Join {
-            state: Mutex::new(JoinState {
-                result: None,
-                finished: false,
-                waker: None,
-            }),
-        }
-    }
-
+impl<T> Header<T> {
     fn lock(&self) -> MutexGuard<'_, JoinState<T>> {
         // Nothing panics while the lock is held; tolerate poison anyway.
-        self.state
+        self.join
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -82,7 +87,7 @@ impl<T> Join<T> {
                 return;
             }
             state.finished = true;
-            state.result = Some(result);
+            state.result = Some(result.map_err(Box::new));
             state.waker.take()
         };
         // Woken outside the lock: the waker may run arbitrary code.
@@ -90,6 +95,160 @@ impl<T> Join<T> {
             waker.wake();
         }
     }
+
+    /// Whether the other holder of the cell has let go of it.
+    #[inline]
+    fn alone(&self) -> bool {
+        // Acquire: pairs with the other holder's Release in `release`, so
+        // its last uses of the cell happen before ours.
+        self.refs.load(Ordering::Acquire) == 1
+    }
+
+    /// Let go of one reference; the last one frees the cell.
+    ///
+    /// # Safety
+    /// `header` is the header of a live cell and the caller holds one of its
+    /// references, which it never uses again.
+    #[inline]
+    unsafe fn release(header: NonNull<Header<T>>) {
+        // SAFETY: the caller's reference keeps the cell alive until here.
+        let this = unsafe { header.as_ref() };
+        // Alone: no atomic read-modify-write needed (the common case for a
+        // task whose JoinHandle was dropped at once).
+        if this.alone() || this.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: that was the last reference; free matches the cell.
+            unsafe { (this.free)(header) };
+        }
+    }
+}
+
+/// A spawned future and its JoinHandle's state. The header comes first
+/// (repr(C)), so a pointer to the cell is a pointer to its header.
+#[repr(C)]
+struct TaskCell<F: Future> {
+    header: Header<F::Output>,
+    /// Used only by poll_task and drop_task, which the library never runs
+    /// concurrently for one task; dropped by drop_task, never by `free`.
+    future: UnsafeCell<ManuallyDrop<F>>,
+}
+
+/// `Header::free` of a `TaskCell<F>`.
+unsafe fn free_cell<F: Future>(header: NonNull<Header<F::Output>>) {
+    // SAFETY: the header is the first field of a Box<TaskCell<F>> that
+    // nobody else refers to any more; the future is ManuallyDrop (already
+    // dropped), so this drops only the JoinHandle's state.
+    drop(unsafe { Box::from_raw(header.as_ptr() as *mut TaskCell<F>) });
+}
+
+/// `tf_poll_fn` of a future spawned with a JoinHandle.
+unsafe extern "C" fn poll_task<F: Future>(
+    state: *mut c_void,
+    waker: *const sys::tf_waker,
+) -> c_int {
+    // SAFETY: state is the TaskCell<F> given to tf_executor_spawn, alive
+    // until drop_task; the library polls a task on one thread at a time and
+    // never after its drop function ran, so this is the only access to the
+    // future (the JoinHandle side never touches it).
+    let cell = unsafe { &*(state as *const TaskCell<F>) };
+    // SAFETY: as above; the cell is never moved, so the future is pinned.
+    let future = unsafe { Pin::new_unchecked(&mut **cell.future.get()) };
+    let result = match poll_lent(future, waker) {
+        Poll::Pending => return sys::TF_PENDING,
+        Poll::Ready(result) => result,
+    };
+    if cell.header.alone() {
+        // Detached: nobody will read the outcome.
+        drop_quietly(result);
+    } else {
+        // The JoinHandle's waker is user code: it must not unwind into C.
+        abort_on_panic("waking a JoinHandle", || cell.header.finish(result));
+    }
+    sys::TF_READY
+}
+
+/// `tf_drop_fn` of a future spawned with a JoinHandle: runs when the task
+/// completed, or when its executor is freed with the task unfinished.
+unsafe extern "C" fn drop_task<F: Future>(state: *mut c_void) {
+    let cell = state as *mut TaskCell<F>;
+    // SAFETY: the library calls this exactly once, after the last poll:
+    // the future is ours to drop, and the cell is alive (our reference).
+    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+        ManuallyDrop::drop(&mut *(*cell).future.get())
+    }));
+    // SAFETY: as above.
+    let header = unsafe { &(*cell).header };
+    if !header.alone() {
+        // A no-op if the task finished; otherwise its executor is going
+        // away.
+        let outcome = match dropped {
+            Ok(()) => Err(Error::Shutdown),
+            Err(payload) => Err(Error::Panicked(take_message(payload))),
+        };
+        abort_on_panic("waking a JoinHandle", || header.finish(outcome));
+    } else if let Err(payload) = dropped {
+        drop_payload(payload);
+    }
+    // Freeing may drop an output nobody took: user code, called from C.
+    // SAFETY: the task's reference, never used again.
+    abort_on_panic("dropping a task's output", || unsafe {
+        Header::release(NonNull::new_unchecked(cell as *mut Header<F::Output>))
+    });
+}
+
+/// Poll `future` with the C waker lent to this call, catching a panic.
+#[inline]
+fn poll_lent<F: Future>(
+    future: Pin<&mut F>,
+    waker: *const sys::tf_waker,
+) -> Poll<Result<F::Output, Error>> {
+    // SAFETY: the waker is lent for the duration of the poll from C that
+    // called us, which outlasts this function.
+    let waker = unsafe { BorrowedWaker::new(waker) };
+    let mut cx = Context::from_waker(&waker);
+    match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Err(payload) => Poll::Ready(Err(Error::Panicked(take_message(payload)))),
+    }
+}
+
+/// The message of a panic payload, which is dropped.
+fn take_message(payload: Box<dyn Any + Send>) -> String {
+    let message = panic_message(&*payload);
+    drop_payload(payload);
+    message
+}
+
+/// Drop a value from inside a call from C, ignoring a panic of its
+/// destructor (whose message the panic hook has already printed).
+fn drop_quietly<T>(value: T) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        drop_payload(payload);
+    }
+}
+
+/// `tf_poll_fn` of a future spawned with [`Executor::spawn_detached`]: the
+/// state is a `Box<F>` and nothing else.
+unsafe extern "C" fn poll_detached<F: Future>(
+    state: *mut c_void,
+    waker: *const sys::tf_waker,
+) -> c_int {
+    // SAFETY: state is the Box<F> given to tf_executor_spawn, polled on one
+    // thread at a time and never after drop_detached; the box never moves.
+    let future = unsafe { Pin::new_unchecked(&mut *(state as *mut F)) };
+    match poll_lent(future, waker) {
+        Poll::Pending => sys::TF_PENDING,
+        Poll::Ready(result) => {
+            drop_quietly(result);
+            sys::TF_READY
+        }
+    }
+}
+
+/// `tf_drop_fn` of a future spawned with [`Executor::spawn_detached`].
+unsafe extern "C" fn drop_detached<F: Future>(state: *mut c_void) {
+    // SAFETY: state is the Box<F>; the library calls this exactly once.
+    drop_quietly(unsafe { Box::from_raw(state as *mut F) });
 }
 
 /// The output of a task spawned with [`Executor::spawn`]: a future that
@@ -100,13 +259,36 @@ impl<T> Join<T> {
 /// Dropping a `JoinHandle` detaches the task: it still runs to completion.
 #[must_use = "dropping a JoinHandle detaches the task"]
 pub struct JoinHandle<T> {
-    join: Arc<Join<T>>,
+    /// One reference to the task's cell.
+    header: NonNull<Header<T>>,
+    /// Owns a T (the output it may drop).
+    _output: PhantomData<T>,
 }
 
+// SAFETY: the handle touches only the header: the reference count is
+// atomic and the rest sits behind a Mutex, as in an Arc<Mutex<..>>; the
+// output crosses threads, hence T: Send.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above; &JoinHandle only locks the Mutex.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
+    #[inline]
+    fn header(&self) -> &Header<T> {
+        // SAFETY: our reference keeps the cell alive.
+        unsafe { self.header.as_ref() }
+    }
+
     /// Whether the task has finished (completed, panicked or been dropped).
     pub fn is_finished(&self) -> bool {
-        self.join.lock().finished
+        self.header().lock().finished
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: our reference, never used again.
+        unsafe { Header::release(self.header) };
     }
 }
 
@@ -114,9 +296,9 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.join.lock();
+        let mut state = self.header().lock();
         if let Some(result) = state.result.take() {
-            return Poll::Ready(result);
+            return Poll::Ready(result.map_err(|error| *error));
         }
         if state.finished {
             // Polled again after it returned the output.
@@ -136,63 +318,6 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
             .field("finished", &self.is_finished())
             .finish()
     }
-}
-
-// ---------------------------------------------------------------------------
-// Tasks: a Rust future behind tf_poll_fn / tf_drop_fn
-// ---------------------------------------------------------------------------
-
-struct Task<F: Future> {
-    future: F,
-    join: Arc<Join<F::Output>>,
-}
-
-/// `tf_poll_fn` of a spawned Rust future.
-unsafe extern "C" fn poll_task<F: Future>(
-    state: *mut c_void,
-    waker: *const sys::tf_waker,
-) -> c_int {
-    // SAFETY: state is the Box<Task<F>> given to tf_executor_spawn; the
-    // library polls a task on one thread at a time and never after its
-    // drop function ran.
-    let task = unsafe { &mut *(state as *mut Task<F>) };
-    // SAFETY: the waker is lent for the duration of this call.
-    let waker = unsafe { BorrowedWaker::new(waker) };
-    let mut cx = Context::from_waker(&waker);
-    // SAFETY: the task lives in a Box that is never moved until it is freed,
-    // so the future is pinned.
-    let future = unsafe { Pin::new_unchecked(&mut task.future) };
-    let result = match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
-        Ok(Poll::Pending) => return sys::TF_PENDING,
-        Ok(Poll::Ready(output)) => Ok(output),
-        Err(payload) => {
-            let message = panic_message(&*payload);
-            drop_payload(payload);
-            Err(Error::Panicked(message))
-        }
-    };
-    // The JoinHandle's waker is user code: it must not unwind into C.
-    abort_on_panic("waking a JoinHandle", || task.join.finish(result));
-    sys::TF_READY
-}
-
-/// `tf_drop_fn` of a spawned Rust future: runs when the task completed, or
-/// when its executor is freed with the task unfinished.
-unsafe extern "C" fn drop_task<F: Future>(state: *mut c_void) {
-    // SAFETY: state is the Box<Task<F>> given to tf_executor_spawn; the
-    // library calls this exactly once.
-    let Task { future, join } = *unsafe { Box::from_raw(state as *mut Task<F>) };
-    let dropped = catch_unwind(AssertUnwindSafe(move || drop(future)));
-    // No-op if the task finished; otherwise its executor is going away.
-    let outcome = match dropped {
-        Ok(()) => Err(Error::Shutdown),
-        Err(payload) => {
-            let message = panic_message(&*payload);
-            drop_payload(payload);
-            Err(Error::Panicked(message))
-        }
-    };
-    abort_on_panic("waking a JoinHandle", || join.finish(outcome));
 }
 
 // ---------------------------------------------------------------------------
@@ -267,28 +392,94 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let join = Arc::new(Join::new());
-        let task = Box::into_raw(Box::new(Task {
-            future,
-            join: Arc::clone(&join),
+        let cell = Box::into_raw(Box::new(TaskCell {
+            header: Header {
+                refs: AtomicUsize::new(2),
+                free: free_cell::<F>,
+                join: Mutex::new(JoinState {
+                    result: None,
+                    finished: false,
+                    waker: None,
+                }),
+            },
+            future: UnsafeCell::new(ManuallyDrop::new(future)),
         }));
-        // SAFETY: poll_task/drop_task match Task<F>; on success the task
-        // owns the box.
+        // SAFETY: poll_task/drop_task match TaskCell<F>; on success the
+        // task holds one of the cell's two references.
         let status = unsafe {
             sys::tf_executor_spawn(
                 self.raw.as_ptr(),
                 poll_task::<F>,
                 Some(drop_task::<F>),
-                task as *mut c_void,
+                cell as *mut c_void,
             )
         };
         if let Err(error) = check(status) {
-            // On failure the state is still ours.
-            // SAFETY: the box was not handed over.
-            drop(unsafe { Box::from_raw(task) });
+            // On failure the cell is still only ours.
+            // SAFETY: the box was not handed over; the future is dropped
+            // here since free_cell leaves it alone.
+            unsafe {
+                ManuallyDrop::drop(&mut *(*cell).future.get());
+                drop(Box::from_raw(cell));
+            }
             return Err(error);
         }
-        Ok(JoinHandle { join })
+        Ok(JoinHandle {
+            // SAFETY: Box::into_raw is never null; the header is the first
+            // field of the repr(C) cell.
+            header: unsafe { NonNull::new_unchecked(cell as *mut Header<F::Output>) },
+            _output: PhantomData,
+        })
+    }
+
+    /// Spawn `future` as a new task without a [`JoinHandle`]: its output is
+    /// dropped, and a panic ends the task (the panic hook reports it).
+    ///
+    /// Cheaper than [`spawn`](Executor::spawn) with the handle dropped: the
+    /// task's Rust state is the boxed future alone (no allocation at all for
+    /// a zero-sized future).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), timefuture::Error> {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// let executor = timefuture::Executor::new(0)?;
+    /// let done = Arc::new(AtomicU32::new(0));
+    /// for _ in 0..3 {
+    ///     let done = Arc::clone(&done);
+    ///     executor.spawn_detached(async move {
+    ///         done.fetch_add(1, Ordering::Relaxed);
+    ///     })?;
+    /// }
+    /// executor.run()?;
+    /// assert_eq!(done.load(Ordering::Relaxed), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NoMemory`] or [`Error::Shutdown`]; the future is dropped.
+    pub fn spawn_detached<F>(&self, future: F) -> Result<(), Error>
+    where
+        F: Future + Send + 'static,
+    {
+        let state = Box::into_raw(Box::new(future));
+        // SAFETY: poll_detached/drop_detached match Box<F>; on success the
+        // task owns the box.
+        let status = unsafe {
+            sys::tf_executor_spawn(
+                self.raw.as_ptr(),
+                poll_detached::<F>,
+                Some(drop_detached::<F>),
+                state as *mut c_void,
+            )
+        };
+        if let Err(error) = check(status) {
+            // SAFETY: the box was not handed over.
+            drop(unsafe { Box::from_raw(state) });
+            return Err(error);
+        }
+        Ok(())
     }
 
     /// Poll tasks on the calling thread until none is left (with workers,

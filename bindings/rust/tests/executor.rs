@@ -546,3 +546,107 @@ fn two_thousand_tasks_woken_from_another_thread_complete_under_block_on() {
         }
     }
 }
+
+#[test]
+fn detached_tasks_run_and_drop_their_future_and_output() {
+    let executor = Executor::new(0).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let outputs_dropped = Arc::new(AtomicBool::new(false));
+    for _ in 0..100 {
+        let done = Arc::clone(&done);
+        executor
+            .spawn_detached(async move {
+                YieldOnce(false).await;
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+    }
+    // Zero-sized futures need no allocation; they must still run.
+    for _ in 0..100 {
+        executor.spawn_detached(YieldOnce(false)).unwrap();
+    }
+    let output = DropFlag(Arc::clone(&outputs_dropped));
+    executor.spawn_detached(async move { output }).unwrap();
+    assert_eq!(executor.task_count().unwrap(), 201);
+    executor.run().unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), 100);
+    assert!(outputs_dropped.load(Ordering::SeqCst), "the output was not dropped");
+    assert_eq!(executor.task_count().unwrap(), 0);
+}
+
+#[test]
+fn a_panicking_detached_task_ends_alone() {
+    let executor = Executor::new(0).unwrap();
+    let after = Arc::new(AtomicBool::new(false));
+    executor
+        .spawn_detached(async {
+            YieldOnce(false).await;
+            panic!("detached boom");
+        })
+        .unwrap();
+    let flag = Arc::clone(&after);
+    executor
+        .spawn_detached(async move { flag.store(true, Ordering::SeqCst) })
+        .unwrap();
+    executor.run().unwrap();
+    assert!(after.load(Ordering::SeqCst));
+    assert_eq!(executor.task_count().unwrap(), 0);
+}
+
+#[test]
+fn freeing_the_executor_drops_unfinished_detached_tasks() {
+    let executor = Executor::new(0).unwrap();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(Arc::clone(&dropped));
+    executor
+        .spawn_detached(async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    // A panic while dropping must not unwind into the library either.
+    let guard = PanicOnDrop;
+    executor
+        .spawn_detached(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    executor.run_ready().unwrap();
+    assert!(!dropped.load(Ordering::SeqCst));
+    drop(executor);
+    assert!(dropped.load(Ordering::SeqCst));
+}
+
+#[test]
+fn an_output_nobody_awaits_is_dropped_with_the_task() {
+    // The handle is dropped first: the task alone frees its cell.
+    let executor = Executor::new(0).unwrap();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let output = DropFlag(Arc::clone(&dropped));
+    drop(executor.spawn(async move { output }).unwrap());
+    executor.run().unwrap();
+    assert!(dropped.load(Ordering::SeqCst));
+    // The task finishes first: the output waits in the handle's cell until
+    // the handle goes.
+    let dropped = Arc::new(AtomicBool::new(false));
+    let output = DropFlag(Arc::clone(&dropped));
+    let handle = executor.spawn(async move { output }).unwrap();
+    executor.run().unwrap();
+    assert!(handle.is_finished());
+    assert!(!dropped.load(Ordering::SeqCst), "dropped before its handle");
+    drop(handle);
+    assert!(dropped.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_handle_outlives_its_task_and_executor() {
+    let executor = Executor::new(0).unwrap();
+    let finished = executor.spawn(async { String::from("kept") }).unwrap();
+    let unfinished = executor.spawn(std::future::pending::<u8>()).unwrap();
+    executor.run_ready().unwrap();
+    drop(executor);
+    assert!(finished.is_finished() && unfinished.is_finished());
+    assert_eq!(timefuture::block_on(finished).unwrap(), Ok("kept".to_owned()));
+    assert_eq!(timefuture::block_on(unfinished).unwrap(), Err(Error::Shutdown));
+}
