@@ -397,7 +397,6 @@ int tf__driver_ensure_locked(tf_driver *d) {
 }
 
 int tf__driver_arm_locked(tf_driver *d, struct tf_timer *t) {
-    t->driver = d->index;
     if (tf__wheel_insert(&d->wheel, t)) return 1;
     uint64_t due = sat_add(t->deadline, d->slack_ns);
     if (due < d->sleep_until) retarget_locked(d, due);
