@@ -11,9 +11,10 @@
 #include "internal.h"
 
 #define MAX_THREADS 1024u
-/* Tasks a consumer takes per lock: all of them when it is the only one,
- * a few when workers share the queue, so none sits behind a busy worker. */
-#define BATCH_SOLO SIZE_MAX
+/* Tasks a consumer takes per lock: a batch that stays in the cache from
+ * the take (which walks it) to its polls when it is the only consumer, a
+ * few when workers share the queue, so none sits behind a busy worker. */
+#define BATCH_SOLO 64u
 #define BATCH_SHARED 16u
 
 
@@ -78,7 +79,7 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
         return;
     pthread_mutex_lock(&e->pool_lock);
     while (chain) {
-        tf_task *next = chain->next;
+        tf_task *next = tf__task_next(chain);
         tf__pool_free(&e->pool, chain);
         chain = next;
     }
@@ -88,7 +89,7 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
 }
 
 void tf__executor_task_dealloc(tf_task *t) {
-    t->next = NULL;
+    tf__task_set_next(t, NULL);
     dealloc_chain(t->exec, t);
 }
 
@@ -158,7 +159,7 @@ static void drain_queue(tf_queue *q) {
     tf_task *list;
     while (tf__queue_pop_batch(q, &list, SIZE_MAX)) {
         while (list) {
-            tf_task *next = list->next;
+            tf_task *next = tf__task_next(list);
             tf__task_unref(list);
             list = next;
         }
@@ -174,10 +175,7 @@ static void schedule_chain(tf_executor *e, tf_task *first, tf_task *last) {
         return; /* its threads and locks did not survive fork() */
     int external = first->flags & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
-    if (first == last)
-        tf__queue_push(q, first);
-    else
-        tf__queue_append(q, first, last);
+    tf__queue_push_chain(q, first, last);
     tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);
     /* A shutdown that began before our push may have drained the queue
      * already: then nobody else will release what we pushed. */
@@ -219,8 +217,8 @@ static void run_task(tf_task *t, batch *b) {
     int r = t->u.poll(t->v.data, (const tf_waker *)t);
     if (r == TF_PENDING) {
         if (tf__task_end_poll_pending(t)) {
-            t->next = NULL;
-            if (b->requeue_last) b->requeue_last->next = t;
+            tf__task_set_next(t, NULL);
+            if (b->requeue_last) tf__task_set_next(b->requeue_last, t);
             else b->requeue_first = t;
             b->requeue_last = t;
         }
@@ -229,7 +227,7 @@ static void run_task(tf_task *t, batch *b) {
     if (t->drop) t->drop(t->v.data);
     b->completed++;
     if (tf__task_end_poll_complete(t) == 2) {
-        t->next = b->dead;
+        tf__task_set_next(t, b->dead);
         b->dead = t;
     }
 }
@@ -252,7 +250,7 @@ static void run_list(tf_executor *e, tf_task *list) {
     batch b = {NULL, NULL, NULL, 0};
     unsigned n = 0;
     while (list) {
-        tf_task *next = list->next;
+        tf_task *next = tf__task_next(list);
         run_task(list, &b);
         list = next;
         if (++n == FLUSH_EVERY) {
@@ -368,7 +366,7 @@ static tf_task *task_alloc(tf_executor *e, int *rc) {
     t->flags = 0;
     atomic_init(&t->state, TF_TASK_SCHEDULED | 2 * TF_TASK_REF_ONE);
     t->exec = e;
-    t->next = NULL;
+    atomic_init(&t->next, NULL);
     pthread_mutex_unlock(&e->pool_lock);
     return t;
 }
@@ -489,7 +487,7 @@ int tf_executor_drain(tf_executor *e, uint64_t *tags, const tf_waker **wakers,
         if (!tf__queue_pop_batch(&e->extq, &list, capacity - n)) break;
         while (list) {
             tf_task *t = list;
-            list = t->next;
+            list = tf__task_next(t);
             /* Completed by a shutdown while queued: nothing to hand out. */
             if (!tf__task_begin_poll(t)) continue;
             tags[n] = t->v.tag;

@@ -34,7 +34,10 @@ typedef struct tf_task {
     uint8_t flags;  /* TF_TASK_EXTERNAL */
     _Atomic uint32_t state;
     struct tf_executor *exec;
-    struct tf_task *next; /* ready-queue link */
+    /* Ready-queue and batch link. Atomic because a producer stores it
+     * while the queue's consumer may be reading it (queue.c); elsewhere
+     * only its owner touches it, through the relaxed helpers below. */
+    _Atomic(struct tf_task *) next;
     union {
         tf_poll_fn poll;             /* C tasks, until complete */
         struct tf_task *reap_next;   /* shutdown's private list */
@@ -45,6 +48,14 @@ typedef struct tf_task {
         uint64_t tag; /* external tasks */
     } v;
 } tf_task;
+
+static inline tf_task *tf__task_next(tf_task *t) {
+    return atomic_load_explicit(&t->next, memory_order_relaxed);
+}
+
+static inline void tf__task_set_next(tf_task *t, tf_task *next) {
+    atomic_store_explicit(&t->next, next, memory_order_relaxed);
+}
 
 static inline void tf__task_ref(tf_task *t) {
     atomic_fetch_add_explicit(&t->state, TF_TASK_REF_ONE, memory_order_relaxed);
