@@ -11,9 +11,10 @@
 #include "internal.h"
 
 #define MAX_THREADS 1024u
-/* Tasks a consumer takes per lock: all of them when it is the only one,
- * a few when workers share the queue, so none sits behind a busy worker. */
-#define BATCH_SOLO SIZE_MAX
+/* Tasks a consumer takes per lock: a batch that stays in the cache from
+ * the take (which walks it) to its polls when it is the only consumer, a
+ * few when workers share the queue, so none sits behind a busy worker. */
+#define BATCH_SOLO 64u
 #define BATCH_SHARED 16u
 
 
@@ -78,7 +79,7 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
         return;
     pthread_mutex_lock(&e->pool_lock);
     while (chain) {
-        tf_task *next = chain->next;
+        tf_task *next = tf__task_next(chain);
         tf__pool_free(&e->pool, chain);
         chain = next;
     }
@@ -88,7 +89,7 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
 }
 
 void tf__executor_task_dealloc(tf_task *t) {
-    t->next = NULL;
+    tf__task_set_next(t, NULL);
     dealloc_chain(t->exec, t);
 }
 
@@ -158,7 +159,7 @@ static void drain_queue(tf_queue *q) {
     tf_task *list;
     while (tf__queue_pop_batch(q, &list, SIZE_MAX)) {
         while (list) {
-            tf_task *next = list->next;
+            tf_task *next = tf__task_next(list);
             tf__task_unref(list);
             list = next;
         }
@@ -174,10 +175,7 @@ static void schedule_chain(tf_executor *e, tf_task *first, tf_task *last) {
         return; /* its threads and locks did not survive fork() */
     int external = first->flags & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
-    if (first == last)
-        tf__queue_push(q, first);
-    else
-        tf__queue_append(q, first, last);
+    tf__queue_push_chain(q, first, last);
     tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);
     /* A shutdown that began before our push may have drained the queue
      * already: then nobody else will release what we pushed. */
@@ -214,22 +212,42 @@ typedef struct batch {
     long completed;
 } batch;
 
-static void run_task(tf_task *t, batch *b) {
+/* Runs a C task's drop function, and frees its cold part: nothing reads
+ * it once the task is complete. */
+static void task_drop(tf_executor *e, tf_task *t) {
+    if (TF_LIKELY(t->fn != TF_TASK_FN_COLD)) {
+        tf_drop_fn drop = e->fns[t->fn].drop;
+        if (drop) drop(t->v.data);
+        return;
+    }
+    tf_task_cold *c = t->v.data;
+    t->v.data = NULL;
+    if (c->drop) c->drop(c->data);
+    tf__free(c);
+}
+
+static void run_task(tf_executor *e, tf_task *t, batch *b) {
     if (!tf__task_begin_poll(t)) return;
-    int r = t->u.poll(t->v.data, (const tf_waker *)t);
+    int r;
+    if (TF_LIKELY(t->fn != TF_TASK_FN_COLD)) {
+        r = e->fns[t->fn].poll(t->v.data, (const tf_waker *)t);
+    } else {
+        tf_task_cold *c = t->v.data;
+        r = c->poll(c->data, (const tf_waker *)t);
+    }
     if (r == TF_PENDING) {
         if (tf__task_end_poll_pending(t)) {
-            t->next = NULL;
-            if (b->requeue_last) b->requeue_last->next = t;
+            tf__task_set_next(t, NULL);
+            if (b->requeue_last) tf__task_set_next(b->requeue_last, t);
             else b->requeue_first = t;
             b->requeue_last = t;
         }
         return;
     }
-    if (t->drop) t->drop(t->v.data);
+    task_drop(e, t);
     b->completed++;
     if (tf__task_end_poll_complete(t) == 2) {
-        t->next = b->dead;
+        tf__task_set_next(t, b->dead);
         b->dead = t;
     }
 }
@@ -252,8 +270,8 @@ static void run_list(tf_executor *e, tf_task *list) {
     batch b = {NULL, NULL, NULL, 0};
     unsigned n = 0;
     while (list) {
-        tf_task *next = list->next;
-        run_task(list, &b);
+        tf_task *next = tf__task_next(list);
+        run_task(e, list, &b);
         list = next;
         if (++n == FLUSH_EVERY) {
             settle(e, &b);
@@ -348,49 +366,75 @@ fail_mem:
     return rc;
 }
 
-static tf_task *task_alloc(tf_executor *e, int *rc) {
+/* Under pool_lock: the slot of the pair (poll, drop), filled if new, or
+ * TF_TASK_FN_COLD when the table is full. Open addressing from a hash of
+ * the pair; the latest spawn's slot is tried first, the common case of
+ * many tasks with the same functions. */
+static uint32_t fn_slot(tf_executor *e, tf_poll_fn poll, tf_drop_fn drop) {
+    tf_task_fns *h = &e->fns[e->fn_hint];
+    if (h->poll == poll && h->drop == drop) return e->fn_hint;
+    uintptr_t k = (uintptr_t)poll * 31u + (uintptr_t)drop;
+    uint32_t i = (uint32_t)((k ^ (k >> 7) ^ (k >> 17)) % TF_TASK_FN_SLOTS);
+    for (uint32_t n = 0; n < TF_TASK_FN_SLOTS; n++) {
+        tf_task_fns *f = &e->fns[i];
+        if (!f->poll) {
+            f->poll = poll;
+            f->drop = drop;
+            e->fn_hint = i;
+            return i;
+        }
+        if (f->poll == poll && f->drop == drop) {
+            e->fn_hint = i;
+            return i;
+        }
+        if (++i == TF_TASK_FN_SLOTS) i = 0;
+    }
+    return TF_TASK_FN_COLD; /* every slot holds another pair */
+}
+
+/* A new task, scheduled at once: the lifetime reference and the queue's.
+ * Made whole under pool_lock, so that shutdown's walk of the pool never
+ * sees a half-made task. */
+static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
+                      tf_drop_fn drop, void *data, uint64_t tag) {
     pthread_mutex_lock(&e->pool_lock);
+    int rc = TF_ENOMEM;
     if (atomic_load(&e->shutdown)) {
-        pthread_mutex_unlock(&e->pool_lock);
-        *rc = TF_ESHUTDOWN;
-        return NULL;
+        rc = TF_ESHUTDOWN;
+        goto fail;
+    }
+    uint32_t fn = 0;
+    tf_task_cold *cold = NULL;
+    if (!(flags & TF_TASK_EXTERNAL)) {
+        fn = fn_slot(e, poll, drop);
+        if (TF_UNLIKELY(fn == TF_TASK_FN_COLD)) {
+            cold = tf__alloc(sizeof(*cold));
+            if (!cold) goto fail;
+            *cold = (tf_task_cold){poll, drop, data};
+        }
     }
     tf_task *t = tf__pool_alloc(&e->pool);
     if (!t) {
-        pthread_mutex_unlock(&e->pool_lock);
-        *rc = TF_ENOMEM;
-        return NULL;
+        tf__free(cold);
+        goto fail;
     }
-    /* Initialized under the lock so that shutdown's walk of the pool never
-     * sees a half-made task. Lifetime reference + the queue's reference. */
     t->magic = TF_MAGIC_TASK;
-    t->kind = 0;
-    t->flags = 0;
+    t->fn = (uint8_t)fn;
+    t->flags = flags;
     atomic_init(&t->state, TF_TASK_SCHEDULED | 2 * TF_TASK_REF_ONE);
     t->exec = e;
-    t->next = NULL;
-    pthread_mutex_unlock(&e->pool_lock);
-    return t;
-}
-
-/* The common part of both spawns: a new task, scheduled at once. */
-static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
-                      tf_drop_fn drop, void *data, uint64_t tag) {
-    int rc;
-    tf_task *t = task_alloc(e, &rc);
-    if (!t) return rc;
-    t->flags = flags;
-    t->u.poll = poll;
-    t->drop = drop;
-    if (flags & TF_TASK_EXTERNAL) {
+    atomic_init(&t->next, NULL);
+    if (flags & TF_TASK_EXTERNAL)
         t->v.tag = tag;
-        atomic_fetch_add(&e->live_external, 1);
-    } else {
-        t->v.data = data;
-        atomic_fetch_add(&e->live_tasks, 1);
-    }
+    else
+        t->v.data = cold ? (void *)cold : data;
+    pthread_mutex_unlock(&e->pool_lock);
+    atomic_fetch_add(flags & TF_TASK_EXTERNAL ? &e->live_external : &e->live_tasks, 1);
     tf__executor_schedule(e, t);
     return TF_OK;
+fail:
+    pthread_mutex_unlock(&e->pool_lock);
+    return rc;
 }
 
 int tf_executor_spawn(tf_executor *e, tf_poll_fn poll, tf_drop_fn drop,
@@ -489,7 +533,7 @@ int tf_executor_drain(tf_executor *e, uint64_t *tags, const tf_waker **wakers,
         if (!tf__queue_pop_batch(&e->extq, &list, capacity - n)) break;
         while (list) {
             tf_task *t = list;
-            list = t->next;
+            list = tf__task_next(t);
             /* Completed by a shutdown while queued: nothing to hand out. */
             if (!tf__task_begin_poll(t)) continue;
             tags[n] = t->v.tag;
@@ -593,19 +637,29 @@ int tf_executor_fd(tf_executor *e, int *fd) {
     return TF_OK;
 }
 
+/* Tasks that shutdown completed, to drop outside the pool lock. A task
+ * has no spare link for this list, so it is an array: sized for every
+ * live task, or (if that allocation fails) a small one filled in
+ * several walks of the pool. */
+typedef struct reap_list {
+    tf_task **v;
+    size_t n, cap;
+} reap_list;
+
 static void mark_complete(void *obj, void *arg) {
     tf_task *t = obj;
-    tf_task **reap = arg;
+    reap_list *r = arg;
     uint32_t cur = atomic_load(&t->state);
+    if (cur & TF_TASK_COMPLETE) return; /* finished, or reaped already */
+    if (r->n == r->cap) return;         /* for the next walk */
     for (;;) {
-        if (cur & TF_TASK_COMPLETE) return;
         uint32_t next = (cur | TF_TASK_COMPLETE) & ~(uint32_t)TF_TASK_NOTIFIED;
         if (atomic_compare_exchange_weak(&t->state, &cur, next)) break;
+        if (cur & TF_TASK_COMPLETE) return;
     }
     /* From now on no wake can queue it: its lifetime reference is ours to
      * release, after its future is dropped outside the lock. */
-    t->u.reap_next = *reap;
-    *reap = t;
+    r->v[r->n++] = t;
 }
 
 int tf_executor_free(tf_executor *e) {
@@ -617,23 +671,33 @@ int tf_executor_free(tf_executor *e) {
     stop_workers(e, e->nthreads);
     tf__queue_broadcast(&e->extq);
 
-    tf_task *reap = NULL;
     pthread_mutex_lock(&e->pool_lock);
-    tf__pool_each(&e->pool, mark_complete, &reap);
+    size_t live = e->pool.live; /* only falls: spawns are refused now */
     pthread_mutex_unlock(&e->pool_lock);
-    drain_queue(&e->runq);
-    drain_queue(&e->extq);
-    while (reap) {
-        tf_task *next = reap->u.reap_next;
-        if (reap->flags & TF_TASK_EXTERNAL) {
-            atomic_fetch_sub(&e->live_external, 1);
-        } else {
-            if (reap->drop) reap->drop(reap->v.data);
-            atomic_fetch_sub(&e->live_tasks, 1);
+    tf_task *small[64];
+    reap_list r = {NULL, 0, 0};
+    if (live > 64) r.v = tf__alloc(live * sizeof(*r.v));
+    r.cap = r.v ? live : 64;
+    if (!r.v) r.v = small;
+    do {
+        r.n = 0;
+        pthread_mutex_lock(&e->pool_lock);
+        tf__pool_each(&e->pool, mark_complete, &r);
+        pthread_mutex_unlock(&e->pool_lock);
+        drain_queue(&e->runq);
+        drain_queue(&e->extq);
+        for (size_t i = 0; i < r.n; i++) {
+            tf_task *t = r.v[i];
+            if (t->flags & TF_TASK_EXTERNAL) {
+                atomic_fetch_sub(&e->live_external, 1);
+            } else {
+                task_drop(e, t);
+                atomic_fetch_sub(&e->live_tasks, 1);
+            }
+            tf__task_unref(t);
         }
-        tf__task_unref(reap);
-        reap = next;
-    }
+    } while (r.n == r.cap); /* a full list may have left tasks unmarked */
+    if (r.v != small) tf__free(r.v);
     /* Under fd_lock: a wake racing with us either wrote before we took
      * the descriptor away or sees -1; none writes to a closed (perhaps
      * already reused) number. */

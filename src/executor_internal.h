@@ -10,6 +10,16 @@
 #include "queue.h"
 #include "task.h"
 
+/* The (poll, drop) pairs of an executor's C tasks: a task names its pair
+ * by slot (tf_task.fn), so it need not carry two function pointers. Slots
+ * are filled under pool_lock and never change after, so a poll reads its
+ * slot without a lock (the task's publication orders the fill before). */
+#define TF_TASK_FN_SLOTS 255u
+typedef struct tf_task_fns {
+    tf_poll_fn poll; /* NULL: slot free */
+    tf_drop_fn drop;
+} tf_task_fns;
+
 struct tf_executor {
     uint16_t magic;
     uint16_t pad;
@@ -24,6 +34,8 @@ struct tf_executor {
     pthread_mutex_t pool_lock;
     tf_pool pool;
     int handle_alive; /* under pool_lock */
+    uint32_t fn_hint; /* slot of the latest spawn, under pool_lock */
+    tf_task_fns fns[TF_TASK_FN_SLOTS];
     /* eventfd for foreign event loops, created on demand. fd_lock guards
      * the pair (efd_signalled, the eventfd's counter): see executor.c. */
     pthread_mutex_t fd_lock;

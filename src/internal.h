@@ -70,6 +70,11 @@ enum {
                                      not yet signalled (executor) */
     TF_HOOK_QUEUE_WOKEN,          /* a parked consumer woke up, before it
                                      re-checks the queue (queue) */
+    TF_HOOK_QUEUE_PUSH_LINK,      /* a push exchanged the queue's tail, its
+                                     link not yet stored (queue) */
+    TF_HOOK_QUEUE_LINK_WAIT,      /* a consumer reached a task whose
+                                     successor's link is not yet stored, and
+                                     waits for it (queue) */
 };
 typedef void (*tf__hook_fn)(int point, void *object);
 extern _Atomic(tf__hook_fn) tf__hook_current;

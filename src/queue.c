@@ -2,6 +2,7 @@
 /* The ready queue; see queue.h. */
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,9 +40,10 @@ static int multi_cpu(void) {
 }
 
 int tf__queue_init(tf_queue *q) {
-    atomic_init(&q->inbox, NULL);
-    atomic_init(&q->head, NULL);
-    q->tail = NULL;
+    memset(&q->stub, 0, sizeof(q->stub));
+    atomic_init(&q->stub.next, NULL);
+    atomic_init(&q->tail, &q->stub);
+    q->head = &q->stub;
     atomic_init(&q->sleepers, 0);
     atomic_init(&q->signal_pending, 0);
     atomic_init(&q->push_cpu, -1);
@@ -90,98 +92,99 @@ static void note_producer_cpu(tf_queue *q) {
         atomic_store_explicit(&q->push_cpu, cpu, memory_order_relaxed);
 }
 
-void tf__queue_push(tf_queue *q, tf_task *t) {
-    tf_task *old = atomic_load_explicit(&q->inbox, memory_order_relaxed);
-    do {
-        t->next = old;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &q->inbox, &old, t, memory_order_seq_cst, memory_order_relaxed));
+void tf__queue_push_chain(tf_queue *q, tf_task *first, tf_task *last) {
+    tf__task_set_next(last, NULL);
+    /* Sequentially consistent: pairs with a waiter's count of itself in
+     * sleepers before its re-check (signal_one). */
+    tf_task *prev = atomic_exchange_explicit(&q->tail, last, memory_order_seq_cst);
+    /* The chain is queued from here (tf__queue_nonempty sees it) but not
+     * reachable until the link is stored: a consumer that gets to prev
+     * waits for it (wait_link), so no task is skipped. */
+    tf__hook(TF_HOOK_QUEUE_PUSH_LINK, q);
+    atomic_store_explicit(&prev->next, first, memory_order_release);
     note_producer_cpu(q);
     signal_one(q);
 }
 
-static void refill(tf_queue *q);
-
-void tf__queue_append(tf_queue *q, tf_task *first, tf_task *last) {
-    last->next = NULL;
-    pthread_mutex_lock(&q->lock);
-    /* Tasks pushed before go first, as they would through the inbox. */
-    refill(q);
-    tf_task *head = atomic_load_explicit(&q->head, memory_order_relaxed);
-    if (head)
-        q->tail->next = first;
-    else
-        atomic_store_explicit(&q->head, first, memory_order_relaxed);
-    q->tail = last;
-    pthread_mutex_unlock(&q->lock);
-    /* A waiter counts itself and re-checks under the lock, so the lock
-     * orders us: it saw our tasks, or we see it in sleepers. */
-    note_producer_cpu(q);
-    signal_one(q);
-}
-
-/* Under q->lock: move the inbox, reversed to arrival order, to the FIFO. */
-static void refill(tf_queue *q) {
-    tf_task *s = atomic_exchange_explicit(&q->inbox, NULL, memory_order_acquire);
-    if (!s) return;
-    tf_task *rev = NULL, *last = s;
-    while (s) {
-        tf_task *n = s->next;
-        s->next = rev;
-        rev = s;
-        s = n;
+/* Under q->lock: t's successor, which a producer that exchanged the tail
+ * after t is about to store. The window is two instructions of that
+ * producer; yield in case it was preempted inside it. */
+static tf_task *wait_link(tf_task *t) {
+    tf_task *n = atomic_load_explicit(&t->next, memory_order_acquire);
+    if (n) return n;
+    tf__hook(TF_HOOK_QUEUE_LINK_WAIT, t);
+    for (unsigned i = 0;
+         !(n = atomic_load_explicit(&t->next, memory_order_acquire)); i++) {
+        if (i < 64) tf__cpu_relax();
+        else sched_yield();
     }
-    last->next = NULL;
-    tf_task *head = atomic_load_explicit(&q->head, memory_order_relaxed);
-    if (head)
-        q->tail->next = rev;
-    else
-        atomic_store_explicit(&q->head, rev, memory_order_relaxed);
-    q->tail = last;
+    return n;
+}
+
+/* Under q->lock: takes the oldest task, or NULL if none is queued. */
+static tf_task *take(tf_queue *q) {
+    tf_task *h = q->head;
+    if (h == &q->stub) {
+        if (atomic_load_explicit(&q->tail, memory_order_acquire) == &q->stub)
+            return NULL;
+        h = wait_link(&q->stub); /* the stub leaves the FIFO */
+        q->head = h;
+    }
+    tf_task *n = atomic_load_explicit(&h->next, memory_order_acquire);
+    if (!n) {
+        /* h looks last. Put the stub back in its place, so that producers
+         * keep a predecessor; if a producer exchanged the tail meanwhile,
+         * h is not last after all: wait for its link. The stub's link is
+         * cleared first: its producers store it after they see it as the
+         * tail. */
+        atomic_store_explicit(&q->stub.next, NULL, memory_order_relaxed);
+        tf_task *expect = h;
+        if (atomic_compare_exchange_strong_explicit(&q->tail, &expect, &q->stub,
+                                                    memory_order_seq_cst,
+                                                    memory_order_acquire)) {
+            q->head = &q->stub;
+            return h; /* no producer will store h's link */
+        }
+        n = wait_link(h);
+    }
+    /* h's link was stored once, by the producer that followed it; nobody
+     * stores it again while h is off the queue, so the caller may. */
+    q->head = n;
+    return h;
 }
 
 size_t tf__queue_pop_batch(tf_queue *q, tf_task **list, size_t max) {
-    if (!atomic_load_explicit(&q->head, memory_order_relaxed) &&
-        !atomic_load_explicit(&q->inbox, memory_order_relaxed)) {
-        *list = NULL;
-        return 0;
-    }
+    *list = NULL;
+    if (!tf__queue_nonempty(q)) return 0;
     pthread_mutex_lock(&q->lock);
-    tf_task *head = atomic_load_explicit(&q->head, memory_order_relaxed);
-    if (!head) {
-        refill(q);
-        head = atomic_load_explicit(&q->head, memory_order_relaxed);
-    }
-    if (max == SIZE_MAX) {
-        /* Everything: detach the whole FIFO without walking it. */
-        atomic_store_explicit(&q->head, NULL, memory_order_relaxed);
-        q->tail = NULL;
-        pthread_mutex_unlock(&q->lock);
-        *list = head;
-        return head ? 1 : 0;
-    }
+    /* Walking the batch here warms it for its polls. Consecutive takes
+     * are linked already, except across the stub (put back when the queue
+     * emptied): link each one to the previous. */
+    tf_task *first = NULL, *last = NULL;
     size_t n = 0;
-    tf_task *first = head, *t = head, *prev = NULL;
-    while (t && n < max) {
-        prev = t;
-        t = t->next;
+    while (n < max) {
+        tf_task *t = take(q);
+        if (!t) break;
+        if (last) tf__task_set_next(last, t);
+        else first = t;
+        last = t;
         n++;
     }
-    if (prev) prev->next = NULL;
-    atomic_store_explicit(&q->head, t, memory_order_relaxed);
-    if (!t) q->tail = NULL;
     pthread_mutex_unlock(&q->lock);
-    *list = n ? first : NULL;
+    if (!n) return 0;
+    tf__task_set_next(last, NULL);
+    *list = first;
     /* A consumer that takes part of the queue may have been woken by the
      * only signal sent for several pushes: hand the rest to another
      * sleeper, or it would sleep while work waits for it. */
-    if (n && tf__queue_nonempty(q)) signal_one(q);
+    if (tf__queue_nonempty(q)) signal_one(q);
     return n;
 }
 
 int tf__queue_nonempty(tf_queue *q) {
-    return atomic_load_explicit(&q->head, memory_order_acquire) != NULL ||
-           atomic_load_explicit(&q->inbox, memory_order_acquire) != NULL;
+    /* The consumer puts the stub back as the tail when it takes the last
+     * task, so the tail is the stub exactly when nothing is queued. */
+    return atomic_load_explicit(&q->tail, memory_order_seq_cst) != &q->stub;
 }
 
 /* Spins for up to budget ns; 1 if the wait is over. */

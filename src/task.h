@@ -27,24 +27,45 @@ enum {
 };
 
 enum { TF_TASK_EXTERNAL = 1u };
+/* fn of a task whose pair did not fit the executor's table: v.data points
+ * to a separately allocated tf_task_cold. */
+enum { TF_TASK_FN_COLD = 255u };
 
 typedef struct tf_task {
     uint16_t magic; /* TF_MAGIC_TASK, shared layout with struct tf_waker */
-    uint8_t kind;   /* unused for tasks */
-    uint8_t flags;  /* TF_TASK_EXTERNAL */
+    /* C tasks: the slot of their (poll, drop) pair in the executor's table
+     * (executor_internal.h), or TF_TASK_FN_COLD. Keeping the functions
+     * out of the task keeps it at 32 bytes, half a cache line. */
+    uint8_t fn;
+    uint8_t flags; /* TF_TASK_EXTERNAL */
     _Atomic uint32_t state;
     struct tf_executor *exec;
-    struct tf_task *next; /* ready-queue link */
+    /* Ready-queue and batch link. Atomic because a producer stores it
+     * while the queue's consumer may be reading it (queue.c); elsewhere
+     * only its owner touches it, through the relaxed helpers below. */
+    _Atomic(struct tf_task *) next;
     union {
-        tf_poll_fn poll;             /* C tasks, until complete */
-        struct tf_task *reap_next;   /* shutdown's private list */
-    } u;
-    tf_drop_fn drop;
-    union {
-        void *data;   /* C tasks */
+        void *data;   /* C tasks: the future's state, or their cold part */
         uint64_t tag; /* external tasks */
     } v;
 } tf_task;
+
+_Static_assert(sizeof(tf_task) == 32, "a task is half a cache line");
+
+/* The functions of a task whose pair found no slot. */
+typedef struct tf_task_cold {
+    tf_poll_fn poll;
+    tf_drop_fn drop;
+    void *data;
+} tf_task_cold;
+
+static inline tf_task *tf__task_next(tf_task *t) {
+    return atomic_load_explicit(&t->next, memory_order_relaxed);
+}
+
+static inline void tf__task_set_next(tf_task *t, tf_task *next) {
+    atomic_store_explicit(&t->next, next, memory_order_relaxed);
+}
 
 static inline void tf__task_ref(tf_task *t) {
     atomic_fetch_add_explicit(&t->state, TF_TASK_REF_ONE, memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "testutil.h"
@@ -75,6 +76,81 @@ static void parked_drop(void *s) {
     f->drops++;
     tf_waker_drop(f->kept);
     f->kept = NULL;
+}
+
+/* --- more (poll, drop) pairs than the executor's table holds ------------
+ * A task names its pair by a slot of a per-executor table; pairs beyond it
+ * live in a separate cold part. 17 x 17 distinct pairs overflow it. Each
+ * future checks that its own functions run. */
+enum { NFN = 17 };
+typedef struct {
+    int poll_fn, drop_fn; /* the functions this task was spawned with */
+    int polls, drops, wrong;
+    int stay; /* pending for ever (until tf_executor_free drops it) */
+} pair_future;
+
+static int pair_poll(pair_future *f, int i, const tf_waker *w) {
+    if (f->poll_fn != i) f->wrong++;
+    if (f->polls++ == 0 || f->stay) {
+        if (!f->stay) tf_waker_wake_by_ref(w);
+        return TF_PENDING;
+    }
+    return TF_READY;
+}
+
+static void pair_drop(pair_future *f, int j) {
+    if (f->drop_fn != j) f->wrong++;
+    f->drops++;
+}
+
+#define PAIR_FNS(i)                                                            \
+    static int pair_poll_##i(void *s, const tf_waker *w) {                     \
+        return pair_poll(s, i, w);                                             \
+    }                                                                          \
+    static void pair_drop_##i(void *s) { pair_drop(s, i); }
+PAIR_FNS(0) PAIR_FNS(1) PAIR_FNS(2) PAIR_FNS(3) PAIR_FNS(4) PAIR_FNS(5)
+PAIR_FNS(6) PAIR_FNS(7) PAIR_FNS(8) PAIR_FNS(9) PAIR_FNS(10) PAIR_FNS(11)
+PAIR_FNS(12) PAIR_FNS(13) PAIR_FNS(14) PAIR_FNS(15) PAIR_FNS(16)
+#define PAIR_ROW(i) pair_poll_##i
+static const tf_poll_fn pair_polls[NFN] = {
+    PAIR_ROW(0), PAIR_ROW(1), PAIR_ROW(2), PAIR_ROW(3), PAIR_ROW(4), PAIR_ROW(5),
+    PAIR_ROW(6), PAIR_ROW(7), PAIR_ROW(8), PAIR_ROW(9), PAIR_ROW(10), PAIR_ROW(11),
+    PAIR_ROW(12), PAIR_ROW(13), PAIR_ROW(14), PAIR_ROW(15), PAIR_ROW(16)};
+#define PAIR_COL(i) pair_drop_##i
+static const tf_drop_fn pair_drops[NFN] = {
+    PAIR_COL(0), PAIR_COL(1), PAIR_COL(2), PAIR_COL(3), PAIR_COL(4), PAIR_COL(5),
+    PAIR_COL(6), PAIR_COL(7), PAIR_COL(8), PAIR_COL(9), PAIR_COL(10), PAIR_COL(11),
+    PAIR_COL(12), PAIR_COL(13), PAIR_COL(14), PAIR_COL(15), PAIR_COL(16)};
+
+static void pairs_round(int stay, uint32_t workers) {
+    static pair_future f[NFN * NFN];
+    memset(f, 0, sizeof(f));
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(workers, &e), TF_OK);
+    /* Twice over: the second spawn of each pair finds it (slot or cold). */
+    for (int rep = 0; rep < 2; rep++)
+        for (int k = rep; k < NFN * NFN; k += 2) {
+            f[k] = (pair_future){k / NFN, k % NFN, 0, 0, 0, stay};
+            assert_int_equal(tf_executor_spawn(e, pair_polls[k / NFN],
+                                               pair_drops[k % NFN], &f[k]),
+                             TF_OK);
+        }
+    if (!stay) assert_int_equal(tf_executor_run(e), TF_OK);
+    else if (!workers) assert_int_equal(tf_executor_run_ready(e, NULL), TF_OK);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    for (int k = 0; k < NFN * NFN; k++) {
+        assert_int_equal(f[k].wrong, 0);
+        assert_int_equal(f[k].drops, 1);
+        if (!stay) assert_int_equal(f[k].polls, 2);
+    }
+}
+
+static void test_more_function_pairs_than_slots(void **state) {
+    (void)state;
+    pairs_round(0, 0); /* completed by their polls */
+    pairs_round(1, 0); /* dropped by tf_executor_free, polled once */
+    pairs_round(0, 2);
+    pairs_round(1, 2); /* maybe never polled */
 }
 
 static void test_many_wakes_queue_once(void **state) {
@@ -337,6 +413,7 @@ int main(void) {
         cmocka_unit_test(test_timers_on_worker_pool),
         cmocka_unit_test(test_run_ready_is_bounded),
         cmocka_unit_test(test_reentrant_calls),
+        cmocka_unit_test(test_more_function_pairs_than_slots),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_strerror_and_version),
     };

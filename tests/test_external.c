@@ -374,6 +374,80 @@ static void test_fd_wake_inside_rearm_is_not_lost(void **state) {
     assert_int_equal(tf_executor_free(e), TF_OK);
 }
 
+/* --- the queue's push window ----------------------------------------- */
+
+/* A push exchanges the queue's tail, then stores the link from the old
+ * tail. In between, the task is queued but not reachable: a consumer that
+ * gets there must wait for the link, not skip the task or stop. The hooks
+ * hold the producer inside the window until the consumer waits in it. */
+static struct {
+    tf_queue *q;
+    pthread_t producer;
+    gate in_window;  /* producer -> host: tail exchanged, link not stored */
+    gate consumer_waits; /* host's consumer -> producer: store it now */
+    atomic_int waited;   /* the consumer reached the missing link */
+} pw;
+
+static void push_window_hook(int point, void *obj) {
+    if (point == TF_HOOK_QUEUE_PUSH_LINK && obj == pw.q &&
+        pthread_equal(pthread_self(), pw.producer)) {
+        gate_open(&pw.in_window);
+        gate_wait(&pw.consumer_waits);
+    } else if (point == TF_HOOK_QUEUE_LINK_WAIT &&
+               !pthread_equal(pthread_self(), pw.producer)) {
+        atomic_store(&pw.waited, 1);
+        gate_open(&pw.consumer_waits);
+    }
+}
+
+static void *push_window_waker(void *arg) {
+    keeper *k = arg;
+    assert_int_equal(tf_waker_wake_by_ref(k->w), TF_OK);
+    return NULL;
+}
+
+/* behind_another: a task fully queued before the one in the window (the
+ * consumer takes it, finds it looks last, and must wait for its link);
+ * otherwise the queue was empty (the consumer waits at the stub). */
+static void push_window_round(int behind_another) {
+    keeper k[2] = {{0}, {0}};
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(tf_executor_spawn(e, keeper_poll, keeper_drop, &k[i]), TF_OK);
+    uint64_t polled = 0;
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(polled, 2);
+    assert_false(tf__queue_nonempty(&e->runq));
+    if (behind_another) assert_int_equal(tf_waker_wake_by_ref(k[0].w), TF_OK);
+
+    memset(&pw, 0, sizeof(pw));
+    pw.q = &e->runq;
+    gate_init(&pw.in_window);
+    gate_init(&pw.consumer_waits);
+    tf__set_hook(push_window_hook);
+    assert_int_equal(pthread_create(&pw.producer, NULL, push_window_waker, &k[1]), 0);
+    gate_wait(&pw.in_window);
+    /* Queued from the exchange on, though not reachable yet. */
+    assert_true(tf__queue_nonempty(&e->runq));
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    pthread_join(pw.producer, NULL);
+    tf__set_hook(NULL);
+    assert_int_equal(atomic_load(&pw.waited), 1);
+    /* Every queued task was polled, none skipped, in arrival order. */
+    assert_int_equal(polled, behind_another ? 2 : 1);
+    assert_int_equal(atomic_load(&k[0].polls), behind_another ? 2 : 1);
+    assert_int_equal(atomic_load(&k[1].polls), 2);
+    assert_false(tf__queue_nonempty(&e->runq));
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+static void test_push_window_consumer_waits_for_the_link(void **state) {
+    (void)state;
+    push_window_round(0);
+    push_window_round(1);
+}
+
 static void *late_signaller(void *arg) {
     (void)arg;
     /* Pushes the task; the hook holds the signal back until the host has
@@ -717,6 +791,7 @@ int main(void) {
         cmocka_unit_test(test_next_order_and_liveness),
         cmocka_unit_test(test_drain_runs_and_hands_out),
         cmocka_unit_test(test_drain_is_bounded),
+        cmocka_unit_test(test_push_window_consumer_waits_for_the_link),
         cmocka_unit_test(test_nested_executor_refuses_outer_free),
         cmocka_unit_test(test_drop_function_cannot_free_or_run_its_executor),
     };

@@ -545,6 +545,47 @@ static void test_random_failures_on_many_threads(void **state) {
                   injected);
 }
 
+/* --- shutdown without memory to spare ------------------------------------ */
+
+/* tf_executor_free lists the tasks it completes in an array sized for all
+ * of them; when that allocation fails it must still drop every one (in
+ * several walks of a small list), with nothing to report. */
+typedef struct {
+    int polls, drops;
+} idle_task;
+
+static int idle_poll(void *s, const tf_waker *w) {
+    (void)w;
+    ((idle_task *)s)->polls++;
+    return TF_PENDING; /* and nobody wakes it */
+}
+
+static void idle_drop(void *s) { ((idle_task *)s)->drops++; }
+
+static void test_free_reaps_without_its_list(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    static idle_task t[N];
+    memset(t, 0, sizeof(t));
+    fa_reset(0, 0);
+    assert_int_equal(tf_set_allocator(&fa_table), TF_OK);
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(tf_executor_spawn(e, idle_poll, idle_drop, &t[i]), TF_OK);
+    assert_int_equal(tf_executor_run_ready(e, NULL), TF_OK);
+    /* The next allocation is the list's. */
+    atomic_store(&fa.fail_at, atomic_load(&fa.attempts) + 1);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    assert_int_equal(atomic_load(&fa.failed), 1);
+    assert_int_equal(tf_set_allocator(NULL), TF_OK);
+    assert_int_equal(atomic_load(&fa.allocs), atomic_load(&fa.frees));
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(t[i].polls, 1);
+        assert_int_equal(t[i].drops, 1);
+    }
+}
+
 /* --- thread creation failures -------------------------------------------- */
 
 static atomic_int thread_attempts;
@@ -664,6 +705,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_fails_once),
         cmocka_unit_test(test_random_failures_on_many_threads),
+        cmocka_unit_test(test_free_reaps_without_its_list),
         cmocka_unit_test(test_thread_creation_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,9 +11,12 @@
  * idle external tasks, which wakes T0 and T1 back to back (wake_by_ref),
  * optionally T0 once more (unless NO_REWAKE), then drops both clones.
  *
- * Abstractions: the queue (inbox stack plus FIFO, one lock) is a FIFO
- * channel, pushed without the lock and popped under it (a consumer's
- * re-queued batch is appended under the lock: still one FIFO step; signal_one
+ * Abstractions: the queue (Vyukov's intrusive FIFO, popped under one
+ * lock) is a FIFO channel, pushed without the lock and popped under it
+ * (a push is its exchange of the tail: the queue counts as non-empty from
+ * there, and a pop that reaches the task waits for its link, so the link
+ * adds no state that a consumer can act on; a consumer's re-queued batch
+ * is pushed as one chain: still one FIFO step; signal_one
  * takes and releases the lock, then signals); a condition
  * variable is one "waiting" bit per host (cond_signal clears one chosen
  * nondeterministically, broadcast clears all; no spurious wake-ups, which
