@@ -17,7 +17,10 @@
 #     exported variables, every public struct starts with `uint32_t size`;
 #  3. the version script: TF_1.0 { global: tf_*; local: *; }; then nodes
 #     that each inherit the one before, none newer than TF_VERSION_MINOR,
-#     none empty;
+#     none empty; experimental nodes TF_EXPERIMENTAL_1.N, each inheriting
+#     a stable node, hold the experimental tier, which checks 4 to 6 leave
+#     out: it may change in any release (docs/design.md, "The experimental
+#     tier");
 #  4. abidiff (with -t, so the function table tf_api_v1 is compared too)
 #     of the baseline against the library: any difference fails. The
 #     message says whether the change could be accepted (an addition in a
@@ -116,6 +119,15 @@ dump() {
   tool prune "$2.raw" "$2" "$headers"
 }
 
+# The experimental tier (TF_EXPERIMENTAL_* nodes) may change in any release:
+# abidiff does not compare its functions and compat ignores its symbols. The
+# rules (2.), the header (1.) and the map (3.) still cover them, and the
+# baseline records them as of its last regeneration, for reference only.
+cat > "$tmp/experimental.suppr" <<'EOF'
+[suppress_function]
+  symbol_version_regexp = ^TF_EXPERIMENTAL_
+EOF
+
 # Structs are compared by abi_tool.py compat, which allows growth at the end
 # of a versioned table; abidiff judges everything else.
 cat > "$tmp/tables.suppr" <<'EOF'
@@ -127,7 +139,7 @@ EOF
 # compat OLD NEW: succeed if NEW only adds to OLD, in new version nodes.
 compat() {
   local old=$1 new=$2 rc=0 bad=0
-  abidiff -t --suppressions "$tmp/tables.suppr" "$old" "$new" > "$tmp/compat.txt" || rc=$?
+  abidiff -t --suppressions "$tmp/tables.suppr" --suppressions "$tmp/experimental.suppr" "$old" "$new" > "$tmp/compat.txt" || rc=$?
   if [ $((rc & 3)) -ne 0 ]; then
     cat "$tmp/compat.txt" >&2
     fail_tool "abidiff failed (status $rc) comparing $old and $new"
@@ -182,10 +194,15 @@ if [ ! -f "$baseline" ]; then
   exit 0
 fi
 rc=0
-abidiff -t "$baseline" "$tmp/current.abi" > "$tmp/diff.txt" || rc=$?
+abidiff -t --suppressions "$tmp/experimental.suppr" "$baseline" "$tmp/current.abi" > "$tmp/diff.txt" || rc=$?
 [ $((rc & 3)) -eq 0 ] || { cat "$tmp/diff.txt" >&2; fail_tool "abidiff failed (status $rc)"; }
 if [ $rc -eq 0 ]; then
   say "the library matches the baseline $(basename "$baseline")"
+  # Only the experimental tier (or nothing) differs: --update still records
+  # it, so the baseline shows the experimental functions as they are now.
+  if [ $update -eq 1 ] && ! cmp -s "$baseline" "$tmp/current.abi"; then
+    candidate=$tmp/current.abi
+  fi
 else
   say "the library's ABI differs from the baseline (abidiff status $rc):"
   sed 's/^/    /' "$tmp/diff.txt"

@@ -26,7 +26,7 @@ LAYERS = [
     ("allocation", ["alloc"]),
     ("system", ["thread", "fork", "pool"]),
     ("executor", ["parker", "waker", "task", "queue", "executor", "block_on"]),
-    ("timers", ["timer_wheel", "timer", "driver"]),
+    ("timers", ["timer_wheel", "timer", "driver", "interval", "timeout"]),
     ("api", ["allocator", "api"]),
 ]
 # What the bottom layer may include.
