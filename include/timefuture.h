@@ -150,7 +150,8 @@ TF_API uint64_t tf_now_ns(void);
 /**
  * @brief A memory allocator the library uses for all of its allocations.
  *
- * A versioned table: set @ref tf_allocator::size to `sizeof(tf_allocator)`; fields may be
+ * A versioned table: start from ::TF_ALLOCATOR_INIT, which sets
+ * @ref tf_allocator::size to `sizeof(tf_allocator)`; fields may be
  * appended in later versions, never reordered.
  */
 typedef struct tf_allocator {
@@ -165,6 +166,11 @@ typedef struct tf_allocator {
     /** Passed unchanged to @ref alloc and @ref free. */
     void *user_data;
 } tf_allocator;
+
+/** An initializer for ::tf_allocator with the caller's functions:
+ *  `tf_allocator a = TF_ALLOCATOR_INIT(my_alloc, my_free, my_data);` */
+#define TF_ALLOCATOR_INIT(alloc, free, user_data)                              \
+    { sizeof(tf_allocator), 0, (alloc), (free), (user_data) }
 
 /**
  * @brief Route every allocation of the library through @p allocator.
@@ -203,7 +209,8 @@ typedef struct tf_waker tf_waker;
 /**
  * @brief The behaviour of a waker made by the caller (Rust's RawWakerVTable).
  *
- * A versioned, append-only table: set @ref tf_waker_vtable::size to `sizeof(tf_waker_vtable)`.
+ * A versioned, append-only table: start from ::TF_WAKER_VTABLE_INIT, which
+ * sets @ref tf_waker_vtable::size to `sizeof(tf_waker_vtable)`.
  * The table must stay valid for as long as any waker made from it lives
  * (a static table is usual). The functions may be called from any thread,
  * including the library's timer driver thread and worker threads, and must
@@ -225,6 +232,11 @@ typedef struct tf_waker_vtable {
     /** Release the reference @p data without waking. */
     void (*drop)(void *data);
 } tf_waker_vtable;
+
+/** An initializer for ::tf_waker_vtable:
+ *  `static const tf_waker_vtable vt = TF_WAKER_VTABLE_INIT(c, w, wr, d);` */
+#define TF_WAKER_VTABLE_INIT(clone, wake, wake_by_ref, drop)                   \
+    { sizeof(tf_waker_vtable), 0, (clone), (wake), (wake_by_ref), (drop) }
 
 /**
  * @brief Make a waker from the caller's data and function table.
