@@ -654,7 +654,12 @@ TF_API int tf_driver_now(const tf_driver *driver, uint64_t *now_ns);
 /**
  * @brief When the driver next needs to advance.
  *
- * No timer is due before this time. It may come before the earliest
+ * The driver's wake-up target: its next event plus the slack (the
+ * driver's @ref tf_driver_options::slack_ns, or the smallest per-timer
+ * slack among the armed timers, see tf_timer_set_slack()), which is also
+ * what tf_driver_fd() is armed to. Advancing at this time fires every due
+ * timer within its tolerance and none early. Without slack, no timer is
+ * due before this time. It may come before the earliest
  * deadline (when the wheel must move timers between its levels first):
  * advancing to it then fires nothing and the next call gives a later
  * time, so "advance to the next deadline until something fires" loops

@@ -33,14 +33,15 @@
 #
 # Adding functions (the only accepted change), step by step:
 #  a. declare them in include/timefuture.h with TF_API and document them;
-#     append their pointers at the end of tf_api_v1 (header and src/api.c);
+#     append their members at the end of tf_api_v1 (header) and one line
+#     at the end of src/api_list.h (the one list of the ABI);
 #  b. add a node to src/timefuture.map that inherits the last one:
 #        TF_1.1 { global: tf_new_function; } TF_1.0;
 #  c. raise TF_VERSION_MINOR in include/timefuture_version.h to 1;
 #  d. build with -g and run `cmake --build build --target abi-update`
 #     (this script with --update): it refuses removals, changed signatures
 #     and additions outside a new node, and rewrites abi/libtimefuture.abi;
-#  e. commit the header, api.c, the map and the baseline together.
+#  e. commit the header, src/api_list.h, the map and the baseline together.
 # A removal or a changed signature is never accepted: it needs libtimefuture
 # 2 (a new SONAME), not a new baseline.
 #
