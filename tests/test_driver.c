@@ -769,6 +769,17 @@ static void test_timer_slack(void **state) {
     assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
     assert_int_equal(next, 3000 + 512);
     assert_int_equal(tf_timer_free(b), TF_OK);
+    /* A timer that fired leaves the counts: a later slack timer alone
+     * coalesces again. */
+    assert_int_equal(tf_timer_new_at_on(d, 4000, &a), TF_OK);
+    assert_int_equal(tf_driver_advance(d, 4000, NULL), TF_OK);
+    assert_int_equal(tf_timer_peek(a), TF_READY);
+    assert_int_equal(tf_timer_new_at_on(d, 5000, &b), TF_OK);
+    assert_int_equal(tf_timer_set_slack(b, 1024), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 5000 + 1024);
+    assert_int_equal(tf_timer_free(a), TF_OK);
+    assert_int_equal(tf_timer_free(b), TF_OK);
     assert_int_equal(tf_driver_free(d), TF_OK);
 }
 
