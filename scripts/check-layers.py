@@ -27,7 +27,7 @@ LAYERS = [
     ("system", ["thread", "fork", "pool"]),
     ("executor", ["parker", "waker", "task", "queue", "executor", "block_on"]),
     ("timers", ["timer_wheel", "timer", "driver", "interval", "timeout"]),
-    ("api", ["allocator", "api"]),
+    ("api", ["allocator", "api", "api_list"]),
 ]
 # What the bottom layer may include.
 ALLOC_MAY_INCLUDE = {"internal.h", "alloc.h"}
