@@ -22,14 +22,12 @@ static int check_timeout(const tf_timeout *to) {
     return TF_OK;
 }
 
-/* The one place the inner future is dropped: done is set first, so no
- * path can drop it twice. */
+/* The one place the inner future is dropped; every caller checks done
+ * first, and done is set before the drop runs, so it runs once. */
 static int finish(tf_timeout *to, int result) {
     to->done = 1;
     to->result = result;
-    tf_drop_fn drop = to->drop;
-    to->drop = NULL;
-    if (drop) drop(to->state);
+    if (to->drop) to->drop(to->state);
     return result;
 }
 

@@ -91,6 +91,12 @@ static void test_entries_are_the_exported_functions(void **state) {
         void *sym = dlsym(RTLD_DEFAULT, #fn);                                \
         any_fn by_name;                                                      \
         memcpy(&by_name, &sym, sizeof by_name);                              \
+        /* The list names each function after its member, so a list  \
+         * edited on both sides (table and test) is still caught. */   \
+        char want[64];                                                       \
+        (void)snprintf(want, sizeof want, "tf_%s",                           \
+                       strcmp(#member, "version_fn") == 0 ? "version" : #member); \
+        if (strcmp(want, #fn) != 0) fail_msg("entry %d: member %s holds %s", i, #member, #fn); \
         if (at_offset != linked || linked != by_name) {                      \
             fail_msg("entry %d (%s) is not %s", i, #member, #fn);          \
         }                                                                    \
