@@ -73,7 +73,7 @@ set(DOXYGEN_QUIET YES)
 # TF_API expands to an attribute Doxygen must not read as part of the type.
 set(DOXYGEN_MACRO_EXPANSION YES)
 set(DOXYGEN_EXPAND_ONLY_PREDEF YES)
-set(DOXYGEN_PREDEFINED "TF_API=")
+set(DOXYGEN_PREDEFINED "TF_API=" "TF_EXPERIMENTAL")
 # Every public symbol documented, every parameter and return value too,
 # and any warning fails the build (after listing all of them).
 set(DOXYGEN_EXTRACT_ALL NO)

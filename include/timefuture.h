@@ -150,7 +150,8 @@ TF_API uint64_t tf_now_ns(void);
 /**
  * @brief A memory allocator the library uses for all of its allocations.
  *
- * A versioned table: set @ref tf_allocator::size to `sizeof(tf_allocator)`; fields may be
+ * A versioned table: start from ::TF_ALLOCATOR_INIT, which sets
+ * @ref tf_allocator::size to `sizeof(tf_allocator)`; fields may be
  * appended in later versions, never reordered.
  */
 typedef struct tf_allocator {
@@ -165,6 +166,11 @@ typedef struct tf_allocator {
     /** Passed unchanged to @ref alloc and @ref free. */
     void *user_data;
 } tf_allocator;
+
+/** An initializer for ::tf_allocator with the caller's functions:
+ *  `tf_allocator a = TF_ALLOCATOR_INIT(my_alloc, my_free, my_data);` */
+#define TF_ALLOCATOR_INIT(alloc, free, user_data)                              \
+    { sizeof(tf_allocator), 0, (alloc), (free), (user_data) }
 
 /**
  * @brief Route every allocation of the library through @p allocator.
@@ -203,7 +209,8 @@ typedef struct tf_waker tf_waker;
 /**
  * @brief The behaviour of a waker made by the caller (Rust's RawWakerVTable).
  *
- * A versioned, append-only table: set @ref tf_waker_vtable::size to `sizeof(tf_waker_vtable)`.
+ * A versioned, append-only table: start from ::TF_WAKER_VTABLE_INIT, which
+ * sets @ref tf_waker_vtable::size to `sizeof(tf_waker_vtable)`.
  * The table must stay valid for as long as any waker made from it lives
  * (a static table is usual). The functions may be called from any thread,
  * including the library's timer driver thread and worker threads, and must
@@ -225,6 +232,11 @@ typedef struct tf_waker_vtable {
     /** Release the reference @p data without waking. */
     void (*drop)(void *data);
 } tf_waker_vtable;
+
+/** An initializer for ::tf_waker_vtable:
+ *  `static const tf_waker_vtable vt = TF_WAKER_VTABLE_INIT(c, w, wr, d);` */
+#define TF_WAKER_VTABLE_INIT(clone, wake, wake_by_ref, drop)                   \
+    { sizeof(tf_waker_vtable), 0, (clone), (wake), (wake_by_ref), (drop) }
 
 /**
  * @brief Make a waker from the caller's data and function table.
@@ -642,7 +654,12 @@ TF_API int tf_driver_now(const tf_driver *driver, uint64_t *now_ns);
 /**
  * @brief When the driver next needs to advance.
  *
- * No timer is due before this time. It may come before the earliest
+ * The driver's wake-up target: its next event plus the slack (the
+ * driver's @ref tf_driver_options::slack_ns, or the smallest per-timer
+ * slack among the armed timers, see tf_timer_set_slack()), which is also
+ * what tf_driver_fd() is armed to. Advancing at this time fires every due
+ * timer within its tolerance and none early. Without slack, no timer is
+ * due before this time. It may come before the earliest
  * deadline (when the wheel must move timers between its levels first):
  * advancing to it then fires nothing and the next call gives a later
  * time, so "advance to the next deadline until something fires" loops
@@ -1204,6 +1221,321 @@ typedef struct tf_api_v1 {
 TF_API const void *tf_get_api(uint32_t abi_major);
 
 /** @} */
+
+#ifdef TF_EXPERIMENTAL
+/**
+ * @defgroup tf_experimental Experimental tier
+ * @brief New functions, visible only with `#define TF_EXPERIMENTAL` before
+ *        including this header.
+ *
+ * Functions land here before they join the stable ABI. They are exported
+ * in their own symbol version node (`TF_EXPERIMENTAL_1.3`), are not in the
+ * function table ::tf_api_v1, and may change or go away in any later
+ * release: a program that uses them must be rebuilt against each release
+ * (the ABI gate does not hold them to the stable rules of growth). When
+ * one becomes stable, its declaration moves out of this section under the
+ * same name, it gets an entry at the end of ::tf_api_v1, and its symbol
+ * becomes a default version in a new stable node, while the experimental
+ * version stays exported as a non-default alias of the same code, so that
+ * binaries linked against the experimental node keep running (see the
+ * design document, "The experimental tier").
+ *
+ * Since 1.3, experimental.
+ * @{
+ */
+
+/**
+ * @defgroup tf_interval Intervals
+ * @ingroup tf_experimental
+ * @brief A periodic timer future on a driver, like tokio's `Interval`.
+ *
+ * Ticks are scheduled from the first deadline: tick k is due at
+ * `first + k * period` on the driver's clock, never earlier, and never
+ * from the time the task got around to polling, so the schedule does not
+ * drift. A poll that comes a whole period or more after a tick was due has
+ * **missed** ticks; the missed-tick policy says what happens then:
+ *
+ * - ::TF_MISSED_TICK_BURST (tokio's `Burst`): every missed tick is
+ *   reported, one per poll (each poll returns ::TF_READY with 1 tick)
+ *   until the schedule has caught up with the clock; the schedule stays
+ *   `first + k * period`.
+ * - ::TF_MISSED_TICK_DELAY (tokio's `Delay`): one ::TF_READY reports the
+ *   ticks missed, and the next tick is due one period after the time it
+ *   was observed; the schedule restarts from there.
+ * - ::TF_MISSED_TICK_SKIP (tokio's `Skip`): one ::TF_READY reports the
+ *   ticks missed, and the next tick is the first `first + k * period`
+ *   after now: the schedule is kept, the missed ticks are skipped.
+ *
+ * A tick observed less than a period late is not a missed one: all
+ * policies then schedule the next at `first + (k + 1) * period`. An
+ * interval is used by one thread at a time (it is a future that one task
+ * owns); its driver must outlive it.
+ * @{
+ */
+
+/** An opaque interval. */
+typedef struct tf_interval tf_interval;
+
+/** Missed ticks are reported one per poll until caught up. */
+#define TF_MISSED_TICK_BURST 0
+/** After missed ticks, the next is one period after the late poll. */
+#define TF_MISSED_TICK_DELAY 1
+/** Missed ticks are counted and skipped; the schedule is kept. */
+#define TF_MISSED_TICK_SKIP 2
+
+/**
+ * @brief Make an interval whose first tick is due at @p first_deadline_ns.
+ * @param driver The driver (borrowed; it must outlive the interval).
+ * @param first_deadline_ns The first tick, on the driver's clock; one not
+ *        after the driver's time is due at once.
+ * @param period_ns The period, in nanoseconds.
+ * @param missed_tick_policy One of the TF_MISSED_TICK_* values.
+ * @param[out] out The interval, owned by the caller (tf_interval_free()).
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL, @p period_ns is 0 or the policy is
+ *         unknown.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @retval TF_ERANGE @p first_deadline_ns is UINT64_MAX (reserved).
+ * @retval TF_ENOMEM Out of memory.
+ * @retval TF_ETHREAD The driver's thread could not be started.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_interval_new_on(tf_driver *driver, uint64_t first_deadline_ns,
+                              uint64_t period_ns, uint32_t missed_tick_policy,
+                              tf_interval **out);
+
+/**
+ * @brief Poll an interval for its next tick.
+ *
+ * Returns ::TF_READY once the next tick's deadline has passed on the
+ * driver's clock, with the number of ticks it stands for; otherwise
+ * stores a clone of @p waker, to be woken when the tick is due, and
+ * returns ::TF_PENDING.
+ * @param interval The interval.
+ * @param waker The waker to wake at the next tick (borrowed).
+ * @param[out] ticks On ::TF_READY, the ticks that elapsed since the last
+ *        ::TF_READY (at least 1; always 1 with ::TF_MISSED_TICK_BURST). May
+ *        be NULL.
+ * @retval TF_READY A tick is due.
+ * @retval TF_PENDING Not yet; @p waker will be woken.
+ * @retval TF_ECANCELED The interval was cancelled (tf_interval_cancel()).
+ * @retval TF_ERANGE The next tick would be beyond the 64-bit clock (the
+ *         interval has ticked its last).
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p interval or @p waker is not a live handle.
+ * @par Thread safety
+ * One thread at a time per interval.
+ */
+TF_API int tf_interval_poll(tf_interval *interval, const tf_waker *waker,
+                            uint64_t *ticks);
+
+/**
+ * @brief Restart the schedule one period from the driver's now.
+ *
+ * Also re-arms a cancelled interval. The stored waker, if any, is kept.
+ * @param interval The interval.
+ * @retval TF_OK Success.
+ * @retval TF_ERANGE now + period does not fit in 64 bits.
+ * @retval TF_EINVAL @p interval is NULL.
+ * @retval TF_EHANDLE @p interval is not an interval.
+ * @retval TF_ETHREAD The driver's thread could not be started.
+ * @par Thread safety
+ * One thread at a time per interval.
+ */
+TF_API int tf_interval_reset(tf_interval *interval);
+
+/**
+ * @brief Restart the schedule at an absolute deadline: the next tick is
+ *        due at @p deadline_ns, the following ones a period apart.
+ *
+ * Also re-arms a cancelled interval.
+ * @param interval The interval.
+ * @param deadline_ns The next tick, on the driver's clock.
+ * @retval TF_OK Success.
+ * @retval TF_ERANGE @p deadline_ns is UINT64_MAX.
+ * @retval TF_EINVAL @p interval is NULL.
+ * @retval TF_EHANDLE @p interval is not an interval.
+ * @retval TF_ETHREAD The driver's thread could not be started.
+ * @par Thread safety
+ * One thread at a time per interval.
+ */
+TF_API int tf_interval_reset_at(tf_interval *interval, uint64_t deadline_ns);
+
+/**
+ * @brief Stop an interval: polls return ::TF_ECANCELED until it is reset.
+ *
+ * A stored waker is woken (on the calling thread, before the call
+ * returns), so a task awaiting the interval learns of the cancellation.
+ * @param interval The interval.
+ * @retval TF_OK Success.
+ * @retval TF_ESTATE It was cancelled already.
+ * @retval TF_EINVAL @p interval is NULL.
+ * @retval TF_EHANDLE @p interval is not an interval.
+ * @par Thread safety
+ * Any thread, but not concurrently with another call on the interval.
+ */
+TF_API int tf_interval_cancel(tf_interval *interval);
+
+/**
+ * @brief When the next tick is due.
+ * @param interval The interval.
+ * @param[out] deadline_ns The next tick's deadline on the driver's clock,
+ *        UINT64_MAX once the schedule has run past the 64-bit clock.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p interval is not an interval.
+ * @par Thread safety
+ * One thread at a time per interval.
+ */
+TF_API int tf_interval_deadline(const tf_interval *interval,
+                                uint64_t *deadline_ns);
+
+/**
+ * @brief Free an interval; a stored waker is dropped without a wake.
+ * @param interval The interval (consumed). NULL is accepted and ignored.
+ * @retval TF_OK Success.
+ * @retval TF_EHANDLE @p interval is not an interval.
+ * @par Thread safety
+ * Any thread, but no other call may use @p interval concurrently or
+ * afterwards.
+ */
+TF_API int tf_interval_free(tf_interval *interval);
+
+/** @} */
+
+/**
+ * @defgroup tf_timeout Timeouts
+ * @ingroup tf_experimental
+ * @brief A future that completes with another future's result, or with
+ *        ::TF_ETIMEDOUT when its deadline passes first.
+ *
+ * The timeout owns the inner future (a poll function, a drop function and
+ * a state, as tf_executor_spawn() takes them) and drops it exactly once:
+ * when the inner future completes, when the deadline passes, when the
+ * timeout is freed before either, or, if tf_timeout_new_on() fails, before
+ * that returns. Each poll polls the inner future **first**: a timeout
+ * whose inner future completes never reports ::TF_ETIMEDOUT, even if the
+ * deadline has passed too.
+ *
+ * To await a timeout from a C future, call tf_timeout_poll() from its poll
+ * function. To run one as a task of its own, spawn it with
+ * tf_timeout_task_poll() and tf_timeout_task_drop() and the tf_timeout as
+ * the state: `tf_executor_spawn(e, tf_timeout_task_poll,
+ * tf_timeout_task_drop, timeout)`. The executor discards a task's result,
+ * so a spawned timeout is for its side effects (the inner future's own
+ * state can record what happened); the task frees the timeout when it
+ * ends.
+ * @{
+ */
+
+/** An opaque timeout. */
+typedef struct tf_timeout tf_timeout;
+
+/**
+ * @brief Wrap a future in a timeout of @p duration_ns from the driver's
+ *        now.
+ * @param driver The driver (borrowed; it must outlive the timeout).
+ * @param duration_ns Nanoseconds from the driver's now (tf_driver_now()).
+ * @param poll The inner future's poll function.
+ * @param drop The inner future's drop function, or NULL.
+ * @param state The inner future's state, passed to @p poll and @p drop.
+ * @param[out] out The timeout, owned by the caller (tf_timeout_free(), or
+ *        the task's drop when spawned).
+ * @retval TF_OK Success; the timeout owns the inner future.
+ * @retval TF_EINVAL @p poll or @p out is NULL.
+ * @retval TF_EHANDLE @p driver is not a driver.
+ * @retval TF_ERANGE now + @p duration_ns does not fit in 64 bits.
+ * @retval TF_ENOMEM Out of memory.
+ * @retval TF_ETHREAD The driver's thread could not be started.
+ * On every error the inner future has been dropped (@p drop called once).
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timeout_new_on(tf_driver *driver, uint64_t duration_ns,
+                             tf_poll_fn poll, tf_drop_fn drop, void *state,
+                             tf_timeout **out);
+
+/**
+ * @brief Poll a timeout: the inner future first, then the deadline.
+ * @param timeout The timeout.
+ * @param waker The task's waker (borrowed), given to the inner future and
+ *        stored for the deadline.
+ * @return ::TF_PENDING while neither the inner future nor the deadline is
+ *         done; the inner future's result (::TF_READY or its own negative
+ *         status) when it completes; ::TF_ETIMEDOUT when the deadline
+ *         passed first. Once complete, every later poll returns the same
+ *         result without polling anything.
+ * @retval TF_EINVAL A pointer is NULL.
+ * @retval TF_EHANDLE @p timeout or @p waker is not a live handle.
+ * @par Thread safety
+ * One thread at a time per timeout.
+ */
+TF_API int tf_timeout_poll(tf_timeout *timeout, const tf_waker *waker);
+
+/**
+ * @brief Free a timeout, dropping the inner future if it has not been
+ *        dropped yet.
+ * @param timeout The timeout (consumed). NULL is accepted and ignored.
+ * @retval TF_OK Success.
+ * @retval TF_EHANDLE @p timeout is not a timeout.
+ * @par Thread safety
+ * Any thread, but no other call may use @p timeout concurrently or
+ * afterwards.
+ */
+TF_API int tf_timeout_free(tf_timeout *timeout);
+
+/**
+ * @brief A ::tf_poll_fn for spawning a timeout: tf_timeout_poll() on
+ *        @p state, a `tf_timeout *`.
+ * @param state The timeout.
+ * @param waker The task's waker.
+ * @return What tf_timeout_poll() returns.
+ */
+TF_API int tf_timeout_task_poll(void *state, const tf_waker *waker);
+
+/**
+ * @brief A ::tf_drop_fn for spawning a timeout: tf_timeout_free() on
+ *        @p state, a `tf_timeout *`.
+ * @param state The timeout.
+ */
+TF_API void tf_timeout_task_drop(void *state);
+
+/** @} */
+
+/**
+ * @defgroup tf_slack Per-timer slack
+ * @ingroup tf_experimental
+ * @brief How late one timer may fire, so that its driver can coalesce
+ *        wake-ups.
+ * @{
+ */
+
+/**
+ * @brief Let the driver fire @p timer up to @p slack_ns late (never early).
+ *
+ * The tolerance is rounded down to a power of two (so it never exceeds
+ * what was asked) and replaces, for this timer, the driver's own
+ * @ref tf_driver_options::slack_ns. The driver wakes at its earliest
+ * deadline plus the smallest tolerance among its armed timers, so every
+ * timer fires within its own tolerance; a timer with a large slack lets
+ * the driver sleep longer only when the other armed timers allow it too.
+ * The slack stays with the timer across resets. 0 goes back to the
+ * driver's slack.
+ * @param timer The timer.
+ * @param slack_ns The tolerance in nanoseconds.
+ * @retval TF_OK Success.
+ * @retval TF_EINVAL @p timer is NULL.
+ * @retval TF_EHANDLE @p timer is not a timer.
+ * @par Thread safety
+ * Any thread.
+ */
+TF_API int tf_timer_set_slack(tf_timer *timer, uint64_t slack_ns);
+
+/** @} */
+
+/** @} */
+#endif /* TF_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@
 /** Major version: changes only with an incompatible ABI (never, we hope). */
 #define TF_VERSION_MAJOR 1
 /** Minor version: grows when functions are added (a new version node). */
-#define TF_VERSION_MINOR 2
+#define TF_VERSION_MINOR 3
 /** Patch version: fixes that change no interface. */
 #define TF_VERSION_PATCH 0
 

@@ -17,7 +17,10 @@
 #     exported variables, every public struct starts with `uint32_t size`;
 #  3. the version script: TF_1.0 { global: tf_*; local: *; }; then nodes
 #     that each inherit the one before, none newer than TF_VERSION_MINOR,
-#     none empty;
+#     none empty; experimental nodes TF_EXPERIMENTAL_1.N, each inheriting
+#     a stable node, hold the experimental tier, which checks 4 to 6 leave
+#     out: it may change in any release (docs/design.md, "The experimental
+#     tier");
 #  4. abidiff (with -t, so the function table tf_api_v1 is compared too)
 #     of the baseline against the library: any difference fails. The
 #     message says whether the change could be accepted (an addition in a
@@ -30,14 +33,15 @@
 #
 # Adding functions (the only accepted change), step by step:
 #  a. declare them in include/timefuture.h with TF_API and document them;
-#     append their pointers at the end of tf_api_v1 (header and src/api.c);
+#     append their members at the end of tf_api_v1 (header) and one line
+#     at the end of src/api_list.h (the one list of the ABI);
 #  b. add a node to src/timefuture.map that inherits the last one:
 #        TF_1.1 { global: tf_new_function; } TF_1.0;
 #  c. raise TF_VERSION_MINOR in include/timefuture_version.h to 1;
 #  d. build with -g and run `cmake --build build --target abi-update`
 #     (this script with --update): it refuses removals, changed signatures
 #     and additions outside a new node, and rewrites abi/libtimefuture.abi;
-#  e. commit the header, api.c, the map and the baseline together.
+#  e. commit the header, src/api_list.h, the map and the baseline together.
 # A removal or a changed signature is never accepted: it needs libtimefuture
 # 2 (a new SONAME), not a new baseline.
 #
@@ -116,6 +120,15 @@ dump() {
   tool prune "$2.raw" "$2" "$headers"
 }
 
+# The experimental tier (TF_EXPERIMENTAL_* nodes) may change in any release:
+# abidiff does not compare its functions and compat ignores its symbols. The
+# rules (2.), the header (1.) and the map (3.) still cover them, and the
+# baseline records them as of its last regeneration, for reference only.
+cat > "$tmp/experimental.suppr" <<'EOF'
+[suppress_function]
+  symbol_version_regexp = ^TF_EXPERIMENTAL_
+EOF
+
 # Structs are compared by abi_tool.py compat, which allows growth at the end
 # of a versioned table; abidiff judges everything else.
 cat > "$tmp/tables.suppr" <<'EOF'
@@ -127,7 +140,7 @@ EOF
 # compat OLD NEW: succeed if NEW only adds to OLD, in new version nodes.
 compat() {
   local old=$1 new=$2 rc=0 bad=0
-  abidiff -t --suppressions "$tmp/tables.suppr" "$old" "$new" > "$tmp/compat.txt" || rc=$?
+  abidiff -t --suppressions "$tmp/tables.suppr" --suppressions "$tmp/experimental.suppr" "$old" "$new" > "$tmp/compat.txt" || rc=$?
   if [ $((rc & 3)) -ne 0 ]; then
     cat "$tmp/compat.txt" >&2
     fail_tool "abidiff failed (status $rc) comparing $old and $new"
@@ -182,10 +195,15 @@ if [ ! -f "$baseline" ]; then
   exit 0
 fi
 rc=0
-abidiff -t "$baseline" "$tmp/current.abi" > "$tmp/diff.txt" || rc=$?
+abidiff -t --suppressions "$tmp/experimental.suppr" "$baseline" "$tmp/current.abi" > "$tmp/diff.txt" || rc=$?
 [ $((rc & 3)) -eq 0 ] || { cat "$tmp/diff.txt" >&2; fail_tool "abidiff failed (status $rc)"; }
 if [ $rc -eq 0 ]; then
   say "the library matches the baseline $(basename "$baseline")"
+  # Only the experimental tier (or nothing) differs: --update still records
+  # it, so the baseline shows the experimental functions as they are now.
+  if [ $update -eq 1 ] && ! cmp -s "$baseline" "$tmp/current.abi"; then
+    candidate=$tmp/current.abi
+  fi
 else
   say "the library's ABI differs from the baseline (abidiff status $rc):"
   sed 's/^/    /' "$tmp/diff.txt"

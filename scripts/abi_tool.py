@@ -212,10 +212,31 @@ def cmd_map(args):
     if not nodes:
         return ["%s: no version node" % map_path]
     minors = []
-    for i, n in enumerate(nodes):
+    stable = [n for n in nodes if not is_experimental(n["name"])]
+    for n in nodes:
+        if not is_experimental(n["name"]):
+            continue
+        # The experimental tier: its own chain of names, each node hanging
+        # off a stable one, listing names; free to change (cmd_compat).
+        m = re.fullmatch(r"TF_EXPERIMENTAL_(\d+)\.(\d+)", n["name"])
+        if not m:
+            problems.append("node %s: experimental nodes are named TF_EXPERIMENTAL_<major>.<minor>"
+                            % n["name"])
+        elif int(m.group(1)) != ver["MAJOR"] or int(m.group(2)) > ver["MINOR"]:
+            problems.append("node %s: experimental node of another version than %d.%d"
+                            % (n["name"], ver["MAJOR"], ver["MINOR"]))
+        if n["parent"] not in [x["name"] for x in stable]:
+            problems.append("node %s: an experimental node inherits a stable node" % n["name"])
+        for pat in n["global"]:
+            if any(ch in pat for ch in "*?["):
+                problems.append("node %s: later nodes list names, not patterns (%s)" % (n["name"], pat))
+        if n["local"]:
+            problems.append("node %s: only the first node has a local: part" % n["name"])
+    for i, n in enumerate(stable):
         m = re.fullmatch(r"TF_(\d+)\.(\d+)", n["name"])
         if not m:
-            problems.append("node %s: nodes are named TF_<major>.<minor>" % n["name"])
+            problems.append("node %s: nodes are named TF_<major>.<minor> "
+                            "(or TF_EXPERIMENTAL_<major>.<minor>)" % n["name"])
             continue
         if int(m.group(1)) != ver["MAJOR"]:
             problems.append("node %s: major differs from TF_VERSION_MAJOR %d" % (n["name"], ver["MAJOR"]))
@@ -226,9 +247,9 @@ def cmd_map(args):
             if n["global"] != ["tf_*"] or n["local"] != ["*"]:
                 problems.append("node %s: the first node must be `global: tf_*; local: *;`" % n["name"])
         else:
-            if n["parent"] != nodes[i - 1]["name"]:
+            if n["parent"] != stable[i - 1]["name"]:
                 problems.append("node %s: must inherit from the node before it, %s"
-                                % (n["name"], nodes[i - 1]["name"]))
+                                % (n["name"], stable[i - 1]["name"]))
             for pat in n["global"]:
                 if any(ch in pat for ch in "*?["):
                     problems.append("node %s: later nodes list names, not patterns (%s)" % (n["name"], pat))
@@ -236,10 +257,10 @@ def cmd_map(args):
                 problems.append("node %s: only the first node has a local: part" % n["name"])
     if minors != sorted(set(minors)):
         problems.append("version nodes must have strictly increasing minor numbers: %s"
-                        % ", ".join(n["name"] for n in nodes))
+                        % ", ".join(n["name"] for n in stable))
     if minors and minors[-1] > ver["MINOR"]:
         problems.append("node %s is newer than the library version %d.%d: raise TF_VERSION_MINOR"
-                        % (nodes[-1]["name"], ver["MAJOR"], ver["MINOR"]))
+                        % (stable[-1]["name"], ver["MAJOR"], ver["MINOR"]))
     c = Corpus(abi_path)
     names = [n["name"] for n in nodes]
     used = {}
@@ -258,18 +279,28 @@ def cmd_map(args):
     return problems
 
 
+def is_experimental(version):
+    """Symbols of the experimental tier (TF_EXPERIMENTAL_* nodes) may change
+    or go in any release: the stable rules of growth do not hold them."""
+    return (version or "").startswith("TF_EXPERIMENTAL_")
+
+
 def cmd_compat(args):
     old, new = Corpus(args[0]), Corpus(args[1])
     problems = []
     if old.soname != new.soname:
         problems.append("SONAME changed from %r to %r" % (old.soname, new.soname))
-    old_versions = set(old.symbols.values())
+    old_versions = set(v for v in old.symbols.values() if not is_experimental(v))
     for sym, v in sorted(old.symbols.items()):
+        if is_experimental(v):
+            continue  # may be changed, removed or made stable
         if sym not in new.symbols:
             problems.append("%s@%s: removed" % (sym, v))
         elif new.symbols[sym] != v:
             problems.append("%s: version changed from %s to %s" % (sym, v, new.symbols[sym]))
     for sym, v in sorted(new.symbols.items()):
+        if is_experimental(v):
+            continue
         if sym not in old.symbols and v in old_versions:
             problems.append("%s: added to the existing version node %s; new symbols need a new "
                             "node (TF_1.N { global: %s; } TF_1.N-1;)" % (sym, v, sym))
@@ -290,7 +321,8 @@ def cmd_compat(args):
         osize, nsize = int(rec.get("size-in-bits", "0")), int(nrec.get("size-in-bits", "0"))
         if nsize < osize:
             problems.append("struct %s: shrank" % name)
-        elif nsize > osize and not set(new.symbols.values()) - old_versions:
+        elif nsize > osize and not {v for v in new.symbols.values()
+                                    if not is_experimental(v)} - old_versions:
             # A caller must be able to tell from the version whether the new
             # members exist, so growth comes with a new node like any addition.
             problems.append("struct %s: grew, but the library has no new version node" % name)

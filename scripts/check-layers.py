@@ -26,8 +26,8 @@ LAYERS = [
     ("allocation", ["alloc"]),
     ("system", ["thread", "fork", "pool"]),
     ("executor", ["parker", "waker", "task", "queue", "executor", "block_on"]),
-    ("timers", ["timer_wheel", "timer", "driver"]),
-    ("api", ["allocator", "api"]),
+    ("timers", ["timer_wheel", "timer", "driver", "interval", "timeout"]),
+    ("api", ["allocator", "api", "api_list"]),
 ]
 # What the bottom layer may include.
 ALLOC_MAY_INCLUDE = {"internal.h", "alloc.h"}

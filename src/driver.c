@@ -87,6 +87,36 @@ uint64_t tf__driver_clock(const tf_driver *d) {
     }
 }
 
+/* The smallest tolerance among the armed timers (UINT64_MAX: none armed).
+ * Only the earliest deadline decides when to wake, but the wheel cannot say
+ * which timer that is without a scan, so the driver assumes the least
+ * tolerant timer may be the earliest: never late for any timer. */
+static uint64_t tolerance_locked(const tf_driver *d) {
+    uint64_t tol = d->slack_count[0] ? d->slack_ns : UINT64_MAX;
+    if (d->slack_mask) {
+        uint64_t own = UINT64_C(1) << __builtin_ctzll(d->slack_mask);
+        if (own < tol) tol = own;
+    }
+    return tol;
+}
+
+uint64_t tf__driver_target_locked(tf_driver *d) {
+    uint64_t next = tf__wheel_next(&d->wheel);
+    if (next == UINT64_MAX) return UINT64_MAX;
+    uint64_t tol = tolerance_locked(d);
+    /* A cascade with no armed timer left cannot happen, but stay exact. */
+    return sat_add(next, tol == UINT64_MAX ? 0 : tol);
+}
+
+static void count_slack(tf_driver *d, const struct tf_timer *t, int filed) {
+    unsigned c = t->reserved;
+    if (filed) {
+        if (d->slack_count[c]++ == 0 && c) d->slack_mask |= UINT64_C(1) << (c - 1);
+    } else {
+        if (--d->slack_count[c] == 0 && c) d->slack_mask &= ~(UINT64_C(1) << (c - 1));
+    }
+}
+
 /* Arms the timerfd to when (absolute, on its clock); UINT64_MAX disarms. */
 static void set_tfd(int tfd, uint64_t when) {
     struct itimerspec its = {{0, 0}, {0, 0}};
@@ -200,6 +230,7 @@ static uint64_t fire_due_locked(tf_driver *d, uint64_t now) {
     uint64_t n = 0;
     for (struct tf_timer *t = fired; t; t = t->next) {
         atomic_store_explicit(&t->state, TF_TIMER_FIRING, memory_order_relaxed);
+        count_slack(d, t, 0); /* out of the wheel */
         n++;
     }
     d->firing = 1;
@@ -261,9 +292,10 @@ static void *driver_main(void *arg) {
             d->sync_done = sync;
             pthread_cond_broadcast(&d->fire_done);
         }
-        uint64_t until = sat_add(tf__wheel_next(&d->wheel), d->slack_ns);
+        uint64_t until = tf__driver_target_locked(d);
         d->sleep_until = until;
         thread_sleep_locked(d, hooked ? UINT64_MAX : until);
+        d->wakeups++;
     }
     d->sleep_until = UINT64_MAX;
     pthread_cond_broadcast(&d->fire_done); /* syncs waiting see stopping */
@@ -337,7 +369,7 @@ static void atfork_child(void) {
         }
         if (d->efd >= 0) renew_fd(&d->efd, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
         if (d->mode == TF_DRIVER_MODE_HOST) {
-            retarget_locked(d, sat_add(tf__wheel_next(&d->wheel), d->slack_ns));
+            retarget_locked(d, tf__driver_target_locked(d));
         } else {
             d->sleep_until = UINT64_MAX;
         }
@@ -398,9 +430,45 @@ int tf__driver_ensure_locked(tf_driver *d) {
 
 int tf__driver_arm_locked(tf_driver *d, struct tf_timer *t) {
     if (tf__wheel_insert(&d->wheel, t)) return 1;
-    uint64_t due = sat_add(t->deadline, d->slack_ns);
+    uint64_t before = tolerance_locked(d);
+    count_slack(d, t, 1);
+    uint64_t tol = tolerance_locked(d);
+    uint64_t due = sat_add(t->deadline, tol);
+    /* A less tolerant timer may bring the wake-up of an earlier one
+     * forward too. (0: a batch fires, the next look is now anyway.) */
+    if (tol < before && d->sleep_until != 0) {
+        uint64_t all = tf__driver_target_locked(d);
+        if (all < due) due = all;
+    }
     if (due < d->sleep_until) retarget_locked(d, due);
     return 0;
+}
+
+void tf__driver_unfile_locked(tf_driver *d, struct tf_timer *t) {
+    tf__wheel_remove(&d->wheel, t);
+    count_slack(d, t, 0);
+}
+
+void tf__driver_set_slack_locked(tf_driver *d, struct tf_timer *t, uint16_t c) {
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) != TF_TIMER_ARMED) {
+        t->reserved = c; /* counted when it is filed again */
+        return;
+    }
+    uint64_t before = tolerance_locked(d);
+    count_slack(d, t, 0);
+    t->reserved = c;
+    count_slack(d, t, 1);
+    if (tolerance_locked(d) < before && d->sleep_until != 0) {
+        uint64_t due = tf__driver_target_locked(d);
+        if (due < d->sleep_until) retarget_locked(d, due);
+    }
+}
+
+uint64_t tf__driver_wakeups(tf_driver *d) {
+    pthread_mutex_lock(&d->lock);
+    uint64_t n = d->wakeups;
+    pthread_mutex_unlock(&d->lock);
+    return n;
 }
 
 int tf__timer_state_firing(uint8_t st) {
@@ -589,7 +657,10 @@ int tf_driver_next_deadline(tf_driver *d, uint64_t *deadline_ns) {
     if (rc) return rc;
     if (!deadline_ns) return TF_EINVAL;
     pthread_mutex_lock(&d->lock);
-    *deadline_ns = tf__wheel_next(&d->wheel);
+    /* The wake-up target, slack included: a host that advances at this
+     * time fires every timer within its tolerance, and what tf_driver_fd()
+     * is armed to. */
+    *deadline_ns = tf__driver_target_locked(d);
     pthread_mutex_unlock(&d->lock);
     return TF_OK;
 }
@@ -623,7 +694,7 @@ int tf_driver_advance(tf_driver *d, uint64_t now_ns, uint64_t *fired) {
     uint64_t n = fire_due_locked(d, now_ns);
     tls_firing = outer;
     d->advancing--;
-    retarget_locked(d, sat_add(tf__wheel_next(&d->wheel), d->slack_ns));
+    retarget_locked(d, tf__driver_target_locked(d));
     pthread_mutex_unlock(&d->lock);
     if (fired) *fired = n;
     return TF_OK;

@@ -38,6 +38,16 @@ struct tf_driver {
      * (less the slack) must move it. 0 while a batch fires. */
     uint64_t sleep_until;
     uint64_t slack_ns;
+    /* Armed timers (those in the wheel) per tolerance class, for
+     * per-timer slack without knowing the wheel's order: [0] counts the
+     * timers that take the driver's slack_ns, [1 + e] those whose own
+     * slack is 2^e ns (tf_timer_set_slack). slack_mask has bit e set while
+     * [1 + e] is not 0. The driver wakes at its next event plus the
+     * smallest tolerance counted (tf__driver_target_locked). */
+    uint64_t slack_mask;
+    uint64_t slack_count[65];
+    /* Wake-ups of the thread (thread mode), for bench_slack. */
+    uint64_t wakeups;
     uint64_t advanced_to;       /* host mode: the time of the last advance */
     _Atomic uint64_t manual_now; /* TF_CLOCK_MANUAL */
     int tfd;              /* timerfd (host mode on a real clock; fd_wait) */
@@ -61,6 +71,18 @@ int tf__driver_ensure_locked(tf_driver *d);
  * now fires first. Returns 1 if the deadline has passed already (not
  * filed). */
 int tf__driver_arm_locked(tf_driver *d, struct tf_timer *t);
+/* Under the lock: take an ARMED timer out of the wheel (and out of the
+ * slack counts). */
+void tf__driver_unfile_locked(tf_driver *d, struct tf_timer *t);
+/* Under the lock: when the driver must next look at its wheel: the next
+ * event plus the smallest tolerance among the armed timers; UINT64_MAX
+ * when none is armed. */
+uint64_t tf__driver_target_locked(tf_driver *d);
+/* Under the lock: give t the slack class c (0: the driver's slack; 1 + e:
+ * 2^e ns), moving the wake-up earlier if that needs it. */
+void tf__driver_set_slack_locked(tf_driver *d, struct tf_timer *t, uint16_t c);
+/* Test and bench accessor: wake-ups of d's thread so far. */
+uint64_t tf__driver_wakeups(tf_driver *d);
 /* Under the lock: wait until t is not part of a batch being fired (unless
  * the caller is the thread firing d's batch). Returns 1 if it is. */
 int tf__driver_wait_not_firing_locked(tf_driver *d, struct tf_timer *t);

@@ -20,6 +20,8 @@ enum {
     TF_MAGIC_TIMER = 0x71e4,
     TF_MAGIC_EXECUTOR = 0x4e8c,
     TF_MAGIC_DRIVER = 0x6d21,
+    TF_MAGIC_INTERVAL = 0x1a7e,
+    TF_MAGIC_TIMEOUT = 0x70e7,
     TF_MAGIC_DEAD = 0xdead,
 };
 

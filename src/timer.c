@@ -87,7 +87,7 @@ int tf_timer_driver(const tf_timer *t, tf_driver **out) {
 /* Under the lock, for an ARMED timer whose deadline has passed before the
  * driver got to it: fire it here. Returns the waker to drop. */
 static tf_waker *fire_now_locked(tf_driver *d, tf_timer *t) {
-    tf__wheel_remove(&d->wheel, t);
+    tf__driver_unfile_locked(d, t);
     atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
     tf_waker *w = t->waker;
     t->waker = NULL;
@@ -175,7 +175,7 @@ int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
         pthread_mutex_unlock(&d->lock);
         return TF_OK;
     }
-    if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
+    if (st == TF_TIMER_ARMED) tf__driver_unfile_locked(d, t);
     __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
     if (tf__driver_arm_locked(d, t)) {
@@ -211,7 +211,7 @@ int tf_timer_cancel(tf_timer *t) {
         t->waker = NULL;
         rc = TF_OK;
     } else if (st == TF_TIMER_ARMED) {
-        tf__wheel_remove(&d->wheel, t);
+        tf__driver_unfile_locked(d, t);
         atomic_store(&t->state, TF_TIMER_CANCELLED);
         wake = t->waker;
         t->waker = NULL;
@@ -224,6 +224,19 @@ int tf_timer_cancel(tf_timer *t) {
      * gets TF_ECANCELED. */
     if (wake) tf_waker_wake(wake);
     return rc;
+}
+
+int tf_timer_set_slack(tf_timer *t, uint64_t slack_ns) {
+    int rc = check_timer(t);
+    if (rc) return rc;
+    /* 16 bits hold a class, not 64 of nanoseconds: the largest power of
+     * two not above the request, so the tolerance is never exceeded. */
+    uint16_t c = slack_ns ? (uint16_t)(64 - __builtin_clzll(slack_ns)) : 0;
+    tf_driver *d = tf__driver_of(t);
+    pthread_mutex_lock(&d->lock);
+    tf__driver_set_slack_locked(d, t, c);
+    pthread_mutex_unlock(&d->lock);
+    return TF_OK;
 }
 
 int tf_timer_peek(const tf_timer *t) {
@@ -278,7 +291,7 @@ int tf_timer_free(tf_timer *t) {
         t->magic = TF_MAGIC_DEAD;
         atomic_store(&t->state, TF_TIMER_FIRING_FREE);
     } else {
-        if (st == TF_TIMER_ARMED) tf__wheel_remove(&d->wheel, t);
+        if (st == TF_TIMER_ARMED) tf__driver_unfile_locked(d, t);
         tf__timer_release(d, t);
     }
     pthread_mutex_unlock(&d->lock);

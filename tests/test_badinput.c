@@ -128,7 +128,7 @@ static void fa_free(void *ud, void *p) {
 
 static void test_set_allocator(void **state) {
     (void)state;
-    tf_allocator a = {sizeof(tf_allocator), 0, fa_alloc, fa_free, NULL};
+    tf_allocator a = TF_ALLOCATOR_INIT(fa_alloc, fa_free, NULL);
     tf_allocator bad = a;
     bad.size = sizeof(tf_allocator) - 1;
     assert_int_equal(tf_set_allocator(&bad), TF_EINVAL);

@@ -70,8 +70,8 @@ static void st_wake(void *d) {
 }
 static void st_wake_by_ref(void *d) { stamp_note(d); }
 static void st_drop(void *d) { atomic_fetch_sub(&((stamp *)d)->refs, 1); }
-static const tf_waker_vtable st_vt = {sizeof(tf_waker_vtable), 0, st_clone,
-                                      st_wake, st_wake_by_ref, st_drop};
+static const tf_waker_vtable st_vt = TF_WAKER_VTABLE_INIT(st_clone,
+                                      st_wake, st_wake_by_ref, st_drop);
 
 static void log_init(stamp_log *l, int cap) {
     pthread_mutex_init(&l->lock, NULL);

@@ -55,9 +55,9 @@ static void calling_release(void *data) {
 
 static void calling_wake_by_ref(void *data) { (void)data; }
 
-static const tf_waker_vtable calling_vtable = {
-    sizeof(tf_waker_vtable), 0, calling_clone, calling_release,
-    calling_wake_by_ref, calling_release};
+static const tf_waker_vtable calling_vtable = TF_WAKER_VTABLE_INIT(
+    calling_clone, calling_release,
+    calling_wake_by_ref, calling_release);
 
 static void test_caller_clone_runs_outside_the_library_locks(void **state) {
     (void)state;
@@ -104,7 +104,7 @@ static void q_free(void *ud, void *p) {
 
 static int quarantine_setup(void **state) {
     (void)state;
-    static const tf_allocator a = {sizeof(tf_allocator), 0, q_alloc, q_free, NULL};
+    static const tf_allocator a = TF_ALLOCATOR_INIT(q_alloc, q_free, NULL);
     quarantined = 0;
     return tf_set_allocator(&a) == TF_OK ? 0 : -1;
 }
@@ -254,9 +254,9 @@ static void resetting_drop(void *data) {
     atomic_fetch_sub(&((resetting_waker *)data)->refs, 1);
 }
 
-static const tf_waker_vtable resetting_vtable = {
-    sizeof(tf_waker_vtable), 0, resetting_clone, resetting_wake,
-    resetting_wake_by_ref, resetting_drop};
+static const tf_waker_vtable resetting_vtable = TF_WAKER_VTABLE_INIT(
+    resetting_clone, resetting_wake,
+    resetting_wake_by_ref, resetting_drop);
 
 static void test_reset_into_the_past_from_its_own_wake_fires(void **state) {
     (void)state;
@@ -315,8 +315,8 @@ static void gate_wake_by_ref(void *data) { (void)data; }
 
 static void gate_drop(void *data) { atomic_fetch_sub(&((gate *)data)->refs, 1); }
 
-static const tf_waker_vtable gate_vtable = {sizeof(tf_waker_vtable), 0, gate_clone,
-                                            gate_wake, gate_wake_by_ref, gate_drop};
+static const tf_waker_vtable gate_vtable = TF_WAKER_VTABLE_INIT(gate_clone,
+                                            gate_wake, gate_wake_by_ref, gate_drop);
 
 /* Waits (with a hang guard) until *flag is set under lock/cond. */
 static int wait_flag(pthread_mutex_t *lock, pthread_cond_t *cond, const int *flag, int ms) {
@@ -378,8 +378,8 @@ static void pair_wake(void *data) {
 
 static void pair_drop(void *data) { atomic_fetch_sub(&((pair *)data)->refs, 1); }
 
-static const tf_waker_vtable pair_vtable = {sizeof(tf_waker_vtable), 0, pair_clone,
-                                            pair_wake, gate_wake_by_ref, pair_drop};
+static const tf_waker_vtable pair_vtable = TF_WAKER_VTABLE_INIT(pair_clone,
+                                            pair_wake, gate_wake_by_ref, pair_drop);
 
 /* Fires `first` and `second` in one batch; the first's wake runs act on
  * the second, then the main thread runs main_call on it (which must wait

@@ -8,6 +8,7 @@
  * the sanitizer runs leave out.)
  *
  * Built against the static library: it uses tf__set_thread_create_hook. */
+#define TF_EXPERIMENTAL /* tf_timer_set_slack */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -82,8 +83,8 @@ static void sc_wake(void *p) {
     if (s->action) s->action(s);
 }
 static void sc_drop(void *p) { atomic_fetch_add(&((script *)p)->drops, 1); }
-static const tf_waker_vtable sc_vtable = {sizeof(tf_waker_vtable), 0, sc_clone, sc_wake,
-                                          sc_wake, sc_drop};
+static const tf_waker_vtable sc_vtable = TF_WAKER_VTABLE_INIT(sc_clone, sc_wake,
+                                          sc_wake, sc_drop);
 
 /* Polls t with a waker for s (the timer keeps its own clone). */
 static int poll_with(tf_timer *t, script *s) {
@@ -614,7 +615,7 @@ out:
 
 static void test_allocation_faults(void **state) {
     (void)state;
-    tf_allocator al = {sizeof al, 0, f_alloc, f_free, NULL};
+    tf_allocator al = TF_ALLOCATOR_INIT(f_alloc, f_free, NULL);
     assert_int_equal(tf_set_allocator(&al), TF_OK);
     atomic_store(&fail_at, 0);
     atomic_store(&attempts, 0);
@@ -681,6 +682,123 @@ static void test_host_mode_creates_no_thread(void **state) {
     assert_int_equal(tf_driver_free(m), TF_OK);
 }
 
+/* --- per-timer slack (experimental) -------------------------------------- */
+
+/* A waker that records the driver's time at its wake. */
+typedef struct stamp {
+    tf_driver *d;
+    uint64_t woken_at;
+    int wakes;
+} stamp;
+static void *st_clone(void *p) { return p; }
+static void st_wake_by_ref(void *p) {
+    stamp *s = p;
+    s->wakes++;
+    (void)tf_driver_now(s->d, &s->woken_at);
+}
+static void st_drop(void *p) { (void)p; }
+static const tf_waker_vtable stamp_vt =
+    TF_WAKER_VTABLE_INIT(st_clone, st_wake_by_ref, st_wake_by_ref, st_drop);
+
+/* A host on a manual clock that always advances to tf_driver_next_deadline
+ * (the driver's wake-up target): with slack, every timer fires no earlier
+ * than its deadline and no later than deadline + its own slack (rounded
+ * down to a power of two), timers without slack exactly on time, and the
+ * host advances fewer times than without slack. Returns the advances. */
+static uint64_t run_slack(uint64_t slack, int mixed) {
+    enum { N = 2000 };
+    tf_driver *d = manual_driver(0);
+    static tf_timer *t[N];
+    static stamp st[N];
+    uint64_t tol[N];
+    for (int i = 0; i < N; i++) {
+        /* Deadlines 1 us to 2 ms, scrambled. */
+        uint64_t dl = 1000 + (uint64_t)((i * 7919) % N) * 1000;
+        assert_int_equal(tf_timer_new_at_on(d, dl, &t[i]), TF_OK);
+        uint64_t own = mixed && i % 3 == 0 ? 0 : slack;
+        if (own) assert_int_equal(tf_timer_set_slack(t[i], own), TF_OK);
+        /* The largest power of two not above the request. */
+        tol[i] = own ? UINT64_C(1) << (63 - __builtin_clzll(own)) : 0;
+        assert_true(tol[i] <= own);
+        st[i] = (stamp){d, 0, 0};
+        tf_waker *w = NULL;
+        assert_int_equal(tf_waker_new(&stamp_vt, &st[i], &w), TF_OK);
+        assert_int_equal(tf_timer_poll(t[i], w), TF_PENDING);
+        assert_int_equal(tf_waker_drop(w), TF_OK);
+    }
+    uint64_t next = 0, advances = 0;
+    while (tf_driver_next_deadline(d, &next) == TF_OK && next != UINT64_MAX) {
+        assert_int_equal(tf_driver_advance(d, next, NULL), TF_OK);
+        advances++;
+    }
+    for (int i = 0; i < N; i++) {
+        uint64_t dl = 0;
+        assert_int_equal(tf_timer_deadline(t[i], &dl), TF_OK);
+        assert_int_equal(st[i].wakes, 1);
+        assert_true(st[i].woken_at >= dl);           /* never early */
+        assert_true(st[i].woken_at <= dl + tol[i]);  /* within its slack */
+        assert_int_equal(tf_timer_free(t[i]), TF_OK);
+    }
+    assert_int_equal(tf_driver_free(d), TF_OK);
+    return advances;
+}
+
+static void test_timer_slack(void **state) {
+    (void)state;
+    uint64_t exact = run_slack(0, 0);
+    uint64_t slack = run_slack(100 * US, 0);
+    uint64_t mixed = run_slack(100 * US, 1);
+    assert_true(slack < exact / 4); /* 64 us windows over 1 us spacing */
+    assert_true(mixed >= slack);    /* the exact timers keep their times */
+    /* Bad input; and 0 hands the timer back to the driver's slack. */
+    uint64_t junk[8] = {0};
+    assert_int_equal(tf_timer_set_slack(NULL, 1), TF_EINVAL);
+    assert_int_equal(tf_timer_set_slack((tf_timer *)junk, 1), TF_EHANDLE);
+    tf_driver *d = manual_driver(0);
+    tf_timer *a = NULL, *b = NULL;
+    assert_int_equal(tf_timer_new_at_on(d, 1000, &a), TF_OK);
+    assert_int_equal(tf_timer_set_slack(a, 4096), TF_OK);
+    uint64_t next = 0;
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 1000 + 4096);
+    /* A less tolerant timer, later, brings the wake-up forward. */
+    assert_int_equal(tf_timer_new_at_on(d, 3000, &b), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 1000);
+    assert_int_equal(tf_timer_set_slack(b, UINT64_MAX), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 1000 + 4096);
+    assert_int_equal(tf_timer_set_slack(a, 0), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 1000);
+    /* Cancelled and re-armed: the counts follow. */
+    assert_int_equal(tf_timer_cancel(a), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 3000 + (UINT64_C(1) << 63));
+    assert_int_equal(tf_timer_set_slack(b, 512), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 3000 + 512);
+    assert_int_equal(tf_timer_reset_at(a, 2000), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 2000);
+    assert_int_equal(tf_timer_free(a), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 3000 + 512);
+    assert_int_equal(tf_timer_free(b), TF_OK);
+    /* A timer that fired leaves the counts: a later slack timer alone
+     * coalesces again. */
+    assert_int_equal(tf_timer_new_at_on(d, 4000, &a), TF_OK);
+    assert_int_equal(tf_driver_advance(d, 4000, NULL), TF_OK);
+    assert_int_equal(tf_timer_peek(a), TF_READY);
+    assert_int_equal(tf_timer_new_at_on(d, 5000, &b), TF_OK);
+    assert_int_equal(tf_timer_set_slack(b, 1024), TF_OK);
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, 5000 + 1024);
+    assert_int_equal(tf_timer_free(a), TF_OK);
+    assert_int_equal(tf_timer_free(b), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_arguments),
@@ -696,6 +814,7 @@ int main(void) {
         cmocka_unit_test(test_drivers_in_parallel),
         cmocka_unit_test(test_allocation_faults),
         cmocka_unit_test(test_host_mode_creates_no_thread),
+        cmocka_unit_test(test_timer_slack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

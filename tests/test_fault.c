@@ -73,8 +73,8 @@ static void fa_free(void *ud, void *p) {
     free(p);
 }
 
-static const tf_allocator fa_table = {sizeof(tf_allocator), 0, fa_alloc,
-                                      fa_free, NULL};
+static const tf_allocator fa_table = TF_ALLOCATOR_INIT(fa_alloc,
+                                      fa_free, NULL);
 
 static void fa_reset(long fail_at, unsigned rate) {
     atomic_store(&fa.attempts, 0);
@@ -143,9 +143,8 @@ static void relay_wake(void *d) {
 }
 static void relay_drop(void *d) { atomic_fetch_sub(&((relay *)d)->refs, 1); }
 
-static const tf_waker_vtable relay_vt = {sizeof(tf_waker_vtable), 0,
-                                         relay_clone, relay_wake,
-                                         relay_wake_by_ref, relay_drop};
+static const tf_waker_vtable relay_vt = TF_WAKER_VTABLE_INIT(relay_clone, relay_wake,
+                                         relay_wake_by_ref, relay_drop);
 
 /* A C task that arms a timer, waits for it (through its own waker, or
  * through a relay waker) and completes. */
@@ -253,9 +252,8 @@ static void plain_drop(void *d) {
     (void)d;
     atomic_fetch_sub(&plain_refs, 1);
 }
-static const tf_waker_vtable plain_vt = {sizeof(tf_waker_vtable), 0,
-                                         plain_clone, plain_wake,
-                                         plain_wake_by_ref, plain_drop};
+static const tf_waker_vtable plain_vt = TF_WAKER_VTABLE_INIT(plain_clone, plain_wake,
+                                         plain_wake_by_ref, plain_drop);
 
 enum { C_TASKS = 70, POOL_TASKS = 150, EXTERNALS = 5, LOOSE_TIMERS = 40 };
 

@@ -345,8 +345,8 @@ static void blk_wake_by_ref(void *d) {
 }
 static void blk_wake(void *d) { blk_wake_by_ref(d); }
 static void blk_drop(void *d) { (void)d; }
-static const tf_waker_vtable blk_vt = {sizeof(tf_waker_vtable), 0, blk_clone,
-                                       blk_wake, blk_wake_by_ref, blk_drop};
+static const tf_waker_vtable blk_vt = TF_WAKER_VTABLE_INIT(blk_clone,
+                                       blk_wake, blk_wake_by_ref, blk_drop);
 
 static tf_timer *batch_timer, *batch_other;
 
@@ -426,8 +426,8 @@ static void blk_free(void *ud, void *p) {
     (void)ud;
     free(p);
 }
-static const tf_allocator blk_allocator = {sizeof(tf_allocator), 0, blk_alloc,
-                                           blk_free, NULL};
+static const tf_allocator blk_allocator = TF_ALLOCATOR_INIT(blk_alloc,
+                                           blk_free, NULL);
 
 static struct {
     tf_executor *e;

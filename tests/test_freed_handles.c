@@ -33,8 +33,8 @@ static void keep_free(void *ud, void *p) {
     if (n_kept < KEPT_MAX) kept[n_kept++] = p;
     else free(p);
 }
-static const tf_allocator keeping = {sizeof(tf_allocator), 0, keep_alloc,
-                                     keep_free, NULL};
+static const tf_allocator keeping = TF_ALLOCATOR_INIT(keep_alloc,
+                                     keep_free, NULL);
 
 static int setup(void **state) {
     (void)state;
@@ -74,8 +74,8 @@ static void test_freed_executor_refused(void **state) {
 static void *w_clone(void *d) { return d; }
 static void w_wake(void *d) { (void)d; }
 static void w_drop(void *d) { (void)d; }
-static const tf_waker_vtable w_vt = {sizeof(tf_waker_vtable), 0, w_clone,
-                                     w_wake, w_wake, w_drop};
+static const tf_waker_vtable w_vt = TF_WAKER_VTABLE_INIT(w_clone,
+                                     w_wake, w_wake, w_drop);
 
 static void test_freed_custom_waker_refused(void **state) {
     (void)state;

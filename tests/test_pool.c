@@ -46,7 +46,7 @@ static void ca_free(void *ud, void *p) {
 static int setup(void **state) {
     (void)state;
     memset(&ca, 0, sizeof(ca));
-    tf_allocator a = {sizeof(tf_allocator), 0, ca_alloc, ca_free, NULL};
+    tf_allocator a = TF_ALLOCATOR_INIT(ca_alloc, ca_free, NULL);
     return tf_set_allocator(&a) == TF_OK ? 0 : -1;
 }
 

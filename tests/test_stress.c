@@ -76,8 +76,8 @@ static void count_free(void *ud, void *p) {
     atomic_fetch_add_explicit(&n_free, 1, memory_order_relaxed);
     free(p);
 }
-static const tf_allocator counting = {sizeof(tf_allocator), 0, count_alloc,
-                                      count_free, NULL};
+static const tf_allocator counting = TF_ALLOCATOR_INIT(count_alloc,
+                                      count_free, NULL);
 
 static int setup(void **state) {
     (void)state;
@@ -378,8 +378,8 @@ static void tk_drop(void *d) {
     atomic_fetch_add(&t->drops, 1);
     atomic_fetch_sub(&t->refs, 1);
 }
-static const tf_waker_vtable tk_vt = {sizeof(tf_waker_vtable), 0, tk_clone,
-                                      tk_wake, tk_wake_by_ref, tk_drop};
+static const tf_waker_vtable tk_vt = TF_WAKER_VTABLE_INIT(tk_clone,
+                                      tk_wake, tk_wake_by_ref, tk_drop);
 
 /* Polls t with a fresh waker for tk (the timer keeps a clone). */
 static int tk_poll(tf_timer *t, ticket *tk) {
@@ -602,8 +602,8 @@ static void bc_wake_by_ref(void *d) {
 }
 static void bc_wake(void *d) { bc_wake_by_ref(d); }
 static void bc_drop(void *d) { (void)d; }
-static const tf_waker_vtable bc_vt = {sizeof(tf_waker_vtable), 0, bc_clone,
-                                      bc_wake, bc_wake_by_ref, bc_drop};
+static const tf_waker_vtable bc_vt = TF_WAKER_VTABLE_INIT(bc_clone,
+                                      bc_wake, bc_wake_by_ref, bc_drop);
 
 /* Under the test clock (fake_clock.h): every round gets exactly the batch
  * it sets up, whatever the machine's load, and each periodic re-arm fires

@@ -256,8 +256,8 @@ static void ord_wake_by_ref(void *d) {
 }
 static void ord_wake(void *d) { ord_wake_by_ref(d); }
 static void ord_drop(void *d) { (void)d; }
-static const tf_waker_vtable ord_vt = {sizeof(tf_waker_vtable), 0, ord_clone,
-                                       ord_wake, ord_wake_by_ref, ord_drop};
+static const tf_waker_vtable ord_vt = TF_WAKER_VTABLE_INIT(ord_clone,
+                                       ord_wake, ord_wake_by_ref, ord_drop);
 
 static void test_equal_deadlines_fire_in_arming_order(void **state) {
     (void)state;
@@ -314,8 +314,8 @@ static void sp_wake_by_ref(void *d) {
 }
 static void sp_wake(void *d) { sp_wake_by_ref(d); }
 static void sp_drop(void *d) { (void)d; }
-static const tf_waker_vtable sp_vt = {sizeof(tf_waker_vtable), 0, sp_clone,
-                                      sp_wake, sp_wake_by_ref, sp_drop};
+static const tf_waker_vtable sp_vt = TF_WAKER_VTABLE_INIT(sp_clone,
+                                      sp_wake, sp_wake_by_ref, sp_drop);
 
 static void test_many_timers_none_early(void **state) {
     (void)state;

@@ -251,8 +251,8 @@ static void ra_wake_by_ref(void *d) {
 }
 static void ra_wake(void *d) { ra_wake_by_ref(d); }
 static void ra_drop(void *d) { (void)d; }
-static const tf_waker_vtable ra_vt = {sizeof(tf_waker_vtable), 0, ra_clone,
-                                      ra_wake, ra_wake_by_ref, ra_drop};
+static const tf_waker_vtable ra_vt = TF_WAKER_VTABLE_INIT(ra_clone,
+                                      ra_wake, ra_wake_by_ref, ra_drop);
 
 static void rearm_case(int64_t offset, int with_waker) {
     uint64_t d = fake_clock_now() + 10 * UINT64_C(65536) + 3;
@@ -332,8 +332,8 @@ static void sf_wake_by_ref(void *d) {
 }
 static void sf_wake(void *d) { sf_wake_by_ref(d); }
 static void sf_drop(void *d) { (void)d; }
-static const tf_waker_vtable sf_vt = {sizeof(tf_waker_vtable), 0, sf_clone,
-                                      sf_wake, sf_wake_by_ref, sf_drop};
+static const tf_waker_vtable sf_vt = TF_WAKER_VTABLE_INIT(sf_clone,
+                                      sf_wake, sf_wake_by_ref, sf_drop);
 
 static void test_free_from_own_batch(void **state) {
     (void)state;

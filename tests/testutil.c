@@ -35,8 +35,8 @@ static void cw_drop(void *data) {
     atomic_fetch_sub(&c->refs, 1);
 }
 
-const tf_waker_vtable cw_vtable = {sizeof(tf_waker_vtable), 0, cw_clone,
-                                   cw_wake, cw_wake_by_ref, cw_drop};
+const tf_waker_vtable cw_vtable = TF_WAKER_VTABLE_INIT(cw_clone,
+                                   cw_wake, cw_wake_by_ref, cw_drop);
 
 void cw_init(counting_waker *c) {
     atomic_init(&c->clones, 0);

@@ -20,6 +20,7 @@
 set -uo pipefail
 
 scenario=$1 gate=$2 baseline=$3 headers=$4 map=$5 lib=$6 real_lib=$7 scratch_map=$8
+exp_map=${9:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/tf-abi-selftest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -141,6 +142,18 @@ rewritten_baseline)
   g commit -qam "rewrite the baseline" || die "git failed"
   run_gate --history --baseline "$repo/abi/libtimefuture.abi" --map "$map" --headers "$work/include" "$lib"
   expect_reject "REJECTED: the baseline differs from baseline of commit" "tf_timer_deadline@TF_1\.0: removed"
+  ;;
+experimental_removed)
+  # The experimental tier may change in any release: a function of it gone
+  # (declaration, symbol and map line) is accepted against the baseline and
+  # its history, which still record it; the same for a stable function is
+  # the "removed" scenario, rejected.
+  edit_header "TF_API int tf_timer_set_slack(tf_timer *timer, uint64_t slack_ns);" ""
+  run_gate --history --baseline "$baseline" --map "$exp_map" --headers "$work/include" "$lib"
+  expect_accept "matches the baseline"
+  python3 "$(dirname "$gate")/abi_tool.py" symbols "$baseline" |
+    grep -x "tf_timer_set_slack@TF_EXPERIMENTAL_1\.[0-9]*" >/dev/null ||
+    die "the baseline does not record tf_timer_set_slack in the experimental node"
   ;;
 *)
   die "unknown scenario"
