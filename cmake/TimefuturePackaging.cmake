@@ -15,7 +15,7 @@
 # (component "python") is not packaged here.
 # tests/packaging/deb.sh builds, inspects, unpacks and installs them.
 
-set(TF_DEB_RELEASE 1 CACHE STRING "Debian revision of the packages (the -N in 1.2.0-N)")
+set(TF_DEB_RELEASE 1 CACHE STRING "Debian revision of the packages (the -N in 1.3.0-N)")
 set(TF_DEB_MAINTAINER "libtimefuture authors" CACHE STRING
   "Maintainer field of the Debian packages (Name <address>)")
 

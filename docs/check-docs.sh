@@ -81,13 +81,13 @@ import glob, os, re, sys
 bad = 0
 for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.h"))):
     text = open(path).read()
-    for m in re.finditer(r"/\*\*((?:(?!\*/).)*)\*/\s*TF_API[^;]*?\b(tf_\w+)\s*\(", text, re.S):
-        doc, name = m.group(1), m.group(2)
+    for m in re.finditer(r"/\*\*((?:(?!\*/).)*)\*/\s*TF_API([^;]*?)\b(tf_\w+)\s*\(", text, re.S):
+        doc, rtype, name = m.group(1), m.group(2).strip(), m.group(3)
         line = text.count("\n", 0, m.end()) + 1
         if "@par Thread safety" not in doc:
             print("%s:%d: %s: no '@par Thread safety' section" % (os.path.basename(path), line, name))
             bad = 1
-        if not re.search(r"@retval|@return", doc):
+        if rtype != "void" and not re.search(r"@retval|@return", doc):
             print("%s:%d: %s: documents no return value or error" % (os.path.basename(path), line, name))
             bad = 1
 sys.exit(bad)

@@ -1491,6 +1491,8 @@ TF_API int tf_timeout_free(tf_timeout *timeout);
  * @param state The timeout.
  * @param waker The task's waker.
  * @return What tf_timeout_poll() returns.
+ * @par Thread safety
+ * The executor's polling thread, like any ::tf_poll_fn.
  */
 TF_API int tf_timeout_task_poll(void *state, const tf_waker *waker);
 
@@ -1498,6 +1500,8 @@ TF_API int tf_timeout_task_poll(void *state, const tf_waker *waker);
  * @brief A ::tf_drop_fn for spawning a timeout: tf_timeout_free() on
  *        @p state, a `tf_timeout *`.
  * @param state The timeout.
+ * @par Thread safety
+ * Called once by the executor, like any ::tf_drop_fn.
  */
 TF_API void tf_timeout_task_drop(void *state);
 

@@ -73,6 +73,16 @@ pub struct tf_executor {
     _private: [u8; 0],
 }
 
+/// `tf_allocator`: the allocator table of `tf_set_allocator`.
+#[repr(C)]
+pub struct tf_allocator {
+    pub size: u32,
+    pub reserved: u32,
+    pub alloc: unsafe extern "C" fn(user_data: *mut c_void, n: usize) -> *mut c_void,
+    pub free: unsafe extern "C" fn(user_data: *mut c_void, ptr: *mut c_void),
+    pub user_data: *mut c_void,
+}
+
 /// `tf_waker_vtable`: the caller-made waker's behaviour.
 #[repr(C)]
 pub struct tf_waker_vtable {
@@ -129,6 +139,10 @@ extern "C" {
         -> c_int;
     pub fn tf_timer_driver(timer: *const tf_timer, out: *mut *mut tf_driver) -> c_int;
 
+    /// Declared for completeness (one list of the ABI); the crate leaves
+    /// the process's allocator to the program.
+    pub fn tf_set_allocator(allocator: *const tf_allocator) -> c_int;
+
     pub fn tf_executor_new(threads: u32, out: *mut *mut tf_executor) -> c_int;
     pub fn tf_executor_free(executor: *mut tf_executor) -> c_int;
     pub fn tf_executor_spawn(
@@ -143,6 +157,18 @@ extern "C" {
         executor: *mut tf_executor,
         tasks: *mut u64,
         external: *mut u64,
+    ) -> c_int;
+    pub fn tf_executor_spawn_external(executor: *mut tf_executor, tag: u64) -> c_int;
+    pub fn tf_executor_next(
+        executor: *mut tf_executor,
+        timeout_ns: u64,
+        tag: *mut u64,
+        waker: *mut *const tf_waker,
+    ) -> c_int;
+    pub fn tf_executor_report(
+        executor: *mut tf_executor,
+        waker: *const tf_waker,
+        result: c_int,
     ) -> c_int;
     pub fn tf_executor_fd(executor: *mut tf_executor, fd: *mut c_int) -> c_int;
     /// Since 1.1 (TF_1.1).
