@@ -18,6 +18,7 @@ const N_TIMERS = Math.max(1000, Math.round(1_000_000 * scale));
 const N_SLEEPS = Math.max(100, Math.round(1000 * scale));
 const N_SEQ = Math.max(1000, Math.round(1_000_000 * scale));
 const N_SEQ_NODE = Math.max(100, Math.round(1000 * scale)); // 1 ms each at best
+const N_TICKS = Math.max(100, Math.round(500 * scale));
 
 const variants = {
   // N timers, deadlines uniform over 1 s, all awaited.
@@ -73,11 +74,12 @@ const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 
 async function main() {
   const tf = require(pkg);
-  const { setTimeout: nodeSetTimeout } = require('node:timers/promises');
+  const { setTimeout: nodeSetTimeout, setInterval: nodeSetInterval } = require('node:timers/promises');
   const hr = process.hrtime.bigint;
   console.log(`timefuture ${tf.version} on Node ${process.version}, scale ${scale}`);
   console.log(`package ${pkg}`);
   console.log(`load average at start: ${load()} (1, 5, 15 min)`);
+  console.log(`threads in this process after loading timefuture: ${fs.readdirSync('/proc/self/task').length}`);
 
   console.log(`\n== ${N_TIMERS.toLocaleString('en')} timers, deadlines uniform over 1 s, all awaited` +
               ' (own process each)');
@@ -112,6 +114,30 @@ async function main() {
     const s = stats(times);
     console.log(`  ${name.padEnd(22)} n=${n} mean ${us(s.mean)}  p50 ${us(s.p50)}  p99 ${us(s.p99)}` +
                 `  min ${us(s.min)}  max ${us(s.max)}  early ${early}`);
+  }
+
+  console.log(`\n== ${N_TICKS} ticks of setInterval(1 ms): tick k measured against start + k ms`);
+  for (const [name, make] of [
+    ['tf.setInterval(1)', () => tf.setInterval(1)],
+    ['node setInterval(1)', () => nodeSetInterval(1)],
+  ]) {
+    // One tick first: the generator's first run compiles code, which would
+    // otherwise offset the whole schedule from `start`.
+    for await (const _ of make()) break;
+    const start = hr();
+    const late = [];
+    let early = 0;
+    let k = 0;
+    for await (const _ of make()) {
+      k++;
+      const d = hr() - (start + BigInt(k) * 1_000_000n);
+      if (d < 0n) early++;
+      late.push(d < 0n ? 0n : d);
+      if (k === N_TICKS) break;
+    }
+    const s = stats(late);
+    console.log(`  ${name.padEnd(22)} late mean ${us(s.mean)}  p50 ${us(s.p50)}  p99 ${us(s.p99)}` +
+                `  last tick ${us(Number(late[late.length - 1]))} after its grid time  early ${early}`);
   }
 
   console.log(`\n== sequential awaits`);

@@ -30,8 +30,10 @@ export function setTimeout(delay?: number, value?: undefined, options?: TimerOpt
 export function setTimeout<T>(delay: number | undefined, value: T, options?: TimerOptions): Promise<T>;
 
 /**
- * Yields `value` every `delay` milliseconds; tick k is due at
- * start + k * delay exactly (no drift, never early).
+ * Yields `value` every `delay` milliseconds (0 means 1 ms, as in Node); tick
+ * k is due at start + k * delay exactly (no drift, never early). Ticks a
+ * slow consumer missed are yielded at once, one per tick, as Node's
+ * iterator yields the ticks it queued.
  */
 export function setInterval(delay?: number, value?: undefined, options?: TimerOptions): AsyncGenerator<undefined, never, unknown>;
 export function setInterval<T>(delay: number | undefined, value: T, options?: TimerOptions): AsyncGenerator<T, never, unknown>;
@@ -42,7 +44,7 @@ export function sleep(ns: bigint, options?: TimerOptions): Promise<void>;
 /** Resolves once now() has reached `deadlineNs`. */
 export function sleepUntil(deadlineNs: bigint, options?: TimerOptions): Promise<void>;
 
-/** The library's monotonic clock in nanoseconds (CLOCK_MONOTONIC, as process.hrtime.bigint()). */
+/** The timers' clock in nanoseconds (CLOCK_MONOTONIC, as process.hrtime.bigint()). */
 export function now(): bigint;
 
 /** Like node:timers/promises scheduler. */

@@ -175,25 +175,41 @@ function sleepUntil(deadlineNs, options) {
 }
 
 /**
- * An async iterator yielding `value` every `delay` milliseconds. Tick k is
- * due at start + k * period exactly (no drift); a slow consumer gets the
- * ticks it missed at once, as with node:timers/promises setInterval.
+ * An async iterator yielding `value` every `delay` milliseconds, like
+ * node:timers/promises setInterval. Built on the library's (experimental)
+ * interval API with the burst missed-tick policy: tick k is due at
+ * start + k * delay exactly (never early, no drift), and the ticks a slow
+ * consumer missed are yielded at once when it comes back, one per tick, as
+ * Node's iterator yields the ticks it queued meanwhile. A delay of 0 is
+ * 1 ms, as in Node.
  */
 async function* setInterval(delay, value, options) {
   delay = checkDelay(delay);
   const { signal, ref } = checkOptions(options);
   if (signal !== undefined && signal.aborted) throw abortError(signal);
-  const period = BigInt(Math.ceil(delay * 1e6));
-  const start = native.now();
-  for (let k = 1n; ; k++) {
-    const due = start + k * period;
-    if (due >= U64_MAX) throw outOfRange('delay', 'a deadline before the clock wraps', delay);
-    await timed(native.sleepUntil, due, undefined, signal, ref);
-    yield value;
+  const h = native.intervalNew(delay, ref);
+  let onAbort;
+  if (signal !== undefined) {
+    // An abort while a tick is awaited rejects that await at once.
+    onAbort = () => { native.intervalClose(h, abortError(signal)); };
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  try {
+    for (;;) {
+      let n = await native.intervalNext(h);
+      for (; n > 0; n--) {
+        yield value;
+        if (signal !== undefined && signal.aborted) throw abortError(signal);
+      }
+    }
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    // An abort has closed it already (the listener ran before its removal).
+    if (signal === undefined || !signal.aborted) native.intervalClose(h, undefined);
   }
 }
 
-/** The tf_now_ns() clock (CLOCK_MONOTONIC, like process.hrtime.bigint()). */
+/** The environment's timer clock: CLOCK_MONOTONIC, as process.hrtime.bigint(). */
 function now() {
   return native.now();
 }

@@ -3,11 +3,16 @@
  * The Node.js addon behind the `timefuture` package, written against
  * Node-API (napi_*) and the library's public header only.
  *
- * One tf_executor per Node environment (main thread or worker) lives in the
- * environment's instance data. The library's driver thread only wakes
- * tasks; the executor's eventfd, watched by a uv_poll_t on the environment's
- * loop, tells the loop thread to drain, and only the loop thread polls
- * timers and settles Promises. No JavaScript ever runs on another thread.
+ * Each Node environment (main thread or worker) has, in its instance data,
+ * its own timer driver in host mode on CLOCK_MONOTONIC and its own
+ * tf_executor. The driver has no thread: its timerfd, watched by a
+ * uv_poll_t on the environment's loop, says when tf_driver_advance() is
+ * due, and the advance runs the fired timers' wakes on the loop thread.
+ * Those wakes queue external tasks, which the same loop callback drains
+ * right after the advance, so a timer is settled in the loop turn it fires
+ * in. No library thread exists in a process using only this binding, and
+ * no JavaScript ever runs on another thread. The executor's eventfd is
+ * watched too, for wakes that happen outside an advance (a cancel).
  *
  * One-shot timeouts (setTimeout, sleep, sleepUntil) are the hot path: a
  * million of them must cost little more than their Promises. So they are
@@ -20,11 +25,11 @@
  * next loop turn, as Node's setTimeout(0) does. An entry keeps only the
  * Promise's napi_deferred; an abortable one (with an AbortSignal) also has
  * a slab slot so that abort() can find it. Re-armable Timer objects keep a
- * library timer and an external task each.
+ * library timer and an external task each; setInterval iterators a library
+ * interval (the experimental interval API) and an external task each.
  *
  * Everything that names the clock or creates a library timer goes through
- * tfn_now() and tfn_timer_new_at(), so that a per-environment driver can
- * take the place of the process-wide one in those two places.
+ * tfn_now() and tfn_timer_new_at(), on the environment's driver.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -32,9 +37,13 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The interval API is in the library's experimental tier; the addon ships
+ * with the library it was built against (a copy sits beside it). */
+#define TF_EXPERIMENTAL
 #include "timefuture.h"
 
 /* External tasks taken per tf_executor_drain() call, and batches per loop
@@ -51,12 +60,15 @@
 /* Late entries popped one by one before the rest are taken in one pass. */
 #define TFN_POP_MAX 1024
 
-enum { KIND_FREE = 0, KIND_TIMEOUT = 1, KIND_TIMER = 2 };
+enum { KIND_FREE = 0, KIND_TIMEOUT = 1, KIND_TIMER = 2, KIND_INTERVAL = 3 };
 
-/* A slab entry: a Timer object, or an abortable timeout (KIND_TIMEOUT, which
- * uses only deferred, pos and gen: its timing is a wait entry's). */
+/* A slab entry: a Timer object, a setInterval iterator's interval
+ * (KIND_INTERVAL: iv, deferred, task, ref, counted, orphan), or an abortable
+ * timeout (KIND_TIMEOUT, which uses only deferred, pos and gen: its timing
+ * is a wait entry's). */
 typedef struct tfn_entry {
   tf_timer *timer;
+  tf_interval *iv;
   napi_deferred deferred; /* the pending Promise's resolver, or NULL */
   napi_ref promise;       /* Timer only: the Promise every then() shares */
   uint32_t gen;           /* bumped on reuse, so a stale tag is recognised */
@@ -90,6 +102,7 @@ typedef struct tfn_wait {
  * may run after the state is gone), with the cleanup hook's handle. */
 typedef struct tfn_handles {
   uv_poll_t poll;   /* the executor's eventfd */
+  uv_poll_t dpoll;  /* the driver's timerfd: keeps the loop alive (refs) */
   uv_check_t check; /* settles the FIFO after the loop's poll phase */
   uv_idle_t idle;   /* while the FIFO is not empty: the poll phase must not block */
   int open;
@@ -102,6 +115,7 @@ typedef struct tfn_handles {
 
 typedef struct tfn_state {
   napi_env env;
+  tf_driver *drv; /* host mode: advanced by the loop, no thread */
   tf_executor *ex;
   tfn_handles *h; /* freed by its close callbacks */
   tfn_entry *slab;
@@ -135,15 +149,17 @@ typedef struct tfn_state {
 
 /* ---- the clock and the timers ------------------------------------------- */
 
-/* The two places that name the process-wide driver. */
+/* The environment's driver's clock: CLOCK_MONOTONIC, as tf_now_ns() and
+ * process.hrtime.bigint() read it. */
 static uint64_t tfn_now(tfn_state *st) {
-  (void)st;
-  return tf_now_ns();
+  uint64_t ns = 0;
+  if (tf_driver_now(st->drv, &ns) != TF_OK)
+    ns = tf_now_ns(); /* cannot fail on a live driver; the same clock */
+  return ns;
 }
 
 static int tfn_timer_new_at(tfn_state *st, uint64_t deadline, tf_timer **out) {
-  (void)st;
-  return tf_timer_new_at(deadline, out);
+  return tf_timer_new_at_on(st->drv, deadline, out);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -168,14 +184,16 @@ static tfn_state *get_state(napi_env env) {
   return st;
 }
 
+/* The driver's poll handle keeps the loop alive exactly while ref'd timers
+ * are pending: it is what fires them. */
 static void refs_inc(tfn_state *st) {
   if (st->refs++ == 0)
-    uv_ref((uv_handle_t *)&st->h->poll);
+    uv_ref((uv_handle_t *)&st->h->dpoll);
 }
 
 static void refs_dec(tfn_state *st) {
   if (--st->refs == 0)
-    uv_unref((uv_handle_t *)&st->h->poll);
+    uv_unref((uv_handle_t *)&st->h->dpoll);
 }
 
 static void refs_add(tfn_state *st, tfn_entry *e) {
@@ -227,7 +245,10 @@ static void slot_free(tfn_state *st, uint32_t idx) {
   refs_drop(st, e);
   if (e->timer != NULL)
     tf_timer_free(e->timer);
+  if (e->iv != NULL)
+    tf_interval_free(e->iv);
   e->timer = NULL;
+  e->iv = NULL;
   e->kind = KIND_FREE;
   e->next_free = st->free_head;
   st->free_head = idx;
@@ -635,6 +656,32 @@ static void settle_error(napi_env env, tfn_entry *e, int status) {
   e->deferred = NULL;
 }
 
+/* The task of an awaited interval tick: resolves the await with the number
+ * of ticks due (always 1 under TF_MISSED_TICK_BURST). The task exists only
+ * while a tick is awaited, and ends with it. */
+static void handle_interval_task(tfn_state *st, uint32_t idx, tfn_entry *e,
+                                 const tf_waker *waker) {
+  uint64_t ticks = 0;
+  int r = tf_interval_poll(e->iv, waker, &ticks);
+  if (r == TF_PENDING && e->deferred != NULL) {
+    tf_executor_report(st->ex, waker, TF_PENDING);
+    return;
+  }
+  tf_executor_report(st->ex, waker, TF_READY);
+  e->task = 0;
+  if (r == TF_READY && e->deferred != NULL) {
+    napi_value n;
+    napi_create_double(st->env, (double)ticks, &n);
+    napi_resolve_deferred(st->env, e->deferred, n);
+    e->deferred = NULL;
+  } else if (r != TF_READY && r != TF_PENDING) {
+    settle_error(st->env, e, r);
+  }
+  refs_drop(st, e);
+  if (e->orphan)
+    slot_free(st, idx);
+}
+
 static void handle_task(tfn_state *st, uint64_t tag, const tf_waker *waker) {
   napi_env env = st->env;
   uint32_t idx;
@@ -643,6 +690,10 @@ static void handle_task(tfn_state *st, uint64_t tag, const tf_waker *waker) {
     return;
   }
   tfn_entry *e = lookup(st, tag, &idx);
+  if (e != NULL && e->kind == KIND_INTERVAL && e->iv != NULL) {
+    handle_interval_task(st, idx, e, waker);
+    return;
+  }
   if (e == NULL || e->timer == NULL) {
     /* Cannot happen while tags are only reused after their task ended;
      * completing the task keeps the executor consistent regardless. */
@@ -716,6 +767,23 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   tfn_state *st = handle->data;
   if (st != NULL && !st->closed)
     with_scope(st, drain);
+}
+
+/* Fires the driver's due timers (their wakes queue external tasks, here on
+ * the loop thread) and drains those tasks in the same callback, so nothing
+ * waits for the executor's eventfd to come round. */
+static void advance(tfn_state *st) {
+  uint64_t fired = 0;
+  if (tf_driver_advance(st->drv, TF_DRIVER_NOW, &fired) == TF_OK && fired > 0)
+    drain(st);
+}
+
+static void on_driver_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  (void)status; /* advancing is what clears the timerfd, error or not */
+  tfn_state *st = handle->data;
+  if (st != NULL && !st->closed)
+    with_scope(st, advance);
 }
 
 /* Settles the FIFO entries there were when it started; entries added
@@ -938,26 +1006,38 @@ static void timer_finalize(napi_env env, void *data, void *hint) {
     napi_delete_reference(env, e->promise);
     e->promise = NULL;
   }
+  if (e->orphan)
+    return; /* an interval closed already: its task's end frees it */
   e->orphan = 1;
   if (e->deferred != NULL)
     return; /* still awaited: it settles, then the drain frees it */
   refs_drop(st, e);
-  if (e->task)
-    tf_timer_cancel(e->timer); /* the drain sees the orphan and frees it */
-  else
+  if (!e->task)
     slot_free(st, idx);
+  else if (e->kind == KIND_INTERVAL)
+    tf_interval_cancel(e->iv); /* wakes the task: the drain frees it */
+  else
+    tf_timer_cancel(e->timer); /* the drain sees the orphan and frees it */
 }
 
-static tfn_entry *timer_arg(napi_env env, tfn_state *st, napi_value v, uint32_t *idx) {
+static tfn_entry *kind_arg(napi_env env, tfn_state *st, napi_value v, uint8_t kind,
+                           uint32_t *idx) {
   void *data = NULL;
   napi_valuetype t;
   tfn_entry *e = NULL;
   if (napi_typeof(env, v, &t) == napi_ok && t == napi_external &&
       napi_get_value_external(env, v, &data) == napi_ok)
     e = lookup(st, (uint64_t)(uintptr_t)data, idx);
-  if (e == NULL || e->kind != KIND_TIMER)
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "timefuture: not a Timer handle");
-  return e == NULL || e->kind != KIND_TIMER ? NULL : e;
+  if (e == NULL || e->kind != kind || e->orphan) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", kind == KIND_TIMER
+                          ? "timefuture: not a Timer handle" : "timefuture: not a live interval handle");
+    return NULL;
+  }
+  return e;
+}
+
+static tfn_entry *timer_arg(napi_env env, tfn_state *st, napi_value v, uint32_t *idx) {
+  return kind_arg(env, st, v, KIND_TIMER, idx);
 }
 
 /* The one argument of a timer call, a Timer handle: its entry (with the
@@ -1131,7 +1211,7 @@ static napi_value js_timer_promise(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-/* timerDeadline(handle) -> bigint nanoseconds on the tf_now_ns() clock */
+/* timerDeadline(handle) -> bigint nanoseconds on the driver's clock (now()) */
 static napi_value js_timer_deadline(napi_env env, napi_callback_info info) {
   napi_value out;
   tfn_state *st;
@@ -1167,12 +1247,169 @@ static napi_value js_timer_state(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- setInterval's intervals ------------------------------------------- */
+
+/* intervalNew(ms, ref) -> handle: an interval whose tick k is due at
+ * now + k * period. Missed ticks follow TF_MISSED_TICK_BURST: every tick is
+ * reported, one per await, and the schedule never moves, which is what
+ * Node's setInterval iterator does with the ticks a slow consumer missed
+ * (it queues them). A zero delay is a period of 1 ms, as in Node. */
+static napi_value js_interval_new(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return NULL;
+  tfn_state *st = get_state(env);
+  if (st == NULL)
+    return NULL;
+  double ms = -1;
+  uint64_t period;
+  bool ref = true;
+  if (argc < 2 || napi_get_value_double(env, argv[0], &ms) != napi_ok ||
+      ms_to_ns(ms, &period) != TF_OK) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The value of \"delay\" is out of range");
+    return NULL;
+  }
+  if (period == 0)
+    period = 1000000;
+  napi_get_value_bool(env, argv[1], &ref);
+  uint64_t now = tfn_now(st);
+  tf_interval *iv = NULL;
+  int r = now > UINT64_MAX - 1 - period
+              ? TF_ERANGE
+              : tf_interval_new_on(st->drv, now + period, period, TF_MISSED_TICK_BURST, &iv);
+  if (r != TF_OK) {
+    throw_status(env, r);
+    return NULL;
+  }
+  uint32_t idx = slot_alloc(st);
+  if (idx == NO_FREE) {
+    tf_interval_free(iv);
+    throw_status(env, TF_ENOMEM);
+    return NULL;
+  }
+  tfn_entry *e = &st->slab[idx];
+  e->kind = KIND_INTERVAL;
+  e->iv = iv;
+  e->ref = ref;
+  if (napi_create_external(env, (void *)(uintptr_t)tag_of(st, idx), timer_finalize, st, &out) !=
+      napi_ok) {
+    slot_free(st, idx);
+    return NULL;
+  }
+  return out;
+}
+
+/* intervalNext(handle) -> Promise of the number of ticks due (1). A tick
+ * due already resolves at once; otherwise the interval's task waits for
+ * it, keeping the loop alive if the interval is ref'd. */
+static napi_value js_interval_next(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], promise, v;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return NULL;
+  tfn_state *st = get_state(env);
+  uint32_t idx;
+  tfn_entry *e = st && argc == 1 ? kind_arg(env, st, argv[0], KIND_INTERVAL, &idx) : NULL;
+  if (e == NULL)
+    return NULL;
+  if (e->deferred != NULL) {
+    throw_status(env, TF_ESTATE); /* one await at a time (the iterator's) */
+    return NULL;
+  }
+  napi_deferred d;
+  if (napi_create_promise(env, &d, &promise) != napi_ok)
+    return NULL;
+  uint64_t ticks = 0;
+  /* A task in flight owns the interval's stored waker: only without one is
+   * the interval polled here (the noop waker is replaced by the task's own
+   * at its first poll, which comes as the spawned task is queued). */
+  int r = e->task ? TF_PENDING : tf_interval_poll(e->iv, tf_waker_noop(), &ticks);
+  if (r == TF_PENDING) {
+    r = timer_arm_task(st, idx);
+    if (r == TF_OK) {
+      e = &st->slab[idx];
+      e->deferred = d;
+      refs_add(st, e);
+      return promise;
+    }
+  }
+  if (r == TF_READY) {
+    napi_create_double(env, (double)ticks, &v);
+    napi_resolve_deferred(env, d, v);
+  } else {
+    status_error(env, r, &v);
+    napi_reject_deferred(env, d, v);
+  }
+  return promise;
+}
+
+/* intervalClose(handle, error): stops the interval for good; an await in
+ * progress rejects with `error` (an AbortError when it is undefined).
+ * Returns whether a tick was awaited. */
+static napi_value js_interval_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return NULL;
+  tfn_state *st = get_state(env);
+  uint32_t idx;
+  tfn_entry *e = st && argc >= 1 ? kind_arg(env, st, argv[0], KIND_INTERVAL, &idx) : NULL;
+  if (e == NULL)
+    return NULL;
+  int awaited = e->deferred != NULL;
+  if (awaited) {
+    napi_valuetype t = napi_undefined;
+    napi_value err = argc >= 2 ? argv[1] : NULL;
+    if (err == NULL || napi_typeof(env, err, &t) != napi_ok || t == napi_undefined) {
+      if (new_abort_error(env, st, &err) != 0)
+        return NULL;
+    }
+    napi_deferred d = e->deferred;
+    e->deferred = NULL;
+    napi_reject_deferred(env, d, err);
+  }
+  refs_drop(st, e);
+  e->orphan = 1; /* the handle is dead; its finalizer finds nothing to do */
+  if (e->task)
+    tf_interval_cancel(e->iv); /* wakes the task, whose end frees the entry */
+  else
+    slot_free(st, idx);
+  napi_get_boolean(env, awaited, &result);
+  return result;
+}
+
+/* intervalDeadline(handle) -> bigint: when the next tick is due, on the
+ * now() clock (for the tests of the schedule). */
+static napi_value js_interval_deadline(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return NULL;
+  tfn_state *st = get_state(env);
+  uint32_t idx;
+  tfn_entry *e = st && argc == 1 ? kind_arg(env, st, argv[0], KIND_INTERVAL, &idx) : NULL;
+  if (e == NULL)
+    return NULL;
+  uint64_t dl = 0;
+  int r = tf_interval_deadline(e->iv, &dl);
+  if (r != TF_OK) {
+    throw_status(env, r);
+    return NULL;
+  }
+  napi_create_bigint_uint64(env, dl, &out);
+  return out;
+}
+
 /* ---- module-level functions ---------------------------------------------- */
 
 static napi_value js_now(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
-  napi_create_bigint_uint64(env, tf_now_ns(), &out);
+  tfn_state *st = get_state(env);
+  if (st == NULL)
+    return NULL;
+  napi_create_bigint_uint64(env, tfn_now(st), &out);
   return out;
 }
 
@@ -1241,8 +1478,8 @@ static void on_handle_closed(uv_handle_t *handle) {
 /* Closes the loop handles that were initialised; the last close callback
  * frees the block and removes the cleanup hook `hook` (if any). */
 static void handles_close(tfn_handles *h, napi_async_cleanup_hook_handle hook) {
-  uv_handle_t *all[3] = {(uv_handle_t *)&h->poll, (uv_handle_t *)&h->check,
-                         (uv_handle_t *)&h->idle};
+  uv_handle_t *all[4] = {(uv_handle_t *)&h->poll, (uv_handle_t *)&h->dpoll,
+                         (uv_handle_t *)&h->check, (uv_handle_t *)&h->idle};
   int n = h->open;
   h->hook = hook;
   if (n == 0) {
@@ -1284,6 +1521,8 @@ static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
       napi_delete_reference(env, e->promise);
     if (e->timer != NULL)
       tf_timer_free(e->timer);
+    if (e->iv != NULL)
+      tf_interval_free(e->iv);
   }
   free(st->slab);
   st->slab = NULL;
@@ -1291,6 +1530,17 @@ static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   st->free_head = NO_FREE;
   tf_executor_free(st->ex);
   st->ex = NULL;
+  /* Out of the loop's poller before the descriptors close (uv_close runs
+   * later), then the driver, whose timers are all gone now. */
+  if (st->h != NULL) {
+    uv_poll_stop(&st->h->poll);
+    uv_poll_stop(&st->h->dpoll);
+  }
+  int fr = tf_driver_free(st->drv);
+  if (fr != TF_OK) /* a timer of the driver outlived its owner: a bug here */
+    fprintf(stderr, "timefuture: the environment's driver could not be freed: %s\n",
+            tf_strerror(fr));
+  st->drv = NULL;
   if (st->abort_ctor != NULL)
     napi_delete_reference(env, st->abort_ctor);
   if (st->ids_ref != NULL)
@@ -1320,11 +1570,18 @@ static void free_state(napi_env env, void *data, void *hint) {
 
 static int setup_state(napi_env env, tfn_state *st, napi_value exports) {
   uv_loop_t *loop = NULL;
-  int fd = -1;
+  int fd = -1, dfd = -1;
   st->env = env;
   st->free_head = NO_FREE;
   st->q_armed = NO_DEADLINE;
-  int r = tf_executor_new(0, &st->ex);
+  tf_driver_options opts = TF_DRIVER_OPTIONS_INIT;
+  opts.clock = TF_CLOCK_MONOTONIC;
+  opts.mode = TF_DRIVER_MODE_HOST;
+  int r = tf_driver_new(&opts, &st->drv);
+  if (r == TF_OK)
+    r = tf_driver_fd(st->drv, &dfd);
+  if (r == TF_OK)
+    r = tf_executor_new(0, &st->ex);
   if (r == TF_OK)
     r = tf_executor_fd(st->ex, &fd);
   if (r != TF_OK) {
@@ -1339,23 +1596,29 @@ static int setup_state(napi_env env, tfn_state *st, napi_value exports) {
   int ok = h != NULL && uv_poll_init(loop, &h->poll, fd) == 0;
   if (ok) {
     h->open = 1;
-    ok = uv_check_init(loop, &h->check) == 0;
+    ok = uv_poll_init(loop, &h->dpoll, dfd) == 0;
   }
   if (ok) {
     h->open = 2;
+    ok = uv_check_init(loop, &h->check) == 0;
+  }
+  if (ok) {
+    h->open = 3;
     ok = uv_idle_init(loop, &h->idle) == 0;
   }
   if (!ok) {
     napi_throw_error(env, "ERR_TIMEFUTURE", "timefuture: cannot set up the loop handles");
     return -1;
   }
-  h->open = 3;
-  h->poll.data = h->check.data = h->idle.data = st;
+  h->open = 4;
+  h->poll.data = h->dpoll.data = h->check.data = h->idle.data = st;
   uv_poll_start(&h->poll, UV_READABLE, on_readable);
-  /* None keeps the loop alive by itself: the poll handle is referenced
-   * only while timers keep it (refs), and that is what keeps the loop
-   * turning for the FIFO too. */
+  uv_poll_start(&h->dpoll, UV_READABLE, on_driver_readable);
+  /* None keeps the loop alive by itself: the driver's poll handle is
+   * referenced only while timers keep it (refs), and that is what keeps
+   * the loop turning for the FIFO too. */
   uv_unref((uv_handle_t *)&h->poll);
+  uv_unref((uv_handle_t *)&h->dpoll);
   uv_unref((uv_handle_t *)&h->check);
   uv_unref((uv_handle_t *)&h->idle);
 
@@ -1385,6 +1648,8 @@ NAPI_MODULE_INIT() {
       handles_close(st->h, NULL);
     if (st->ex != NULL)
       tf_executor_free(st->ex);
+    if (st->drv != NULL)
+      tf_driver_free(st->drv);
     if (st->actx != NULL)
       napi_async_destroy(env, st->actx);
     if (st->resource != NULL)
@@ -1413,6 +1678,10 @@ NAPI_MODULE_INIT() {
       {"timerPromise", js_timer_promise},
       {"timerDeadline", js_timer_deadline},
       {"timerState", js_timer_state},
+      {"intervalNew", js_interval_new},
+      {"intervalNext", js_interval_next},
+      {"intervalClose", js_interval_close},
+      {"intervalDeadline", js_interval_deadline},
       {"setAbortError", js_set_abort_error},
       {"stats", js_stats},
   };

@@ -23,8 +23,14 @@ test('ref:true (default) keeps the process alive until the timer fires', () => {
     const t0 = process.hrtime.bigint();
     tf.setTimeout(40, 'v').then((v) => console.log('fired', v, process.hrtime.bigint() - t0 >= 40_000_000n));
     tf.sleep(30_000_000n).then(() => console.log('slept'));
-    new tf.Timer(20).then(() => console.log('timer'));`);
+    new tf.Timer(20).then(() => console.log('timer'));
+    (async () => {
+      let n = 0;
+      for await (const _ of tf.setInterval(15)) if (++n === 3) break;
+      console.log('ticks', n, process.hrtime.bigint() - t0 >= 45_000_000n);
+    })();`);
   assert.match(out, /fired v true/);
+  assert.match(out, /ticks 3 true/);
   assert.match(out, /slept/);
   assert.match(out, /timer/);
 });

@@ -55,34 +55,75 @@ test('sleep(ns) and sleepUntil(deadline) are never early', async () => {
   await tf.sleepUntil(0n); // in the past: at once
 });
 
-test('setInterval ticks at start + k*period: never early, no drift', async () => {
-  // The deadlines the iterator asks the addon for are recorded: they must be
-  // exactly start + k*period even when the consumer is slow (a drifting
-  // interval would schedule from when the consumer came back).
+test('setInterval ticks at start + k*period: never early, no drift, none skipped', async () => {
+  // The interval's next deadline is read after every tick: it must stay on
+  // the grid first + k*period, k being the ticks yielded so far, even after
+  // a slow consumer (an interval that drifts would restart its schedule from
+  // the late consumer, one that skips would run ahead of the ticks yielded).
   const native = tf._native;
-  const orig = native.sleepUntil;
-  const asked = [];
-  native.sleepUntil = (deadline, ref) => { asked.push(deadline); return orig(deadline, ref); };
+  const orig = native.intervalNew;
+  let h;
+  native.intervalNew = (delay, ref) => (h = orig(delay, ref));
   try {
     const period = 3;
     const periodNs = BigInt(period * 1e6);
     const before = tf.now();
+    const next = [];
     let k = 0;
     for await (const v of tf.setInterval(period, 'tick')) {
       k++;
       assert.strictEqual(v, 'tick');
-      assert.ok(tf.now() >= asked[k - 1], `tick ${k} early`);
+      next.push(native.intervalDeadline(h));
+      // tick k was due one period before the deadline that follows it
+      assert.ok(tf.now() >= next[k - 1] - periodNs, `tick ${k} early`);
       if (k === 3) await tf.setTimeout(period * 2.5); // a slow consumer
       if (k === 12) break;
     }
-    assert.strictEqual(asked.length, 12);
-    assert.ok(asked[0] >= before + periodNs);
-    for (let i = 1; i < asked.length; i++) {
-      assert.strictEqual(asked[i] - asked[0], BigInt(i) * periodNs, `deadline ${i} drifted`);
+    assert.strictEqual(next.length, 12);
+    assert.ok(next[0] >= before + 2n * periodNs);
+    for (let i = 1; i < next.length; i++) {
+      assert.strictEqual(next[i] - next[0], BigInt(i) * periodNs, `deadline ${i} drifted`);
     }
+    // break closed the interval
+    assert.throws(() => native.intervalDeadline(h), { code: 'ERR_INVALID_ARG_TYPE' });
   } finally {
-    native.sleepUntil = orig;
+    native.intervalNew = orig;
   }
+});
+
+test('setInterval: a zero delay is a 1 ms period; iterators are independent', async () => {
+  const t0 = hr();
+  const a = tf.setInterval(0, 'a');
+  const b = tf.setInterval(2, 'b');
+  assert.deepStrictEqual(await a.next(), { value: 'a', done: false });
+  assert.ok(hr() - t0 >= 1_000_000n, 'a zero-delay interval ticked before 1 ms');
+  assert.deepStrictEqual(await b.next(), { value: 'b', done: false });
+  assert.ok(hr() - t0 >= 2_000_000n);
+  assert.deepStrictEqual(await a.return(), { value: undefined, done: true });
+  assert.deepStrictEqual(await b.next(), { value: 'b', done: false });
+  assert.ok(hr() - t0 >= 4_000_000n);
+  await b.return();
+  await assert.rejects(tf.setInterval(-1).next(), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects(tf.setInterval(1, 0, { ref: 1 }).next(), { code: 'ERR_INVALID_ARG_TYPE' });
+  const s = tf._native.stats();
+  assert.strictEqual(s.refs, 0);
+});
+
+test('setInterval: an abort while a tick is awaited rejects at once, and frees it', async () => {
+  const before = tf._native.stats().slots;
+  const ac = new AbortController();
+  const it = tf.setInterval(60_000, 'x', { signal: ac.signal });
+  const p = it.next();
+  setImmediate(() => ac.abort('why'));
+  await assert.rejects(p, (e) => e.name === 'AbortError' && e.cause === 'why');
+  assert.deepStrictEqual(await it.next(), { value: undefined, done: true });
+  await new Promise((r) => setImmediate(r));
+  const s = tf._native.stats();
+  assert.ok(s.slots <= before, `${s.slots} slots in use, ${before} before`);
+  assert.strictEqual(s.refs, 0);
+  const aborted = new AbortController();
+  aborted.abort();
+  await assert.rejects(tf.setInterval(1, 0, { signal: aborted.signal }).next(), { name: 'AbortError' });
 });
 
 test('setInterval ticks follow the original deadline exactly', async () => {

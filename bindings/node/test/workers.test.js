@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 'use strict';
-// Context awareness: each worker thread gets its own executor and instance
-// data; environments torn down with timers pending free them.
+// Context awareness: each worker thread gets its own driver, executor and
+// instance data; environments torn down with timers pending free them.
 const test = require('node:test');
 const assert = require('node:assert');
 const { Worker } = require('node:worker_threads');
@@ -86,4 +86,31 @@ test('the main environment exits with timers pending (cleanup hook runs)', () =>
   assert.strictEqual(r.signal, null, r.stderr);
   assert.strictEqual(r.status, 0, r.stderr);
   assert.strictEqual(r.stdout, 'exiting\n');
+  assert.strictEqual(r.stderr, '', 'teardown complained (the driver still had timers?)');
+});
+
+test('workers torn down with every kind of timer pending free their drivers', () => {
+  // The cleanup hook frees the environment's timers, intervals and then its
+  // driver, and says so on stderr if the driver is still busy.
+  const code = `const { Worker } = require('node:worker_threads');
+    const body = \`const { parentPort } = require('node:worker_threads');
+      const tf = require(\${JSON.stringify(${JSON.stringify(packageDir)})});
+      for (let i = 0; i < 100; i++) tf.setTimeout(60_000 + i);
+      globalThis.keep = [new tf.Timer(60_000), new tf.Timer(60_000, { ref: false })];
+      const it = tf.setInterval(60_000); it.next();
+      const ac = new AbortController();
+      tf.setInterval(1, 0, { signal: ac.signal }).next().then(() => parentPort.postMessage('up'));\`;
+    (async () => {
+      for (let i = 0; i < 4; i++) {
+        const w = new Worker(body, { eval: true });
+        await new Promise((r) => w.once('message', r));
+        await w.terminate();
+      }
+      console.log('done');
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 120_000 });
+  assert.strictEqual(r.signal, null, r.stderr);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.strictEqual(r.stdout, 'done\n');
+  assert.strictEqual(r.stderr, '', 'teardown complained (the driver still had timers?)');
 });
