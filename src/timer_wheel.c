@@ -193,7 +193,7 @@ static uint64_t next_event(tf_wheel *w, unsigned *level_out,
 }
 
 uint64_t tf__wheel_next(tf_wheel *w) {
-    unsigned l, s;
+    unsigned l = 0, s = 0;
     return next_event(w, &l, &s, 1);
 }
 
@@ -246,7 +246,7 @@ static struct tf_timer **fire_slot(tf_wheel *w, unsigned s, uint64_t now,
  * after equal deadlines, and firing keeps the slot's order. */
 struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
     struct tf_timer *fired = NULL, **fired_tail = &fired;
-    unsigned level, s;
+    unsigned level = 0, s = 0; /* set by next_event whenever it returns a time */
     while (next_event(w, &level, &s, 0) <= now) {
         uint64_t start = slot_start(w->elapsed, level, s);
         if (start > w->elapsed) w->elapsed = start;
