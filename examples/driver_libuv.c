@@ -345,14 +345,14 @@ int main(void) {
         return 1;
     }
     uv_timer_init(&loop, &guard);
-    uv_timer_start(&guard, on_guard, 60 * 1000, 0); /* hang guard only */
+    uv_timer_start(&guard, on_guard, UINT64_C(60000), 0); /* hang guard only */
 
     seq_task seq[SEQ_TASKS];
     for (int i = 0; i < SEQ_TASKS; i++) {
         seq[i] = (seq_task){.id = i};
         if (spawn(exec, seq_poll, seq_drop, &seq[i]) != TF_OK) return 1;
     }
-    expected_fires += SEQ_TASKS * SEQ_STEPS;
+    expected_fires += (uint64_t)SEQ_TASKS * SEQ_STEPS;
     static const char *par_names[PAR_TASKS] = {"parallel 0", "parallel 1", "parallel 2",
                                                "parallel 3", "parallel 4"};
     one_task par[PAR_TASKS], reset, cancel;
@@ -363,10 +363,10 @@ int main(void) {
             return 1;
     }
     expected_fires += PAR_TASKS;
-    if (one_timer(&reset, "reset", 3600 * 1000 * MS, TF_READY) != TF_OK ||
+    if (one_timer(&reset, "reset", UINT64_C(3600000) * MS, TF_READY) != TF_OK ||
         spawn(exec, one_poll, one_drop, &reset) != TF_OK)
         return 1;
-    if (one_timer(&cancel, "cancelled", 3600 * 1000 * MS, TF_ECANCELED) != TF_OK ||
+    if (one_timer(&cancel, "cancelled", UINT64_C(3600000) * MS, TF_ECANCELED) != TF_OK ||
         spawn(exec, one_poll, one_drop, &cancel) != TF_OK)
         return 1;
     controller_task ctl = {.reset = &reset, .cancel = &cancel};

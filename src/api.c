@@ -11,7 +11,7 @@
 typedef void (*tf__any_fn)(void);
 #define TF_API_OFFSET(i) (2 * sizeof(uint32_t) + (size_t)(i) * sizeof(tf__any_fn))
 
-#define TF_API_ENTRY(i, member, fn, since) .member = fn,
+#define TF_API_ENTRY(i, member, fn, since) .member = (fn),
 static const tf_api_v1 api_v1 = {
     .size = sizeof(tf_api_v1),
     .version = TF_VERSION_NUMBER,
@@ -26,7 +26,8 @@ TF_API_V1_LIST(TF_API_AT)
 
 /* Every member of the header's table is in the list: the last entry ends
  * the struct. */
-#define TF_API_COUNT(i, member, fn, since) +1
+/* Expands to "+1" per entry: a sum, not an expression to parenthesize. */
+#define TF_API_COUNT(i, member, fn, since) +1 // NOLINT(bugprone-macro-parentheses)
 _Static_assert(sizeof(tf_api_v1) == TF_API_OFFSET(0 TF_API_V1_LIST(TF_API_COUNT)),
                "tf_api_v1 has members that src/api_list.h lacks");
 

@@ -60,14 +60,14 @@ static tf_driver *host_driver(uint32_t clock, uint64_t slack) {
 
 typedef struct script script;
 struct script {
-    int id;
-    atomic_int wakes, drops;
     void (*action)(script *s); /* run inside the wake, on the firing thread */
     tf_timer *target;          /* what the action works on */
     uint64_t arg;
-    int rc;                    /* the action's result */
     uint64_t woken_at;         /* the driver's clock at the first wake */
     tf_driver *driver;
+    int id;
+    int rc;                    /* the action's result */
+    atomic_int wakes, drops;
 };
 
 static int order[64];

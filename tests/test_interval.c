@@ -11,7 +11,7 @@
 #include "testutil.h"
 #include "timefuture.h"
 
-#define P 1000u /* the period used throughout, in ns of the manual clock */
+#define P UINT64_C(1000) /* the period used throughout, in ns of the manual clock */
 
 static tf_driver *manual(uint64_t start) {
     tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
@@ -84,10 +84,10 @@ static void test_delay_jitter_no_drift(void **s) {
     (void)s;
     tf_driver *d = manual(0);
     tf_interval *iv = interval(d, P, TF_MISSED_TICK_DELAY);
-    uint64_t ticks = 0, now = 0, total = 0;
+    uint64_t ticks = 0, total = 0;
     for (uint64_t k = 0; k < 10000; k++) {
         uint64_t due = next_of(iv);
-        now = due + (k * 7919) % (P - 1); /* 0 .. P-2 late */
+        uint64_t now = due + (k * 7919) % (P - 1); /* 0 .. P-2 late */
         assert_int_equal(tf_driver_advance(d, now, NULL), TF_OK);
         assert_int_equal(poll_ticks(iv, &ticks), TF_READY);
         total += ticks;

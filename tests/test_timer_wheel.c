@@ -298,7 +298,6 @@ static void test_level0_slot_fired_piecemeal(void **state) {
         tf__wheel_remove(w, &m[i].t);
         m[i].in_wheel = 0;
     }
-    uint64_t now = start;
     size_t fired = 0, batches = 0;
     while (w->count) {
         uint64_t next = tf__wheel_next(w), e = UINT64_MAX;
@@ -306,7 +305,7 @@ static void test_level0_slot_fired_piecemeal(void **state) {
             if (m[i].in_wheel && m[i].t.deadline < e) e = m[i].t.deadline;
         assert_int_equal(next, e); /* exact, inside level 0 */
         assert_null(tf__wheel_advance(w, next - 1));
-        now = next;
+        uint64_t now = next;
         struct tf_timer *list = tf__wheel_advance(w, now);
         assert_non_null(list);
         const model_timer *prev = NULL;

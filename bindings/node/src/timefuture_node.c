@@ -885,7 +885,7 @@ static napi_value start_timeout(napi_env env, napi_callback_info info, int mode)
   int r = TF_OK, due;
   if (mode == 2) {
     deadline = v;
-    due = v == 0 || v <= (now = tfn_now(st));
+    due = v == 0 || v <= tfn_now(st);
   } else {
     due = v == 0;
     if (!due && (now = tfn_now(st)) > UINT64_MAX - v)
