@@ -167,15 +167,21 @@ static void drain_queue(tf_queue *q) {
 }
 
 /* Queues SCHEDULED tasks of one kind: one task (first == last) lock-free,
- * or a consumer's batch (first ... last, in queue order) appended. */
-static void schedule_chain(tf_executor *e, tf_task *first, tf_task *last) {
+ * or a consumer's batch (first ... last, in queue order) appended to a
+ * lane. New C tasks have a lane of their own, so that a task woken (by its
+ * timer, say) is not polled only after every task spawned before its wake:
+ * a million new tasks take a good part of a second to pass. External tasks
+ * use one lane: tf_executor_next() hands them out in wake order, spawns
+ * counting as wakes. */
+static void schedule_chain(tf_executor *e, int lane, tf_task *first,
+                           tf_task *last) {
     if (TF_UNLIKELY(e->fork_gen != atomic_load_explicit(
                                        &tf__fork_generation,
                                        memory_order_relaxed)))
         return; /* its threads and locks did not survive fork() */
     int external = first->flags & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
-    tf__queue_push_chain(q, first, last);
+    tf__queue_push_chain(q, external ? TF_QUEUE_WOKEN : lane, first, last);
     tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);
     /* A shutdown that began before our push may have drained the queue
      * already: then nobody else will release what we pushed. */
@@ -190,7 +196,7 @@ static void schedule_chain(tf_executor *e, tf_task *first, tf_task *last) {
 }
 
 void tf__executor_schedule(tf_executor *e, tf_task *t) {
-    schedule_chain(e, t, t);
+    schedule_chain(e, TF_QUEUE_WOKEN, t, t);
 }
 
 static void notify_if_sleepers(tf_queue *q) {
@@ -260,7 +266,8 @@ static void settle(tf_executor *e, batch *b) {
         b->completed = 0;
         if (atomic_fetch_sub(&e->live_tasks, n) == n) notify_if_sleepers(&e->runq);
     }
-    if (b->requeue_first) schedule_chain(e, b->requeue_first, b->requeue_last);
+    if (b->requeue_first)
+        schedule_chain(e, TF_QUEUE_WOKEN, b->requeue_first, b->requeue_last);
     b->requeue_first = b->requeue_last = NULL;
     if (b->dead) dealloc_chain(e, b->dead);
     b->dead = NULL;
@@ -430,7 +437,7 @@ static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
         t->v.data = cold ? (void *)cold : data;
     pthread_mutex_unlock(&e->pool_lock);
     atomic_fetch_add(flags & TF_TASK_EXTERNAL ? &e->live_external : &e->live_tasks, 1);
-    tf__executor_schedule(e, t);
+    schedule_chain(e, TF_QUEUE_NEW, t, t);
     return TF_OK;
 fail:
     pthread_mutex_unlock(&e->pool_lock);

@@ -40,10 +40,14 @@ static int multi_cpu(void) {
 }
 
 int tf__queue_init(tf_queue *q) {
-    memset(&q->stub, 0, sizeof(q->stub));
-    atomic_init(&q->stub.next, NULL);
-    atomic_init(&q->tail, &q->stub);
-    q->head = &q->stub;
+    for (int l = 0; l < TF_QUEUE_LANES; l++) {
+        tf_lane *q1 = &q->lane[l];
+        memset(&q1->stub, 0, sizeof(q1->stub));
+        atomic_init(&q1->stub.next, NULL);
+        atomic_init(&q1->tail, &q1->stub);
+        q1->head = &q1->stub;
+    }
+    q->new_streak = 0;
     atomic_init(&q->sleepers, 0);
     atomic_init(&q->signal_pending, 0);
     atomic_init(&q->push_cpu, -1);
@@ -92,11 +96,13 @@ static void note_producer_cpu(tf_queue *q) {
         atomic_store_explicit(&q->push_cpu, cpu, memory_order_relaxed);
 }
 
-void tf__queue_push_chain(tf_queue *q, tf_task *first, tf_task *last) {
+void tf__queue_push_chain(tf_queue *q, int lane, tf_task *first,
+                          tf_task *last) {
+    tf_lane *l = &q->lane[lane];
     tf__task_set_next(last, NULL);
     /* Sequentially consistent: pairs with a waiter's count of itself in
      * sleepers before its re-check (signal_one). */
-    tf_task *prev = atomic_exchange_explicit(&q->tail, last, memory_order_seq_cst);
+    tf_task *prev = atomic_exchange_explicit(&l->tail, last, memory_order_seq_cst);
     /* The chain is queued from here (tf__queue_nonempty sees it) but not
      * reachable until the link is stored: a consumer that gets to prev
      * waits for it (wait_link), so no task is skipped. */
@@ -121,8 +127,9 @@ static tf_task *wait_link(tf_task *t) {
     return n;
 }
 
-/* Under q->lock: takes the oldest task, or NULL if none is queued. */
-static tf_task *take(tf_queue *q) {
+/* Under the queue's lock: takes the lane's oldest task, or NULL if none
+ * is queued. */
+static tf_task *take(tf_lane *q) {
     tf_task *h = q->head;
     if (h == &q->stub) {
         if (atomic_load_explicit(&q->tail, memory_order_acquire) == &q->stub)
@@ -153,23 +160,55 @@ static tf_task *take(tf_queue *q) {
     return h;
 }
 
+/* Under q->lock: appends up to max tasks of one lane to the list
+ * (*first ... *last), returns how many. Consecutive takes are linked
+ * already, except across the stub (put back when the lane emptied) and
+ * across lanes: link each one to the previous. */
+static size_t take_lane(tf_lane *l, size_t max, tf_task **first,
+                        tf_task **last) {
+    size_t n = 0;
+    while (n < max) {
+        tf_task *t = take(l);
+        if (!t) break;
+        if (*last) tf__task_set_next(*last, t);
+        else *first = t;
+        *last = t;
+        n++;
+    }
+    return n;
+}
+
+static int lane_nonempty(tf_lane *l) {
+    /* The consumer puts the stub back as the tail when it takes the last
+     * task, so the tail is the stub exactly when nothing is queued. */
+    return atomic_load_explicit(&l->tail, memory_order_seq_cst) != &l->stub;
+}
+
 size_t tf__queue_pop_batch(tf_queue *q, tf_task **list, size_t max) {
     *list = NULL;
     if (!tf__queue_nonempty(q)) return 0;
     pthread_mutex_lock(&q->lock);
-    /* Walking the batch here warms it for its polls. Consecutive takes
-     * are linked already, except across the stub (put back when the queue
-     * emptied): link each one to the previous. */
+    /* Walking the batch here warms it for its polls. Woken tasks first,
+     * then new ones fill the batch; but after TF_QUEUE_NEW_EVERY batches
+     * in a row that were all woken tasks while new ones waited, a batch
+     * starts with the new lane, so tasks that keep waking each other
+     * cannot starve the new ones (which get at least one batch in
+     * TF_QUEUE_NEW_EVERY + 1). */
     tf_task *first = NULL, *last = NULL;
-    size_t n = 0;
-    while (n < max) {
-        tf_task *t = take(q);
-        if (!t) break;
-        if (last) tf__task_set_next(last, t);
-        else first = t;
-        last = t;
-        n++;
+    tf_lane *woken = &q->lane[TF_QUEUE_WOKEN], *fresh = &q->lane[TF_QUEUE_NEW];
+    size_t n = 0, n_new = 0;
+    if (q->new_streak >= TF_QUEUE_NEW_EVERY) {
+        n_new = take_lane(fresh, max, &first, &last);
+        n = n_new + take_lane(woken, max - n_new, &first, &last);
+    } else {
+        n = take_lane(woken, max, &first, &last);
+        if (n < max) {
+            n_new = take_lane(fresh, max - n, &first, &last);
+            n += n_new;
+        }
     }
+    if (n_new) q->new_streak = 0;
+    else if (lane_nonempty(fresh)) q->new_streak++;
     pthread_mutex_unlock(&q->lock);
     if (!n) return 0;
     tf__task_set_next(last, NULL);
@@ -182,9 +221,8 @@ size_t tf__queue_pop_batch(tf_queue *q, tf_task **list, size_t max) {
 }
 
 int tf__queue_nonempty(tf_queue *q) {
-    /* The consumer puts the stub back as the tail when it takes the last
-     * task, so the tail is the stub exactly when nothing is queued. */
-    return atomic_load_explicit(&q->tail, memory_order_seq_cst) != &q->stub;
+    return lane_nonempty(&q->lane[TF_QUEUE_WOKEN]) ||
+           lane_nonempty(&q->lane[TF_QUEUE_NEW]);
 }
 
 /* Spins for up to budget ns; 1 if the wait is over. */

@@ -403,6 +403,128 @@ static void test_strerror_and_version(void **state) {
     assert_true(b >= a);
 }
 
+/* --- scheduling order: woken tasks ahead of new ones, within a bound ---- */
+
+static unsigned sched_seq; /* polls so far, across the tasks below */
+
+typedef struct {
+    tf_waker *kept;       /* clone taken at the first poll */
+    unsigned second_poll; /* sched_seq at the second poll, 0 before */
+} waiting_task;
+
+static int waiting_poll(void *s, const tf_waker *w) {
+    waiting_task *t = s;
+    sched_seq++;
+    if (!t->kept) {
+        assert_int_equal(tf_waker_clone(w, &t->kept), TF_OK);
+        return TF_PENDING;
+    }
+    t->second_poll = sched_seq;
+    tf_waker_drop(t->kept);
+    return TF_READY;
+}
+
+static waiting_task *kick_targets[3];
+
+/* Wakes the waiting tasks in the order 2, 0, 1. */
+static int kicker_poll(void *s, const tf_waker *w) {
+    (void)s;
+    (void)w;
+    sched_seq++;
+    static const int order[3] = {2, 0, 1};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tf_waker_wake_by_ref(kick_targets[order[i]]->kept), TF_OK);
+    return TF_READY;
+}
+
+static int plain_poll(void *s, const tf_waker *w) {
+    (void)w;
+    *(unsigned *)s = ++sched_seq;
+    return TF_READY;
+}
+
+/* Three tasks go pending, then a task spawned after them wakes them, with
+ * 2000 tasks queued that were never polled: the woken ones are polled
+ * next, in wake order, not after the 2000 (a single FIFO of new and woken
+ * tasks polls them at 2004 and on). The new tasks keep spawn order. */
+static void test_woken_ahead_of_new(void **state) {
+    (void)state;
+    enum { NEW = 2000 };
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    sched_seq = 0;
+    waiting_task wt[3] = {{0}};
+    unsigned *at = calloc(NEW, sizeof(*at));
+    assert_non_null(at);
+    for (int i = 0; i < 3; i++) {
+        kick_targets[i] = &wt[i];
+        assert_int_equal(tf_executor_spawn(e, waiting_poll, NULL, &wt[i]), TF_OK);
+    }
+    assert_int_equal(tf_executor_spawn(e, kicker_poll, NULL, NULL), TF_OK);
+    for (int i = 0; i < NEW; i++)
+        assert_int_equal(tf_executor_spawn(e, plain_poll, NULL, &at[i]), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    /* Polled after at most the rest of the kicker's batch. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_not_equal(wt[i].second_poll, 0);
+        assert_true(wt[i].second_poll < 200);
+    }
+    assert_true(wt[2].second_poll < wt[0].second_poll);
+    assert_true(wt[0].second_poll < wt[1].second_poll);
+    for (int i = 1; i < NEW; i++) assert_true(at[i - 1] < at[i]);
+    assert_int_equal(sched_seq, 3 * 2 + 1 + NEW);
+    free(at);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+typedef struct {
+    int left;          /* polls to go, waking itself each time */
+    tf_executor *exec; /* set on one of them: spawns the late task */
+} spinner_task;
+
+static unsigned late_polled_at;
+
+static int late_poll(void *s, const tf_waker *w) {
+    (void)s;
+    (void)w;
+    late_polled_at = ++sched_seq;
+    return TF_READY;
+}
+
+static int spinner_poll(void *s, const tf_waker *w) {
+    spinner_task *t = s;
+    sched_seq++;
+    if (t->exec) {
+        assert_int_equal(tf_executor_spawn(t->exec, late_poll, NULL, NULL), TF_OK);
+        t->exec = NULL;
+    }
+    if (--t->left == 0) return TF_READY;
+    tf_waker_wake_by_ref(w);
+    return TF_PENDING;
+}
+
+/* Enough tasks that keep waking themselves to fill every batch, and a task
+ * spawned by one of them: woken tasks go first, but not for ever. The new
+ * task is polled within a few batches, not after the 100,000 polls the
+ * others make. */
+static void test_new_not_starved_by_woken(void **state) {
+    (void)state;
+    enum { SPIN = 100, POLLS = 1000 };
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    sched_seq = 0;
+    late_polled_at = 0;
+    spinner_task sp[SPIN];
+    for (int i = 0; i < SPIN; i++) sp[i] = (spinner_task){POLLS, i == 0 ? e : NULL};
+    for (int i = 0; i < SPIN; i++)
+        assert_int_equal(tf_executor_spawn(e, spinner_poll, NULL, &sp[i]), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    assert_int_not_equal(late_polled_at, 0);
+    assert_true(late_polled_at < 2000);
+    assert_int_equal(sched_seq, SPIN * POLLS + 1);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spawn_run_drop_once),
@@ -416,6 +538,8 @@ int main(void) {
         cmocka_unit_test(test_more_function_pairs_than_slots),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_strerror_and_version),
+        cmocka_unit_test(test_woken_ahead_of_new),
+        cmocka_unit_test(test_new_not_starved_by_woken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
