@@ -450,7 +450,7 @@ void tf__driver_unfile_locked(tf_driver *d, struct tf_timer *t) {
 }
 
 void tf__driver_set_slack_locked(tf_driver *d, struct tf_timer *t, uint16_t c) {
-    if (atomic_load_explicit(&t->state, memory_order_relaxed) != TF_TIMER_ARMED) {
+    if (atomic_load_explicit(&t->state, memory_order_acquire) != TF_TIMER_ARMED) {
         t->reserved = c; /* counted when it is filed again */
         return;
     }
@@ -478,7 +478,7 @@ int tf__timer_state_firing(uint8_t st) {
 int tf__driver_wait_not_firing_locked(tf_driver *d, struct tf_timer *t) {
     if (tls_firing == d) return 1;
     while (tf__timer_state_firing(
-        atomic_load_explicit(&t->state, memory_order_relaxed)))
+        atomic_load_explicit(&t->state, memory_order_acquire)))
         pthread_cond_wait(&d->fire_done, &d->lock);
     return 0;
 }

@@ -106,7 +106,7 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
     tf_waker *clone = NULL, *old = NULL;
     pthread_mutex_lock(&d->lock);
     for (;;) {
-        uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+        uint8_t st = atomic_load_explicit(&t->state, memory_order_acquire);
         if (st == TF_TIMER_FIRED || st == TF_TIMER_FIRING) {
             rc = TF_READY;
             break;
@@ -166,7 +166,7 @@ int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
         return rc;
     }
     int on_driver = tf__driver_wait_not_firing_locked(d, t);
-    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    uint8_t st = atomic_load_explicit(&t->state, memory_order_acquire);
     if (on_driver && tf__timer_state_firing(st)) {
         /* Being fired in the driver's current batch (we are inside one of
          * its wakes): the driver re-files it when the batch is done. */
@@ -204,7 +204,7 @@ int tf_timer_cancel(tf_timer *t) {
     tf_waker *wake = NULL;
     pthread_mutex_lock(&d->lock);
     int on_driver = tf__driver_wait_not_firing_locked(d, t);
-    uint8_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    uint8_t st = atomic_load_explicit(&t->state, memory_order_acquire);
     if (on_driver && (st == TF_TIMER_FIRING || st == TF_TIMER_FIRING_RESET)) {
         atomic_store(&t->state, TF_TIMER_FIRING_CANCEL);
         wake = t->waker;
@@ -283,7 +283,7 @@ int tf_timer_free(tf_timer *t) {
     tf_driver *d = tf__driver_of(t);
     pthread_mutex_lock(&d->lock);
     int on_driver = tf__driver_wait_not_firing_locked(d, t);
-    st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    st = atomic_load_explicit(&t->state, memory_order_acquire);
     tf_waker *drop = t->waker;
     t->waker = NULL;
     if (on_driver && tf__timer_state_firing(st)) {
