@@ -268,7 +268,7 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
         /* The spin failed. If the wake came soon after, a longer one
          * would have caught it; if much later, it was wasted. */
         uint64_t waited = tf__clock_now() - start;
-        uint32_t next = waited < 2u * SPIN_MAX_NS ? budget * 2 : budget / 2;
+        uint32_t next = waited < UINT64_C(2) * SPIN_MAX_NS ? budget * 2 : budget / 2;
         if (next > SPIN_MAX_NS) next = SPIN_MAX_NS;
         if (next < SPIN_MIN_NS) next = SPIN_MIN_NS;
         atomic_store_explicit(&q->spin_ns, next, memory_order_relaxed);

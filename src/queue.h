@@ -36,7 +36,7 @@ enum { TF_QUEUE_WOKEN = 0, TF_QUEUE_NEW = 1, TF_QUEUE_LANES = 2 };
  * batch starts with the new lane (the bound on their wait). */
 #define TF_QUEUE_NEW_EVERY 3u
 
-typedef struct tf_queue {
+typedef struct tf_queue { // NOLINT(clang-analyzer-optin.performance.Padding): aligned lanes
     tf_lane lane[TF_QUEUE_LANES];
     uint32_t new_streak; /* under lock: see tf__queue_pop_batch */
     _Atomic uint32_t sleepers;

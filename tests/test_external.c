@@ -388,6 +388,7 @@ static struct {
     atomic_int waited;   /* the consumer reached the missing link */
 } pw;
 
+/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
 static void push_window_hook(int point, void *obj) {
     if (point == TF_HOOK_QUEUE_PUSH_LINK && obj == pw.q &&
         pthread_equal(pthread_self(), pw.producer)) {
