@@ -881,14 +881,15 @@ static napi_value start_timeout(napi_env env, napi_callback_info info, int mode)
   if (napi_create_promise(env, &deferred, &promise) != napi_ok)
     return NULL;
   /* A zero delay is due at once: no clock read, no timer. */
-  uint64_t now = 0, deadline;
+  uint64_t deadline;
   int r = TF_OK, due;
   if (mode == 2) {
     deadline = v;
     due = v == 0 || v <= tfn_now(st);
   } else {
     due = v == 0;
-    if (!due && (now = tfn_now(st)) > UINT64_MAX - v)
+    uint64_t now = due ? 0 : tfn_now(st);
+    if (now > UINT64_MAX - v)
       r = TF_ERANGE; /* the deadline would not fit the clock */
     deadline = now + v;
   }
