@@ -221,5 +221,24 @@ class IntervalRealClockTest(unittest.TestCase):
             del it
 
 
+class DocsExampleTest(unittest.TestCase):
+    def test_the_docs_block_runs_and_prints_what_it_says(self):
+        import contextlib
+        import io
+        import os
+        page = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                            "docs", "python.md")
+        with open(page, encoding="utf-8") as f:
+            text = f.read()
+        section = text[text.index("## Intervals, timeouts and asyncio's sleep"):]
+        start = section.index("```python\n") + len("```python\n")
+        code = section[start:section.index("```", start)]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, page, "exec"), {"__name__": "docs_example"})
+        self.assertEqual(out.getvalue(),
+                         "done [(0, 1), (3, 3), (14, 11), 'timed out']\n")
+
+
 if __name__ == "__main__":
     unittest.main()
