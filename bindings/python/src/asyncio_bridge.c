@@ -64,6 +64,8 @@ void sleep_abandon(SleepObject *s) {
     }
     if (s->owner && s->owner->awaiter == s)
         s->owner->awaiter = NULL;
+    if (s->interval && s->interval->awaiter == s)
+        s->interval->awaiter = NULL;
     if (s->state != SLEEP_DONE)
         s->state = SLEEP_INIT;
 }
@@ -278,8 +280,13 @@ static BridgeObject *tfpy_bridge_for(tfpy_state *st, PyObject *loop) {
 PyObject *sleep_start_asyncio(SleepObject *s) {
     /* Already due? Then there is nothing to wait for. A peek, not a poll:
      * polling with the no-op waker would replace a stored waker. */
-    int rc = tf_timer_peek(s->timer);
-    if (rc == TF_PENDING) {
+    int rc;
+    if (s->interval) {
+        /* An interval has no peek; a READY poll takes the tick, and a
+         * PENDING one stores a waker that the bridge's first poll (at
+         * once: a new external task is queued) replaces. */
+        rc = sleep_poll_timer(s, tf_waker_noop());
+    } else if ((rc = tf_timer_peek(s->timer)) == TF_PENDING) {
         /* Due (on its driver's clock) but not yet reached by the driver: a
          * poll fires it. */
         uint64_t deadline;
@@ -287,10 +294,8 @@ PyObject *sleep_start_asyncio(SleepObject *s) {
             tfpy_timer_now(s->timer) >= deadline)
             rc = sleep_poll_timer(s, tf_waker_noop());
     }
-    if (rc != TF_PENDING) {
-        s->state = rc == TF_READY ? SLEEP_DONE : SLEEP_INIT;
-        return rc == TF_READY ? NULL : sleep_error(tfpy_state_of(s), rc);
-    }
+    if (rc != TF_PENDING)
+        return sleep_finish(s, rc);
     tfpy_state *st = tfpy_state_of(s);
     PyObject *loop = tfpy_running_loop(st);
     if (!loop) {
@@ -330,6 +335,8 @@ PyObject *sleep_start_asyncio(SleepObject *s) {
     s->state = SLEEP_ASYNCIO;
     if (s->owner)
         s->owner->awaiter = s;
+    if (s->interval)
+        s->interval->awaiter = s;
     Py_DECREF(b);
     return fut;
 fail:

@@ -92,11 +92,23 @@ static PyMethodDef tfpy_functions[] = {
      "released while waiting; Ctrl-C\nraises KeyboardInterrupt after closing "
      "every coroutine and freeing the\nexecutor."},
     {"sleep", TFPY_CAST(tfpy_sleep), METH_VARARGS | METH_KEYWORDS,
-     "sleep(seconds, /, *, driver=None)\n--\n\nAn awaitable that completes "
-     "``seconds`` (int or float, >= 0) from now,\nnever earlier, on the "
-     "library's timer driver (nanosecond deadlines), or\non ``driver`` (a "
-     "Driver, whose clock \"now\" is then).\nUse it as ``await timefuture."
-     "sleep(0.1)`` under timefuture.run(), an\nExecutor or asyncio."},
+     "sleep(delay, result=None, *, driver=None)\n--\n\nAn awaitable that "
+     "completes ``delay`` seconds (int or float) from now,\nnever earlier, "
+     "and returns ``result``; on the library's timer driver\n(nanosecond "
+     "deadlines), or on ``driver`` (a Driver, whose clock \"now\" is\n"
+     "then). As asyncio.sleep(): a delay <= 0 yields to the other tasks "
+     "once,\nmath.inf (or any delay past the 64-bit clock) waits until "
+     "cancelled;\nNaN is a ValueError. Use it as ``await timefuture."
+     "sleep(0.1)`` under\ntimefuture.run(), an Executor or asyncio."},
+    {"interval", TFPY_CAST(tfpy_interval), METH_VARARGS | METH_KEYWORDS,
+     "interval(period, *, missed='burst', start=None, driver=None)\n--\n\n"
+     "A periodic timer: ``async for n in interval(0.1)`` gets the number "
+     "of ticks\n(>= 1) at each tick. Tick k is due at start + k * period "
+     "(start: seconds\non the driver's clock; None: now, so the first tick "
+     "is at once, as in\ntokio), never early, without drift. ``missed``: "
+     "'burst' (tokio's default:\nevery missed tick, one per step), 'delay' "
+     "or 'skip' (one step counting\nthem). Built on the library's "
+     "experimental interval API."},
     {"sleep_until", TFPY_CAST(tfpy_sleep_until), METH_VARARGS | METH_KEYWORDS,
      "sleep_until(deadline, /, *, driver=None)\n--\n\nAn awaitable that "
      "completes at ``deadline``, in seconds on the\nmonotonic() clock, or on "
@@ -138,6 +150,7 @@ static int tfpy_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->YieldNowType);
     Py_VISIT(st->BridgeType);
     Py_VISIT(st->DriverType);
+    Py_VISIT(st->IntervalType);
     return 0;
 }
 
@@ -157,6 +170,7 @@ static int tfpy_clear(PyObject *m) {
     Py_CLEAR(st->YieldNowType);
     Py_CLEAR(st->BridgeType);
     Py_CLEAR(st->DriverType);
+    Py_CLEAR(st->IntervalType);
     return 0;
 }
 
@@ -187,7 +201,9 @@ static int tfpy_exec(PyObject *m) {
         tfpy_add_type(m, &st->YieldNowType, &YieldNow_spec, NULL,
                       "YieldNow") < 0 ||
         tfpy_add_type(m, &st->BridgeType, &Bridge_spec, NULL, NULL) < 0 ||
-        tfpy_add_type(m, &st->DriverType, &Driver_spec, NULL, "Driver") < 0)
+        tfpy_add_type(m, &st->DriverType, &Driver_spec, NULL, "Driver") < 0 ||
+        tfpy_add_type(m, &st->IntervalType, &Interval_spec, NULL,
+                      "Interval") < 0)
         return -1;
 
     st->CancelledError = PyErr_NewExceptionWithDoc(

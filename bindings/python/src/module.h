@@ -32,6 +32,9 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The interval type is built on the library's experimental interval API,
+ * which ships with the library of the same version. */
+#define TF_EXPERIMENTAL
 #include "timefuture.h"
 
 /* How long the run loop waits inside the library with the GIL released
@@ -75,6 +78,7 @@ typedef struct tfpy_state {
     PyTypeObject *YieldNowType;
     PyTypeObject *BridgeType;
     PyTypeObject *DriverType;
+    PyTypeObject *IntervalType;
 } tfpy_state;
 
 /* The state of the module that made `obj`'s type (none of our types but
@@ -93,6 +97,7 @@ typedef struct SleepObject SleepObject;
 typedef struct TimerObject TimerObject;
 typedef struct BridgeObject BridgeObject;
 typedef struct DriverObject DriverObject;
+typedef struct IntervalObject IntervalObject;
 typedef struct tfpy_entry tfpy_entry;
 
 /* What an awaitable needs while the run loop polls a task. Thread-local
@@ -130,6 +135,9 @@ struct TaskObject {
     uint8_t state;
     uint8_t cancel_requested;
     uint8_t exc_retrieved;
+    /* cancel() calls not yet undone by uncancel(), as asyncio.Task counts
+     * them: a timeout tells its own cancellation from another's by it. */
+    Py_ssize_t cancelling;
     PyObject *weakreflist;
 };
 
@@ -164,14 +172,30 @@ struct TimerObject {
     PyObject *weakreflist;
 };
 
+/* A periodic timer (tf_interval) and the iterator state of `async for`. */
+struct IntervalObject {
+    PyObject_HEAD
+    tf_interval *iv;
+    DriverObject *driver;  /* strong, or NULL for the default driver */
+    uint64_t period_ns;
+    uint32_t policy;       /* TF_MISSED_TICK_* */
+    SleepObject *awaiter;  /* borrowed: the await in progress, if any */
+    PyObject *weakreflist;
+};
+
 enum { SLEEP_INIT = 0, SLEEP_WAITING = 1, SLEEP_ASYNCIO = 2, SLEEP_DONE = 3 };
 
 /* The iterator of one await of a timer. For sleep() it owns its timer; for
- * a Timer it borrows the Timer's (and keeps the Timer alive). */
+ * a Timer it borrows the Timer's (and keeps the Timer alive). One await of
+ * an Interval's next tick is the same object with `interval` set instead
+ * of `timer`, so that both share the run loop's and asyncio's paths. */
 struct SleepObject {
     PyObject_HEAD
-    tf_timer *timer;
+    tf_timer *timer;         /* NULL for an interval tick */
     TimerObject *owner;      /* strong, or NULL for sleep() */
+    IntervalObject *interval; /* strong, or NULL for a timer */
+    PyObject *result;        /* strong: what the await returns, or NULL */
+    uint64_t ticks;          /* interval: the ticks of the READY */
     DriverObject *driver;    /* sleep() on a Driver: strong, else NULL */
     const void *waiter_id;   /* identity of the waiting task's waker */
     tfpy_entry *entry;       /* asyncio mode: the bridge's record, or NULL */
@@ -237,6 +261,12 @@ extern PyType_Spec Sleep_spec;
 extern PyType_Spec Timer_spec;
 extern PyType_Spec YieldNow_spec;
 int sleep_poll_timer(SleepObject *s, const tf_waker *waker);
+PyObject *sleep_finish(SleepObject *s, int rc);
+SleepObject *sleep_alloc(tfpy_state *st, tf_timer *timer, TimerObject *owner);
+
+/* interval.c */
+extern PyType_Spec Interval_spec;
+PyObject *tfpy_interval(PyObject *module, PyObject *args, PyObject *kwds);
 
 /* asyncio_bridge.c */
 PyObject *sleep_start_asyncio(SleepObject *s);

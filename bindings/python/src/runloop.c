@@ -157,6 +157,7 @@ TaskObject *executor_spawn(ExecutorObject *self, PyObject *coro) {
     t->state = TASK_PENDING;
     t->cancel_requested = 0;
     t->exc_retrieved = 0;
+    t->cancelling = 0;
     t->weakreflist = NULL;
     PyObject_GC_Track(t);
     if (!t->context) {

@@ -167,6 +167,7 @@ static PyObject *Task_cancel(TaskObject *t, PyObject *unused) {
     if (t->state != TASK_PENDING)
         Py_RETURN_FALSE;
     t->cancel_requested = 1;
+    t->cancelling++;
     /* Before its first poll the task is already queued; afterwards it may
      * be waiting for a wake that will never come, so wake it now. */
     if (t->self_waker) {
@@ -176,6 +177,20 @@ static PyObject *Task_cancel(TaskObject *t, PyObject *unused) {
             return tfpy_raise(st, rc, "Task.cancel");
     }
     Py_RETURN_TRUE;
+}
+
+static PyObject *Task_cancelling(TaskObject *t, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromSsize_t(t->cancelling);
+}
+
+static PyObject *Task_uncancel(TaskObject *t, PyObject *unused) {
+    (void)unused;
+    if (t->cancelling > 0 && --t->cancelling == 0)
+        /* No request is left: one not yet delivered is withdrawn, so that a
+         * timeout whose block ended first does not cancel what follows. */
+        t->cancel_requested = 0;
+    return PyLong_FromSsize_t(t->cancelling);
 }
 
 typedef struct {
@@ -280,6 +295,13 @@ static PyMethodDef Task_methods[] = {
      "RuntimeError if it is still running."},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
      "Task[T] in annotations."},
+    {"cancelling", TFPY_CAST(Task_cancelling), METH_NOARGS,
+     "cancelling($self, /)\n--\n\nThe number of cancel() requests not yet "
+     "undone by uncancel(), as\nasyncio.Task.cancelling()."},
+    {"uncancel", TFPY_CAST(Task_uncancel), METH_NOARGS,
+     "uncancel($self, /)\n--\n\nUndo one cancel() request and return the "
+     "number left (as\nasyncio.Task.uncancel()); at 0 a request not yet "
+     "delivered is withdrawn."},
     {"cancel", TFPY_CAST(Task_cancel), METH_NOARGS,
      "cancel($self, /)\n--\n\nAsk the task to stop: timefuture.CancelledError "
      "is thrown into the\ncoroutine at its next step (it may catch it). "

@@ -8,7 +8,8 @@
 
 /* Convert a number of seconds to whole nanoseconds, rounding up so that a
  * timer never fires before the time asked for. */
-int tfpy_seconds_to_ns(PyObject *obj, const char *what, uint64_t *out) {
+/* The number `obj` as a double, or -1 with TypeError/ValueError (NaN). */
+static int seconds_as_double(PyObject *obj, const char *what, double *out) {
     if (!PyFloat_Check(obj) && !PyLong_Check(obj) &&
         !PyNumber_Check(obj)) {
         PyErr_Format(PyExc_TypeError,
@@ -31,6 +32,14 @@ int tfpy_seconds_to_ns(PyObject *obj, const char *what, uint64_t *out) {
         PyErr_Format(PyExc_ValueError, "%s must not be NaN", what);
         return -1;
     }
+    *out = d;
+    return 0;
+}
+
+int tfpy_seconds_to_ns(PyObject *obj, const char *what, uint64_t *out) {
+    double d;
+    if (seconds_as_double(obj, what, &d) < 0)
+        return -1;
     if (d < 0) {
         PyErr_Format(PyExc_ValueError, "%s must be >= 0, got %R", what, obj);
         return -1;
@@ -55,6 +64,15 @@ int tfpy_seconds_to_ns(PyObject *obj, const char *what, uint64_t *out) {
  * Timer is cancelled, the library wakes the stored waker and the next poll
  * raises TimerCancelled. */
 int sleep_poll_timer(SleepObject *s, const tf_waker *waker) {
+    IntervalObject *iv = s->interval;
+    if (iv) {
+        int irc = tf_interval_poll(iv->iv, waker, &s->ticks);
+        if (irc == TF_PENDING)
+            iv->awaiter = s;
+        else if (iv->awaiter == s)
+            iv->awaiter = NULL;
+        return irc;
+    }
     int rc = tf_timer_poll(s->timer, waker);
     TimerObject *tm = s->owner;
     if (!tm)
@@ -71,9 +89,41 @@ PyObject *sleep_error(tfpy_state *st, int rc) {
                                              : "tf_timer_poll");
 }
 
+/* How an await ends once the library said `rc`: its value travels in
+ * StopIteration (the tick count, or sleep()'s result); a cancelled or
+ * exhausted interval ends an `async for` with StopAsyncIteration. */
+PyObject *sleep_finish(SleepObject *s, int rc) {
+    s->state = rc == TF_READY ? SLEEP_DONE : SLEEP_INIT;
+    if (rc == TF_READY) {
+        if (s->interval) {
+            PyObject *n = PyLong_FromUnsignedLongLong(s->ticks);
+            if (!n)
+                return NULL;
+            tfpy_stop_iteration(n);
+            Py_DECREF(n);
+            return NULL;
+        }
+        return s->result ? tfpy_stop_iteration(s->result) : NULL;
+    }
+    if (s->interval && (rc == TF_ECANCELED || rc == TF_ERANGE)) {
+        PyErr_SetNone(PyExc_StopAsyncIteration);
+        return NULL;
+    }
+    return sleep_error(tfpy_state_of(s), rc);
+}
+
 static PyObject *Sleep_iternext(SleepObject *s) {
     if (s->state == SLEEP_DONE)
         return NULL;
+    if (!s->timer && !s->interval) {
+        /* sleep() of a delay <= 0: one bare yield, as asyncio.sleep(0)
+         * does (the run loop and asyncio both reschedule the task at once). */
+        if (s->state == SLEEP_INIT) {
+            s->state = SLEEP_WAITING;
+            return Py_NewRef(Py_None);
+        }
+        return sleep_finish(s, TF_READY);
+    }
     if (s->state == SLEEP_ASYNCIO) {
         if (s->entry) {
             PyErr_SetString(PyExc_RuntimeError,
@@ -81,11 +131,7 @@ static PyObject *Sleep_iternext(SleepObject *s) {
             return NULL;
         }
         /* Resumed by asyncio after the bridge saw the timer finish. */
-        int err = s->err;
-        s->state = err ? SLEEP_INIT : SLEEP_DONE;
-        if (err)
-            return sleep_error(tfpy_state_of(s), err);
-        return NULL;
+        return sleep_finish(s, s->err ? s->err : TF_READY);
     }
     TimerObject *tm = s->owner;
     if (tm && tm->awaiter && tm->awaiter != s) {
@@ -93,6 +139,13 @@ static PyObject *Sleep_iternext(SleepObject *s) {
                         "this Timer is already awaited by another task; a "
                         "Timer wakes one awaiter (share a Task handle "
                         "instead)");
+        return NULL;
+    }
+    IntervalObject *iv = s->interval;
+    if (iv && iv->awaiter && iv->awaiter != s) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this Interval is already awaited by another task; "
+                        "an Interval wakes one awaiter");
         return NULL;
     }
     tfpy_state *st = tfpy_state_of(s);
@@ -110,10 +163,7 @@ static PyObject *Sleep_iternext(SleepObject *s) {
         s->waiter_id = ctx->waker;
         return Py_NewRef(st->pending);
     }
-    s->state = rc == TF_READY ? SLEEP_DONE : SLEEP_INIT;
-    if (rc == TF_READY)
-        return NULL;
-    return sleep_error(tfpy_state_of(s), rc);
+    return sleep_finish(s, rc);
 }
 
 static PyObject *Sleep_send(SleepObject *s, PyObject *value) {
@@ -178,9 +228,14 @@ static void Sleep_dealloc(SleepObject *s) {
         if (s->owner->awaiter == s)
             s->owner->awaiter = NULL;
         Py_DECREF(s->owner);
+    } else if (s->interval) {
+        if (s->interval->awaiter == s)
+            s->interval->awaiter = NULL;
+        Py_DECREF(s->interval);
     } else if (s->timer) {
         tf_timer_free(s->timer);
     }
+    Py_XDECREF(s->result);
     /* After the timer: the driver must outlive it. */
     Py_XDECREF(s->driver);
     PyTypeObject *tp = Py_TYPE(s);
@@ -191,6 +246,11 @@ static void Sleep_dealloc(SleepObject *s) {
 static PyObject *Sleep_repr(SleepObject *s) {
     static const char *names[] = {"new", "waiting", "waiting (asyncio)",
                                   "done"};
+    if (!s->timer)
+        return PyUnicode_FromFormat("<timefuture.Sleep %s, %s>",
+                                    names[s->state],
+                                    s->interval ? "next tick of an Interval"
+                                                : "yield once");
     uint64_t deadline = 0;
     tf_timer_deadline(s->timer, &deadline);
     double left = ((double)deadline - (double)tfpy_timer_now(s->timer)) / 1e9;
@@ -208,6 +268,8 @@ static PyMethodDef Sleep_methods[] = {
      "raise the given exception."},
     {"close", TFPY_CAST(Sleep_close), METH_NOARGS,
      "close($self, /)\n--\n\nAbandon the wait."},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "See PEP 585 (``Sleep[int]``: what the await returns)."},
     {NULL, NULL, 0, NULL}};
 
 static PyType_Slot Sleep_slots[] = {
@@ -230,7 +292,7 @@ PyType_Spec Sleep_spec = {
     .slots = Sleep_slots,
 };
 
-static SleepObject *sleep_alloc(tfpy_state *st, tf_timer *timer,
+SleepObject *sleep_alloc(tfpy_state *st, tf_timer *timer,
                                 TimerObject *owner) {
     SleepObject *s = PyObject_New(SleepObject, st->SleepType);
     if (!s)
@@ -238,6 +300,9 @@ static SleepObject *sleep_alloc(tfpy_state *st, tf_timer *timer,
     s->timer = timer;
     s->owner = owner;
     Py_XINCREF(owner);
+    s->interval = NULL;
+    s->result = NULL;
+    s->ticks = 0;
     s->driver = NULL;
     s->waiter_id = NULL;
     s->entry = NULL;
@@ -277,16 +342,45 @@ static int sleep_args(tfpy_state *st, PyObject *args, PyObject *kwds,
 
 PyObject *tfpy_sleep(PyObject *module, PyObject *args, PyObject *kwds) {
     tfpy_state *st = tfpy_module_state(module);
-    uint64_t ns;
+    static char *kwlist[] = {"delay", "result", "driver", NULL};
+    PyObject *value, *result = Py_None, *d = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O$O:sleep", kwlist, &value,
+                                     &result, &d))
+        return NULL;
+    /* What asyncio.sleep() accepts: a delay <= 0 yields once, one too long
+     * for the 64-bit clock (math.inf included) never ends. NaN stays an
+     * error: asyncio 3.11 waits for ever on it without a word, later
+     * versions raise ValueError, as this always has. */
+    double secs;
+    if (seconds_as_double(value, "delay", &secs) < 0)
+        return NULL;
     DriverObject *driver;
     tf_driver *raw;
-    if (sleep_args(st, args, kwds, "O|$O:sleep", "seconds", &ns, &driver,
-                   &raw) < 0)
+    if (tfpy_driver_arg(st, d, &driver, &raw) < 0)
         return NULL;
     tf_timer *timer = NULL;
-    int rc = raw ? tf_timer_new_on(raw, ns, &timer) : tf_timer_new(ns, &timer);
-    return sleep_wrap(st, rc, timer, driver,
-                      raw ? "tf_timer_new_on" : "tf_timer_new");
+    int rc = TF_OK;
+    const char *what = NULL;
+    if (secs > 0) {
+        double ns = ceil(secs * 1e9);
+        if (ns < TFPY_MAX_NS) {
+            what = raw ? "tf_timer_new_on" : "tf_timer_new";
+            rc = raw ? tf_timer_new_on(raw, (uint64_t)ns, &timer)
+                     : tf_timer_new((uint64_t)ns, &timer);
+        } else {
+            /* The last deadline there is (UINT64_MAX is reserved): about
+             * 584 years of the clock, which no advance of a real clock
+             * reaches. */
+            what = raw ? "tf_timer_new_at_on" : "tf_timer_new_at";
+            rc = raw ? tf_timer_new_at_on(raw, UINT64_MAX - 1, &timer)
+                     : tf_timer_new_at(UINT64_MAX - 1, &timer);
+        }
+    }
+    PyObject *s = what ? sleep_wrap(st, rc, timer, driver, what)
+                       : (PyObject *)sleep_alloc(st, NULL, NULL);
+    if (s && result != Py_None)
+        ((SleepObject *)s)->result = Py_NewRef(result);
+    return s;
 }
 
 PyObject *tfpy_sleep_until(PyObject *module, PyObject *args, PyObject *kwds) {

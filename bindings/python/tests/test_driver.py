@@ -337,7 +337,7 @@ class LifetimeTest(unittest.TestCase):
         self.assertIsNone(tf.Timer(0, driver=None).driver)
         self.assertIsNone(tf.Timer(0).driver)
         with self.assertRaises(TypeError):
-            tf.sleep(1, tf.Driver("manual"))  # driver= is keyword-only
+            tf.sleep(1, None, tf.Driver("manual"))  # driver= is keyword-only
 
 
 class RealClockTest(unittest.TestCase):

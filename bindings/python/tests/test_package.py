@@ -10,6 +10,7 @@ import unittest
 
 import timefuture
 import timefuture._timefuture as ext
+import timefuture._timeout as _timeout
 
 
 class PackageTest(unittest.TestCase):
@@ -19,12 +20,14 @@ class PackageTest(unittest.TestCase):
                          os.path.dirname(timefuture.__file__))
 
     def test_all_is_every_public_name_of_the_extension(self):
+        # ... and of the timeout module, composed in Python over it.
         public = {n for n in dir(ext) if not n.startswith("_")}
         public.add("__version__")
-        self.assertEqual(set(timefuture.__all__), public)
+        self.assertEqual(set(timefuture.__all__), public | set(_timeout.__all__))
         self.assertEqual(len(timefuture.__all__), len(set(timefuture.__all__)))
         for name in timefuture.__all__:
-            self.assertIs(getattr(timefuture, name), getattr(ext, name), name)
+            source = _timeout if name in _timeout.__all__ else ext
+            self.assertIs(getattr(timefuture, name), getattr(source, name), name)
 
     def test_stub_and_marker_beside_the_extension(self):
         here = os.path.dirname(ext.__file__)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """sleep, sleep_until and Timer under timefuture's own executor."""
 
+import asyncio
 import random
 import unittest
 
@@ -107,6 +108,14 @@ class SleepTest(unittest.TestCase):
 
     def test_bad_arguments(self):
         for bad, exc, text in (
+            ("1", TypeError, "number of seconds"),
+            (None, TypeError, "number of seconds"),
+            (float("nan"), ValueError, "NaN"),
+        ):
+            with self.subTest(bad=bad):
+                with self.assertRaisesRegex(exc, text):
+                    tf.sleep(bad)
+        for bad, exc, text in (
             (-1, ValueError, ">= 0"),
             (float("nan"), ValueError, "NaN"),
             (float("inf"), ValueError, "too large"),
@@ -115,8 +124,6 @@ class SleepTest(unittest.TestCase):
             (None, TypeError, "number of seconds"),
         ):
             with self.subTest(bad=bad):
-                with self.assertRaisesRegex(exc, text):
-                    tf.sleep(bad)
                 with self.assertRaisesRegex(exc, text):
                     tf.Timer(bad)
                 with self.assertRaisesRegex(exc, text):
@@ -127,6 +134,79 @@ class SleepTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, ">= 0"):
             timer.reset(-0.5)
         self.assertAlmostEqual(timer.duration, 1.0)
+
+
+class SleepLikeAsyncioTest(unittest.TestCase):
+    """sleep() takes what asyncio.sleep() takes, and returns its result."""
+
+    def test_result_is_returned(self):
+        async def main():
+            return (await tf.sleep(0.001, "r"), await tf.sleep(0.001, result=7),
+                    await tf.sleep(0.001))
+
+        self.assertEqual(tf.run(main()), ("r", 7, None))
+        self.assertEqual(asyncio.run(main()), ("r", 7, None))
+
+    def _yields_once(self, delay):
+        log = []
+
+        async def other():
+            log.append("other ran")
+
+        async def main(spawn):
+            spawn(other())
+            r = await tf.sleep(delay, "at once")
+            log.append(r)
+            return log
+
+        self.assertEqual(tf.run(main(tf.spawn)), ["other ran", "at once"])
+        log.clear()
+        self.assertEqual(asyncio.run(main(asyncio.ensure_future)),
+                         ["other ran", "at once"])
+
+    def test_negative_and_zero_delays_yield_once(self):
+        for delay in (-1, -0.5, 0, 0.0, float("-inf")):
+            with self.subTest(delay=delay):
+                self._yields_once(delay)
+
+    def test_infinity_sleeps_until_cancelled(self):
+        for delay in (float("inf"), 1e30):
+            with self.subTest(delay=delay):
+                async def under_asyncio():
+                    task = asyncio.ensure_future(tf.sleep(delay))
+                    for _ in range(5):
+                        await asyncio.sleep(0)
+                    self.assertFalse(task.done())
+                    task.cancel()
+                    with self.assertRaises(asyncio.CancelledError):
+                        await task
+                    return "cancelled"
+
+                self.assertEqual(asyncio.run(under_asyncio()), "cancelled")
+
+                async def under_run():
+                    task = tf.spawn(_forever(delay))
+                    for _ in range(5):
+                        await tf.yield_now()
+                    self.assertFalse(task.done())
+                    task.cancel()
+                    with self.assertRaises(tf.CancelledError):
+                        await task
+                    return "cancelled"
+
+                self.assertEqual(tf.run(under_run()), "cancelled")
+
+    def test_infinity_on_a_manual_driver_outlasts_any_advance(self):
+        with tf.Driver(clock="manual") as d:
+            s = tf.sleep(float("inf"), driver=d)
+            d.advance(2**63)
+            self.assertIn("deadline in", repr(s))
+            self.assertGreaterEqual(d.next_deadline(), 2**63)
+            del s
+
+
+async def _forever(delay):
+    await tf.sleep(delay)
 
 
 class TimerTest(unittest.TestCase):

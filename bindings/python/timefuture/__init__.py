@@ -6,14 +6,19 @@ executor.
   use the library's timer driver: nanosecond deadlines, never early.
 - ``run(coro)`` and ``Executor`` run coroutines as library tasks; ``spawn``
   returns an awaitable Task handle.
+- ``async for n in interval(s)`` ticks every ``s`` seconds without drift
+  (missed ticks: 'burst', 'delay' or 'skip'); ``async with timeout(s)``
+  cancels its block at a deadline and raises TimeoutError, as
+  asyncio.timeout() does.
 - ``Driver(...)`` is a timer driver of its own, passed as ``driver=``: a
   manual clock that only ``advance()`` moves (deterministic tests), or one the
   host loop advances from its ``fileno()``.
 - The same awaitables work inside asyncio.run(): the loop watches the
   library's eventfd, so no Python code runs on the driver thread.
 
-The implementation is the C extension ``timefuture._timefuture``; this
-package only re-exports its public names (the stub beside it types them).
+The implementation is the C extension ``timefuture._timefuture`` (the stub
+beside it types it), re-exported here, and timeout() in ``_timeout``: a
+timer plus task cancellation, composed in Python.
 """
 
 from ._timefuture import (
@@ -35,6 +40,7 @@ from ._timefuture import (
     Driver,
     Error,
     Executor,
+    Interval,
     Sleep,
     Task,
     Timer,
@@ -42,6 +48,7 @@ from ._timefuture import (
     YieldNow,
     __version__,
     current_task,
+    interval,
     monotonic,
     monotonic_ns,
     run,
@@ -52,6 +59,7 @@ from ._timefuture import (
     version_number,
     yield_now,
 )
+from ._timeout import Timeout, timeout, timeout_at
 
 __all__ = [
     "EBUSY",
@@ -72,13 +80,16 @@ __all__ = [
     "Driver",
     "Error",
     "Executor",
+    "Interval",
     "Sleep",
     "Task",
     "Timer",
+    "Timeout",
     "TimerCancelled",
     "YieldNow",
     "__version__",
     "current_task",
+    "interval",
     "monotonic",
     "monotonic_ns",
     "run",
@@ -86,6 +97,8 @@ __all__ = [
     "sleep_until",
     "spawn",
     "strerror",
+    "timeout",
+    "timeout_at",
     "version_number",
     "yield_now",
 ]

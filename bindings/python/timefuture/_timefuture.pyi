@@ -4,9 +4,10 @@ binding of libtimefuture, re-exported by the `timefuture` package): timers of
 one driver thread and a task executor."""
 
 from types import GenericAlias, TracebackType
-from typing import Any, Coroutine, Generator, Generic, Literal, Optional, Type, TypeVar, final
+from typing import Any, Coroutine, Generator, Generic, Literal, Optional, Type, TypeVar, final, overload
 
 _T = TypeVar("_T")
+_R = TypeVar("_R", covariant=True)
 
 __version__: str
 """The library's run-time version string (tf_version_string)."""
@@ -63,13 +64,16 @@ class CancelledError(BaseException):
 
 # Not subclassable at run time (the C types lack Py_TPFLAGS_BASETYPE).
 @final
-class Sleep:
+class Sleep(Generic[_R]):
     """An awaitable completing at a deadline of the library's timer driver;
-    made by sleep(), sleep_until() and by awaiting a Timer."""
+    made by sleep() (returning its result), sleep_until(), by awaiting a
+    Timer and by Interval.tick() (returning the tick count)."""
 
-    def __await__(self) -> Generator[Any, None, None]:
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias:
+        """``Sleep[int]`` at run time: what the await returns."""
+    def __await__(self) -> Generator[Any, None, _R]:
         """Wait for the deadline (never early)."""
-    def __iter__(self) -> "Sleep":
+    def __iter__(self) -> "Sleep[_R]":
         """The awaitable is its own iterator."""
     def __next__(self) -> Any:
         """One step of the wait."""
@@ -120,6 +124,44 @@ class Timer:
     @property
     def cancelled(self) -> bool:
         """True after cancel() until the next reset()."""
+
+@final
+class Interval:
+    """A periodic timer made by interval(): an async iterator of tick counts.
+    Tick k is due at start + k * period on the driver's clock, never early,
+    without drift; built on the library's experimental interval API."""
+
+    def __aiter__(self) -> "Interval":
+        """The interval is its own async iterator."""
+    def __anext__(self) -> Sleep[int]:
+        """The next tick (see tick())."""
+    def tick(self) -> Sleep[int]:
+        """An awaitable of the next tick, returning the ticks it stands for
+        (>= 1; always 1 with missed='burst'); StopAsyncIteration once
+        cancelled."""
+    def reset(self) -> None:
+        """Restart the schedule one period from now; re-arms if cancelled."""
+    def reset_at(self, deadline: float, /) -> None:
+        """Restart the schedule at ``deadline`` (seconds, driver's clock)."""
+    def cancel(self) -> bool:
+        """Stop; the awaiting task's async for ends. False if already so."""
+    def aclose(self) -> Sleep[None]:
+        """cancel(), as an awaitable."""
+    @property
+    def deadline(self) -> Optional[float]:
+        """The next tick in seconds on the driver's clock, or None (never)."""
+    @property
+    def deadline_ns(self) -> Optional[int]:
+        """The next tick in nanoseconds, or None (never)."""
+    @property
+    def period(self) -> float:
+        """The period in seconds."""
+    @property
+    def missed(self) -> str:
+        """'burst', 'delay' or 'skip'."""
+    @property
+    def driver(self) -> Optional["Driver"]:
+        """The Driver the interval is on, or None for the default driver."""
 
 @final
 class Driver:
@@ -198,6 +240,10 @@ class Task(Generic[_T]):
     def cancel(self) -> bool:
         """Throw CancelledError into the coroutine at its next step; False if
         the task had already finished."""
+    def cancelling(self) -> int:
+        """cancel() requests not undone by uncancel() (as asyncio.Task)."""
+    def uncancel(self) -> int:
+        """Undo one cancel() request; return how many are left."""
 
 @final
 class Executor:
@@ -241,11 +287,27 @@ def run(coro: Coroutine[Any, Any, _T], *, threads: int = 0) -> _T:
     """Run the coroutine on a new Executor and return its result; tasks left
     unfinished are closed. Ctrl-C raises KeyboardInterrupt."""
 
-def sleep(seconds: float, /, *, driver: Optional[Driver] = None) -> Sleep:
-    """An awaitable completing ``seconds`` from now, never earlier, on the
-    default driver or on ``driver``."""
+@overload
+def sleep(delay: float, result: None = None, *, driver: Optional[Driver] = None) -> Sleep[None]:
+    """An awaitable completing ``delay`` seconds from now, never earlier, on
+    the default driver or on ``driver``; <= 0 yields once, math.inf waits
+    until cancelled, NaN is a ValueError."""
+@overload
+def sleep(delay: float, result: _T, *, driver: Optional[Driver] = None) -> Sleep[_T]:
+    """As above, returning ``result``."""
 
-def sleep_until(deadline: float, /, *, driver: Optional[Driver] = None) -> Sleep:
+def interval(
+    period: float,
+    *,
+    missed: Literal["burst", "delay", "skip"] = ...,
+    start: Optional[float] = None,
+    driver: Optional[Driver] = None,
+) -> Interval:
+    """A periodic timer ticking every ``period`` seconds from ``start``
+    (seconds on the driver's clock; None: now, a first tick at once), with
+    the missed-tick policy ``missed`` (default 'burst', as tokio's)."""
+
+def sleep_until(deadline: float, /, *, driver: Optional[Driver] = None) -> Sleep[None]:
     """An awaitable completing at ``deadline`` on the monotonic() clock, or
     on ``driver``'s clock (Driver.time())."""
 

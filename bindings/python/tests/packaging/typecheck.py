@@ -24,3 +24,30 @@ async def manual(d: timefuture.Driver) -> int:
 
 with timefuture.Driver(clock="manual", mode="host", start=0) as drv:
     reveal_type(drv.next_deadline())
+
+
+async def periodic(d: timefuture.Driver) -> int:
+    total = 0
+    async for n in timefuture.interval(0.01, missed="skip", driver=d):
+        total += n
+        if total > 3:
+            break
+    it = timefuture.interval(1)
+    first: int = await it.tick()
+    await it.aclose()
+    return total + first
+
+
+async def bounded() -> str:
+    word: str = await timefuture.sleep(0.001, "done")
+    await timefuture.sleep(-1)
+    async with timefuture.timeout(0.5) as t:
+        t.reschedule(timefuture.monotonic() + 1)
+    async with timefuture.timeout_at(None):
+        pass
+    assert not t.expired()
+    return word
+
+
+reveal_type(timefuture.interval(1).deadline)
+reveal_type(timefuture.timeout(1).when())
