@@ -19,6 +19,9 @@
 #             README.md with the table: the one write into the source tree,
 #             done only on this explicit request
 #
+# TF_BENCH_QUICK=1 is --quick; TF_BENCH_HANG_GUARD (seconds, default 900)
+# bounds each benchmark, so one that never finishes fails the run.
+#
 # A benchmark that fails, or prints fewer table rows than it should (a row
 # is a line "@row<TAB>workload<TAB>tf<TAB>peer<TAB>floor", see bench_row in
 # bench/bench_util.h), fails the script: a stale or partial table is never
@@ -36,7 +39,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --readme) readme=1 ;;
-        -h|--help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-table.sh: unknown argument '$arg' (--quick, --readme)" >&2; exit 2 ;;
     esac
 done
@@ -80,15 +83,24 @@ nice -n 10 cmake --build "$build" -j2 --target "${targets[@]}" >"$logs/build.log
     { tail -40 "$logs/build.log" >&2; exit 1; }
 [[ $have_libuv == 1 ]] || note "libuv is not installed: no libuv peer figures."
 
+# A hang guard, not a speed limit: a benchmark that waits forever for a
+# timer (a lost wake) must fail the run rather than stall it.
+hang_guard=${TF_BENCH_HANG_GUARD:-900}
+
 # run NAME ROWS CMD...: runs a benchmark, keeps its output in the log and
 # its table rows; fails unless it exits 0 and prints exactly ROWS rows.
 run() {
-    local name=$1 want=$2 log="$logs/$1.log"
+    local name=$1 want=$2 log="$logs/$1.log" rc=0
     shift 2
     say "running $name: $*"
-    if ! (cd "$build/bench" && nice -n 0 "$@") >"$log" 2>&1; then
+    (cd "$build/bench" && timeout -k 10 "$hang_guard" "$@") >"$log" 2>&1 || rc=$?
+    if [[ $rc != 0 ]]; then
         tail -30 "$log" >&2
-        say "FAILED: $name exited non-zero (full output: $log)"
+        if [[ $rc == 124 ]]; then
+            say "FAILED: $name did not finish within the ${hang_guard} s hang guard (full output: $log)"
+        else
+            say "FAILED: $name exited with status $rc (full output: $log)"
+        fi
         exit 1
     fi
     local got
