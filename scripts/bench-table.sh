@@ -224,6 +224,11 @@ if [[ $node_opt == ON ]] &&
             m = s; sub(/.* mean /, "", m); sub(/ us.*/, "", m); mean[name] = m
             cnt = s; sub(/.* n=/, "", cnt); sub(/ .*/, "", cnt); count[name] = cnt
         }
+        function commas(x,   r) {
+            r = ""
+            while (length(x) > 3) { r = "," substr(x, length(x) - 2) r; x = substr(x, 1, length(x) - 3) }
+            return x r
+        }
         END {
             if (n == "" || !("many_tf" in fig) || !("many_node_promises" in fig) ||
                 !("many_node_callback" in fig) || !("promise_all_floor" in fig) ||
@@ -232,7 +237,7 @@ if [[ $node_opt == ON ]] &&
                 n, fig["many_tf"], fig["many_node_promises"], secs["many_tf"] / secs["many_node_promises"],
                 fig["many_node_callback"], secs["many_tf"] / secs["many_node_callback"], fig["promise_all_floor"]
             printf "Node.js binding: %s sleeps of 100 us in a row, mean\ttf.sleep %.0f us\tNode setTimeout(0.1) %.0f us (%s sleeps)\t-\n",
-                count["tf.sleep(100_000n)"], mean["tf.sleep(100_000n)"], mean["node setTimeout(0.1)"], count["node setTimeout(0.1)"]
+                commas(count["tf.sleep(100_000n)"]), mean["tf.sleep(100_000n)"], mean["node setTimeout(0.1)"], commas(count["node setTimeout(0.1)"])
         }' "$logs/bench_node.log" >"$logs/node_rows.tsv"; then
         cat "$logs/node_rows.tsv" >>"$rows"
     else
