@@ -254,5 +254,15 @@ int main(int argc, char **argv) {
         }
     }
     print_loadavg("end");
+    char what[192], tf[160], peer[128], flo[128], cnt[32];
+    snprintf(what, sizeof what, "timer new + poll + free, %s per thread: 2 threads with a driver "
+             "each over 1 thread, median of %d rounds", bench_count(cnt, sizeof cnt, n), rounds);
+    snprintf(tf, sizeof tf, "thread-mode %.2fx, host-mode %.2fx (%.2f M/s on 1 thread)",
+             med[C_THR_TWO] / med[C_THR_ONE], med[C_HOST_TWO] / med[C_HOST_ONE],
+             med[C_THR_ONE] / 1e6);
+    snprintf(peer, sizeof peer, "2 threads on 1 shared driver %.2fx; default driver %.2fx",
+             med[C_THR_SHARED] / med[C_THR_ONE], med[C_DEF_TWO] / med[C_DEF_ONE]);
+    snprintf(flo, sizeof flo, "no library (lock, clock, malloc): %.2fx", mach);
+    bench_row(what, tf, peer, flo);
     return 0;
 }

@@ -127,7 +127,8 @@ int main(int argc, char **argv) {
         printf("  round %d: %.2f M tasks/s with spawning (%.1f ms), %.2f M tasks/s run only\n", r + 1,
                m, (double)(t2 - t0) / 1e6, mtps(n, t2 - t1));
     }
-    printf("  libtimefuture best %.2f M tasks/s, peak RSS %.1f MiB\n", best, bench_peak_rss_mib());
+    double peak = bench_peak_rss_mib();
+    printf("  libtimefuture best %.2f M tasks/s, peak RSS %.1f MiB\n", best, peak);
     free(seen);
     double fifo = floor_malloc_fifo(n);
     double pre = floor_prealloc(n);
@@ -138,5 +139,15 @@ int main(int argc, char **argv) {
     printf("  floor, FIFO with one malloc per task: %.2f M tasks/s (libtimefuture x%.2f)\n", fifo,
            best / fifo);
     printf("  floor, preallocated array: %.2f M tasks/s (libtimefuture x%.2f)\n", pre, best / pre);
+    char what[160], tf[96], peer[96] = "", flo[128], cnt[32];
+    snprintf(what, sizeof what, "%s tasks, pending once then ready, %s; best of %d rounds, peak RSS",
+             bench_count(cnt, sizeof cnt, n), workers ? "with workers" : "one thread", rounds);
+    snprintf(tf, sizeof tf, "%.2f M tasks/s, %.1f MiB", best, peak);
+#ifdef TF_BENCH_LIBUV
+    snprintf(peer, sizeof peer, "libuv, hand-made queue: %.2f M/s (x%.2f)", uv, best / uv);
+#endif
+    snprintf(flo, sizeof flo, "malloc FIFO %.2f M/s (x%.2f); preallocated array %.2f M/s (x%.2f)",
+             fifo, best / fifo, pre, best / pre);
+    bench_row(what, tf, peer, flo);
     return 0;
 }

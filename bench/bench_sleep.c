@@ -43,12 +43,14 @@ static int loop_poll(void *s, const tf_waker *w) {
 
 static int timer_poll(void *s, const tf_waker *w) { return tf_timer_poll(s, w); }
 
-static void report(const char *what, uint64_t duration) {
+/* Prints the figures; returns the mean, in us, for the table row. */
+static double report(const char *what, uint64_t duration) {
     double mean = bench_mean(samples, count);
     uint64_t p50 = bench_percentile(samples, count, 50);
     uint64_t p99 = bench_percentile(samples, count, 99);
     printf("  %-34s mean %7.1f us  p50 %7.1f us  p99 %7.1f us  (asked %.0f us)\n", what,
            mean / 1e3, (double)p50 / 1e3, (double)p99 / 1e3, (double)duration / 1e3);
+    return mean / 1e3;
 }
 
 /* The book's TimerFuture: a thread per timer sleeps, then signals. */
@@ -78,7 +80,7 @@ static void run_all(uint64_t duration) {
     tf_executor_spawn(e, loop_poll, NULL, &l);
     tf_executor_run(e);
     tf_executor_free(e);
-    report("libtimefuture task on executor", duration);
+    double task = report("libtimefuture task on executor", duration);
     if (l.early) printf("  EARLY: %d\n", l.early);
 
     for (size_t i = 0; i < count; i++) {
@@ -89,7 +91,7 @@ static void run_all(uint64_t duration) {
         tf_timer_free(t);
         samples[i] = tf_now_ns() - t0;
     }
-    report("libtimefuture tf_block_on", duration);
+    double block = report("libtimefuture tf_block_on", duration);
 
     for (size_t i = 0; i < count; i++) {
         uint64_t t0 = tf_now_ns();
@@ -97,7 +99,7 @@ static void run_all(uint64_t duration) {
         nanosleep(&ts, NULL);
         samples[i] = tf_now_ns() - t0;
     }
-    report("baseline: nanosleep", duration);
+    double nano = report("baseline: nanosleep", duration);
 
     for (size_t i = 0; i < count; i++) {
         uint64_t t0 = tf_now_ns();
@@ -110,7 +112,15 @@ static void run_all(uint64_t duration) {
         samples[i] = tf_now_ns() - t0;
         pthread_join(th, NULL);
     }
-    report("baseline: thread per timer (book)", duration);
+    double book = report("baseline: thread per timer (book)", duration);
+    char what[128], tf[128], peer[96], flo[96], cnt[32];
+    snprintf(what, sizeof what, "%s sleeps of %.0f us in a row, mean", bench_count(cnt, sizeof cnt, count),
+             (double)duration / 1e3);
+    snprintf(tf, sizeof tf, "%.0f us (task on an executor); %.0f us (tf_block_on)%s", task, block,
+             l.early ? "; SOME EARLY" : "");
+    snprintf(peer, sizeof peer, "thread per timer %.0f us (x%.2f)", book, task / book);
+    snprintf(flo, sizeof flo, "nanosleep %.0f us (x%.2f)", nano, task / nano);
+    bench_row(what, tf, peer, flo);
 }
 
 int main(int argc, char **argv) {

@@ -45,4 +45,35 @@ static inline double bench_rss_mib(void) {
     return (double)resident * 4096.0 / (1024.0 * 1024.0);
 }
 
+/* n with thousands separators ("1,000,000"), into buf; returns buf. */
+static inline char *bench_count(char *buf, size_t len, size_t n) {
+    char digits[32];
+    int k = snprintf(digits, sizeof digits, "%zu", n), o = 0;
+    for (int i = 0; i < k && (size_t)o + 2 < len; i++) {
+        if (i && (k - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+/* One machine-readable row of the README's benchmark table, for
+ * scripts/bench-table.sh: "@row", then the workload, libtimefuture's
+ * figure, the best peer's and the machine floor's (all from this run),
+ * tab-separated. Humans can skip the line; the script fails when a bench
+ * stops printing it. An empty field prints as "-". */
+static inline void bench_row(const char *workload, const char *tf, const char *peer,
+                             const char *floor_) {
+    const char *f[4] = {workload, tf, peer, floor_};
+    fputs("@row", stdout);
+    for (int i = 0; i < 4; i++) {
+        fputc('\t', stdout);
+        /* A tab or newline inside a field would split the row. */
+        const char *s = f[i] && f[i][0] ? f[i] : "-";
+        for (; *s; s++) fputc(*s == '\t' || *s == '\n' ? ' ' : *s, stdout);
+    }
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
 #endif

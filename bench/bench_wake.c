@@ -163,6 +163,8 @@ int main(int argc, char **argv) {
         {"unpinned", -1, -1},
     };
     printf("%zu wake round trips between two threads, median (lower is better):\n", n);
+    /* The table row: one figure per placement run, " / " between them. */
+    char names[128] = "", tfs[128] = "", fxs[160] = "", uvs[160] = "";
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
         if (cpus < 2 && modes[m].a != modes[m].b) continue;
         /* Same-CPU round trips are futex hand-overs: fewer are enough. */
@@ -176,6 +178,23 @@ int main(int argc, char **argv) {
         printf(" | libuv uv_async_send %6.2f us", uv);
 #endif
         printf("\n");
+        const char *sep = names[0] ? " / " : "";
+        static const char *shortname[] = {"cross-CPU", "same-CPU", "unpinned"};
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", sep, shortname[m]);
+        snprintf(tfs + strlen(tfs), sizeof tfs - strlen(tfs), "%s%.2f", sep, tf);
+        snprintf(fxs + strlen(fxs), sizeof fxs - strlen(fxs), "%s%.2f (x%.2f)", sep, fx, tf / fx);
+#ifdef TF_BENCH_LIBUV
+        snprintf(uvs + strlen(uvs), sizeof uvs - strlen(uvs), "%s%.2f (x%.2f)", sep, uv, tf / uv);
+#endif
     }
+    char what[256], tf_[160], peer[192] = "", flo[192], cnt[32];
+    snprintf(what, sizeof what, "cross-thread wake round trip, median of %s: %s",
+             bench_count(cnt, sizeof cnt, n), names);
+    snprintf(tf_, sizeof tf_, "%s us", tfs);
+#ifdef TF_BENCH_LIBUV
+    snprintf(peer, sizeof peer, "libuv uv_async_send %s us", uvs);
+#endif
+    snprintf(flo, sizeof flo, "futex ping-pong %s us", fxs);
+    bench_row(what, tf_, peer, flo);
     return 0;
 }
