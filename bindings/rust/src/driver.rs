@@ -307,7 +307,7 @@ impl Driver {
     /// [`now`](Driver::now) and the following ones `period` apart.
     ///
     /// # Errors
-    /// As [`interval`](crate::interval).
+    /// As [`interval`](fn@crate::interval).
     pub fn interval(&self, period: Duration) -> Result<Interval, Error> {
         self.interval_at(self.now(), period)
     }
@@ -317,7 +317,7 @@ impl Driver {
     /// [`now`](Driver::now)) and the following ones `period` apart.
     ///
     /// # Errors
-    /// As [`interval`](crate::interval); [`Error::Range`] also for a start
+    /// As [`interval`](fn@crate::interval); [`Error::Range`] also for a start
     /// of `u64::MAX`.
     pub fn interval_at(&self, start_ns: u64, period: Duration) -> Result<Interval, Error> {
         Interval::new(Some(self.clone()), start_ns, period, MissedTickBehavior::default())

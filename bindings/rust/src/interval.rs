@@ -61,7 +61,7 @@ impl MissedTickBehavior {
 /// polling, so it does not drift. See [`MissedTickBehavior`] for ticks
 /// observed late.
 ///
-/// Made by [`interval`] and [`interval_at`] on the library's default
+/// Made by [`interval`](fn@interval) and [`interval_at`] on the library's default
 /// driver (the monotonic clock of `Instant`), or by [`Driver::interval`]
 /// and [`Driver::interval_at`] on a driver of one's own (e.g. a manual
 /// clock for deterministic tests).
@@ -123,7 +123,7 @@ pub fn interval(period: Duration) -> Result<Interval, Error> {
 /// (at once if it has passed) and the following ones `period` apart.
 ///
 /// # Errors
-/// As [`interval`]; [`Error::Range`] also for a start beyond 64-bit
+/// As [`interval`](fn@interval); [`Error::Range`] also for a start beyond 64-bit
 /// nanoseconds of the clock.
 pub fn interval_at(start: Instant, period: Duration) -> Result<Interval, Error> {
     let first = instant::to_ns(start, crate::now_ns)?;
@@ -268,7 +268,7 @@ impl Interval {
     }
 
     /// Wait for the next tick; resolves as [`poll_tick`](Interval::poll_tick)
-    /// does, to the number of ticks. The first tick of [`interval`] is at
+    /// does, to the number of ticks. The first tick of [`interval`](fn@interval) is at
     /// once.
     pub fn tick(&mut self) -> Tick<'_> {
         Tick { interval: self }

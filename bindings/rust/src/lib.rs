@@ -13,10 +13,10 @@
 //! - [`Driver`] is a timer driver of its own: a manual clock that only
 //!   [`Driver::advance`] moves (deterministic tests, like a paused clock),
 //!   boot time, or a host mode that the caller's event loop advances.
-//! - [`Interval`] ([`interval`], [`Driver::interval`]) ticks a period
+//! - [`Interval`] ([`interval`](fn@interval), [`Driver::interval`]) ticks a period
 //!   apart without drift, with tokio's [`MissedTickBehavior`]s; built on
 //!   the library's experimental interval API.
-//! - [`timeout`] and [`timeout_at`] race a future with a deadline
+//! - [`timeout`](fn@timeout) and [`timeout_at`] race a future with a deadline
 //!   ([`Elapsed`] when the deadline wins); [`sleep_until`] sleeps until a
 //!   [`std::time::Instant`] (on Linux `Instant` and the library share
 //!   `CLOCK_MONOTONIC`).

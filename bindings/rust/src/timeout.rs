@@ -34,7 +34,7 @@ impl From<Elapsed> for Error {
     }
 }
 
-/// The future returned by [`timeout`], [`timeout_at`], [`Driver::timeout`]
+/// The future returned by [`timeout`](fn@timeout), [`timeout_at`], [`Driver::timeout`]
 /// and [`Driver::timeout_at`]: the inner future's output as `Ok`, or
 /// `Err(`[`Elapsed`]`)` if the deadline passes first.
 ///
@@ -118,26 +118,26 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// a deadline in the past still lets a ready future complete.
 ///
 /// # Panics
-/// As [`timeout`].
+/// As [`timeout`](fn@timeout).
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     let timer = instant::to_ns(deadline, crate::now_ns).and_then(Timer::new_at);
     Timeout::new(future, timer)
 }
 
 impl Driver {
-    /// [`timeout`] on this driver's clock: the deadline is `duration` from
+    /// [`timeout`](fn@timeout) on this driver's clock: the deadline is `duration` from
     /// [`now`](Driver::now).
     ///
     /// # Panics
-    /// As [`timeout`].
+    /// As [`timeout`](fn@timeout).
     pub fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
         Timeout::new(future, self.timer(duration))
     }
 
-    /// [`timeout`] with a deadline at `deadline_ns` of this driver's clock.
+    /// [`timeout`](fn@timeout) with a deadline at `deadline_ns` of this driver's clock.
     ///
     /// # Panics
-    /// As [`timeout`].
+    /// As [`timeout`](fn@timeout).
     pub fn timeout_at<F: Future>(&self, deadline_ns: u64, future: F) -> Timeout<F> {
         Timeout::new(future, self.timer_at(deadline_ns))
     }
