@@ -216,3 +216,46 @@ fn an_interval_outlives_nothing_it_needs() {
     drop(interval);
     assert_eq!(driver.next_deadline(), None, "the interval left no timer behind");
 }
+
+#[test]
+fn reset_at_an_instant_moves_the_schedule() {
+    let (driver, mut interval) = manual_interval(MissedTickBehavior::Burst);
+    let (_, waker) = counting();
+    driver.advance(3 * P).expect("advance");
+    // An hour from now, as the manual clock counts it: the manual clock
+    // stands still while the real time between this Instant::now() and the
+    // conversion passes, so the deadline is at most an hour away.
+    let hour = 3_600_000_000_000;
+    interval.reset_at(Instant::now() + Duration::from_secs(3600)).expect("reset_at");
+    let due = interval.deadline_ns();
+    assert!(due > 3 * P && due <= 3 * P + hour, "due at {due}");
+    driver.advance(due - 1).expect("advance");
+    assert_eq!(poll(&mut interval, &waker), Poll::Pending, "the missed ticks are gone");
+    driver.advance(due).expect("advance");
+    assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(1)));
+    assert_eq!(interval.deadline_ns(), due + P, "a period apart from the new start");
+}
+
+#[test]
+fn ticks_on_the_crates_executor_are_never_early() {
+    let executor = timefuture::Executor::new(1).expect("executor");
+    let period = Duration::from_millis(1);
+    let task = executor
+        .spawn(async move {
+            let start = Instant::now();
+            let mut interval = timefuture::interval(period)?;
+            interval.set_missed_tick_behavior(MissedTickBehavior::Skip)?;
+            let mut ticks = 0u64;
+            while ticks < 5 {
+                ticks += interval.tick().await?;
+                // Tick number `ticks` (1-based, the first at once) is due
+                // `ticks - 1` periods after the start.
+                let due = start + period * (ticks as u32 - 1);
+                assert!(Instant::now() >= due, "tick {ticks} early");
+            }
+            Ok::<_, Error>(ticks)
+        })
+        .expect("spawn");
+    let ticks = executor.block_on(task).expect("block_on").expect("join").expect("ticks");
+    assert!(ticks >= 5);
+}
