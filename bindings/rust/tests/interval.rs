@@ -35,7 +35,9 @@ fn poll(interval: &mut timefuture::Interval, waker: &Waker) -> Poll<Result<u64, 
 fn manual_interval(behavior: MissedTickBehavior) -> (Driver, timefuture::Interval) {
     let driver = Driver::manual(0).expect("driver");
     let mut interval = driver.interval_at(P, PERIOD).expect("interval");
-    interval.set_missed_tick_behavior(behavior).expect("behaviour");
+    interval
+        .set_missed_tick_behavior(behavior)
+        .expect("behaviour");
     assert_eq!(interval.missed_tick_behavior(), behavior);
     (driver, interval)
 }
@@ -57,24 +59,46 @@ fn delay_does_not_drift_over_ten_thousand_late_ticks() {
     // Tick 10,000 (counting from 0 at P) is ideally due at P + 10,000 P.
     let ideal = P + 10_000 * P;
     let next = interval.deadline_ns();
-    assert!(next >= ideal && next - ideal < P, "next {next}, ideal {ideal}");
-    assert_eq!(next, ideal, "jitter under a period keeps the schedule exactly");
+    assert!(
+        next >= ideal && next - ideal < P,
+        "next {next}, ideal {ideal}"
+    );
+    assert_eq!(
+        next, ideal,
+        "jitter under a period keeps the schedule exactly"
+    );
 }
 
 #[test]
 fn a_tick_is_never_early_and_its_waker_is_woken_at_the_deadline() {
-    for behavior in [MissedTickBehavior::Burst, MissedTickBehavior::Delay, MissedTickBehavior::Skip] {
+    for behavior in [
+        MissedTickBehavior::Burst,
+        MissedTickBehavior::Delay,
+        MissedTickBehavior::Skip,
+    ] {
         let (driver, mut interval) = manual_interval(behavior);
         let (wakes, waker) = counting();
         for k in 1..=100u64 {
             let due = k * P;
             assert_eq!(interval.deadline_ns(), due);
             driver.advance(due - 1).expect("advance");
-            assert_eq!(poll(&mut interval, &waker), Poll::Pending, "{behavior:?} tick {k} early");
+            assert_eq!(
+                poll(&mut interval, &waker),
+                Poll::Pending,
+                "{behavior:?} tick {k} early"
+            );
             let before = wakes.0.load(Ordering::SeqCst);
             driver.advance(due).expect("advance");
-            assert_eq!(wakes.0.load(Ordering::SeqCst), before + 1, "{behavior:?}: no wake at {k}");
-            assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(1)), "{behavior:?} tick {k}");
+            assert_eq!(
+                wakes.0.load(Ordering::SeqCst),
+                before + 1,
+                "{behavior:?}: no wake at {k}"
+            );
+            assert_eq!(
+                poll(&mut interval, &waker),
+                Poll::Ready(Ok(1)),
+                "{behavior:?} tick {k}"
+            );
         }
     }
 }
@@ -101,7 +125,11 @@ fn skip_counts_the_missed_ticks_and_keeps_the_schedule() {
     assert_eq!(interval.deadline_ns(), 5 * P);
     assert_eq!(poll(&mut interval, &waker), Poll::Pending);
     driver.advance(7 * P).expect("advance");
-    assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(3)), "5P, 6P, 7P");
+    assert_eq!(
+        poll(&mut interval, &waker),
+        Poll::Ready(Ok(3)),
+        "5P, 6P, 7P"
+    );
     assert_eq!(interval.deadline_ns(), 8 * P);
 }
 
@@ -123,7 +151,9 @@ fn changing_the_behaviour_keeps_the_next_tick_and_wakes_the_waiting_task() {
     let (driver, mut interval) = manual_interval(MissedTickBehavior::Burst);
     let (wakes, waker) = counting();
     assert_eq!(poll(&mut interval, &waker), Poll::Pending);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Skip).expect("behaviour");
+    interval
+        .set_missed_tick_behavior(MissedTickBehavior::Skip)
+        .expect("behaviour");
     // The waker registered with the replaced C interval must not be lost.
     assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
     assert_eq!(interval.deadline_ns(), P);
@@ -131,7 +161,9 @@ fn changing_the_behaviour_keeps_the_next_tick_and_wakes_the_waiting_task() {
     assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(3)), "now skips");
     assert_eq!(interval.deadline_ns(), 4 * P);
     // The same behaviour again changes nothing and wakes nobody.
-    interval.set_missed_tick_behavior(MissedTickBehavior::Skip).expect("behaviour");
+    interval
+        .set_missed_tick_behavior(MissedTickBehavior::Skip)
+        .expect("behaviour");
     assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
 }
 
@@ -143,7 +175,11 @@ fn reset_restarts_one_period_from_now() {
     driver.advance(10 * P + 7).expect("advance");
     interval.reset().expect("reset");
     assert_eq!(interval.deadline_ns(), 11 * P + 7);
-    assert_eq!(poll(&mut interval, &waker), Poll::Pending, "the missed ticks are gone");
+    assert_eq!(
+        poll(&mut interval, &waker),
+        Poll::Pending,
+        "the missed ticks are gone"
+    );
     driver.advance(11 * P + 7).expect("advance");
     assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(1)));
     assert_eq!(interval.deadline_ns(), 12 * P + 7);
@@ -161,17 +197,30 @@ fn the_first_tick_of_driver_interval_is_at_once() {
 
 #[test]
 fn bad_arguments() {
-    assert_eq!(timefuture::interval(Duration::ZERO).err(), Some(Error::Invalid));
-    assert_eq!(timefuture::interval(Duration::MAX).err(), Some(Error::Range));
+    assert_eq!(
+        timefuture::interval(Duration::ZERO).err(),
+        Some(Error::Invalid)
+    );
+    assert_eq!(
+        timefuture::interval(Duration::MAX).err(),
+        Some(Error::Range)
+    );
     let driver = Driver::manual(0).expect("driver");
-    assert_eq!(driver.interval_at(u64::MAX, PERIOD).err(), Some(Error::Range));
+    assert_eq!(
+        driver.interval_at(u64::MAX, PERIOD).err(),
+        Some(Error::Range)
+    );
 }
 
 #[test]
 fn the_end_of_the_clock_is_an_error_not_a_hang() {
     let driver = Driver::manual(u64::MAX - 3 * P).expect("driver");
-    let mut interval = driver.interval_at(u64::MAX - 2 * P, PERIOD).expect("interval");
-    interval.set_missed_tick_behavior(MissedTickBehavior::Skip).expect("behaviour");
+    let mut interval = driver
+        .interval_at(u64::MAX - 2 * P, PERIOD)
+        .expect("interval");
+    interval
+        .set_missed_tick_behavior(MissedTickBehavior::Skip)
+        .expect("behaviour");
     let (_, waker) = counting();
     driver.advance(u64::MAX - P).expect("advance");
     assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(2)));
@@ -214,7 +263,11 @@ fn an_interval_outlives_nothing_it_needs() {
     driver.advance(P).expect("advance");
     assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(1)));
     drop(interval);
-    assert_eq!(driver.next_deadline(), None, "the interval left no timer behind");
+    assert_eq!(
+        driver.next_deadline(),
+        None,
+        "the interval left no timer behind"
+    );
 }
 
 #[test]
@@ -226,14 +279,24 @@ fn reset_at_an_instant_moves_the_schedule() {
     // stands still while the real time between this Instant::now() and the
     // conversion passes, so the deadline is at most an hour away.
     let hour = 3_600_000_000_000;
-    interval.reset_at(Instant::now() + Duration::from_secs(3600)).expect("reset_at");
+    interval
+        .reset_at(Instant::now() + Duration::from_secs(3600))
+        .expect("reset_at");
     let due = interval.deadline_ns();
     assert!(due > 3 * P && due <= 3 * P + hour, "due at {due}");
     driver.advance(due - 1).expect("advance");
-    assert_eq!(poll(&mut interval, &waker), Poll::Pending, "the missed ticks are gone");
+    assert_eq!(
+        poll(&mut interval, &waker),
+        Poll::Pending,
+        "the missed ticks are gone"
+    );
     driver.advance(due).expect("advance");
     assert_eq!(poll(&mut interval, &waker), Poll::Ready(Ok(1)));
-    assert_eq!(interval.deadline_ns(), due + P, "a period apart from the new start");
+    assert_eq!(
+        interval.deadline_ns(),
+        due + P,
+        "a period apart from the new start"
+    );
 }
 
 #[test]
@@ -256,6 +319,10 @@ fn ticks_on_the_crates_executor_are_never_early() {
             Ok::<_, Error>(ticks)
         })
         .expect("spawn");
-    let ticks = executor.block_on(task).expect("block_on").expect("join").expect("ticks");
+    let ticks = executor
+        .block_on(task)
+        .expect("block_on")
+        .expect("join")
+        .expect("ticks");
     assert!(ticks >= 5);
 }

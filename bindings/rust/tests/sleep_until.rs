@@ -37,11 +37,19 @@ fn instant_and_the_library_read_the_same_clock() {
 #[test]
 fn a_past_instant_is_ready_at_once() {
     let waker = noop();
-    for ago in [Duration::ZERO, Duration::from_millis(1), Duration::from_secs(3600)] {
+    for ago in [
+        Duration::ZERO,
+        Duration::from_millis(1),
+        Duration::from_secs(3600),
+    ] {
         let past = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
         let mut sleep = timefuture::sleep_until(past);
         assert!(sleep.is_elapsed());
-        assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(Ok(())), "{ago:?} ago");
+        assert_eq!(
+            poll_once(&mut sleep, &waker),
+            Poll::Ready(Ok(())),
+            "{ago:?} ago"
+        );
     }
 }
 
@@ -53,7 +61,9 @@ fn sleep_until_is_never_early() {
         assert!(!sleep.is_elapsed());
         let deadline = sleep.deadline().expect("a timer");
         assert!(deadline >= until, "the deadline reads earlier than asked");
-        timefuture::block_on(&mut sleep).expect("block_on").expect("sleep");
+        timefuture::block_on(&mut sleep)
+            .expect("block_on")
+            .expect("sleep");
         assert!(Instant::now() >= until, "woke before the instant");
         assert!(sleep.is_elapsed());
     }
@@ -67,11 +77,18 @@ fn reset_moves_the_deadline_on_the_default_driver() {
     sleep.reset(until).expect("reset");
     let deadline = sleep.deadline().expect("a timer");
     assert!(deadline >= until);
-    assert!(deadline < until + Duration::from_secs(1800), "still near the old deadline");
-    timefuture::block_on(&mut sleep).expect("block_on").expect("sleep");
+    assert!(
+        deadline < until + Duration::from_secs(1800),
+        "still near the old deadline"
+    );
+    timefuture::block_on(&mut sleep)
+        .expect("block_on")
+        .expect("sleep");
     assert!(Instant::now() >= until);
     // A completed sleep reset to the future is pending again.
-    sleep.reset(Instant::now() + Duration::from_secs(3600)).expect("reset");
+    sleep
+        .reset(Instant::now() + Duration::from_secs(3600))
+        .expect("reset");
     assert!(!sleep.is_elapsed());
     assert_eq!(poll_once(&mut sleep, &noop()), Poll::Pending);
 }
@@ -83,15 +100,21 @@ fn reset_moves_the_deadline_on_a_manual_clock() {
     let mut sleep = driver.sleep(Duration::from_secs(1));
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
     // An hour from now, as the manual clock counts it.
-    sleep.reset(Instant::now() + Duration::from_secs(3600)).expect("reset");
+    sleep
+        .reset(Instant::now() + Duration::from_secs(3600))
+        .expect("reset");
     driver.advance_by(Duration::from_secs(2)).expect("advance");
     assert!(!sleep.is_elapsed(), "the old deadline still fired it");
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
-    driver.advance_by(Duration::from_secs(3599)).expect("advance");
+    driver
+        .advance_by(Duration::from_secs(3599))
+        .expect("advance");
     assert!(sleep.is_elapsed());
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(Ok(())));
     // And back into the manual clock's past: ready at once.
-    sleep.reset(Instant::now() - Duration::from_millis(1)).expect("reset");
+    sleep
+        .reset(Instant::now() - Duration::from_millis(1))
+        .expect("reset");
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(Ok(())));
 }
 
@@ -100,9 +123,13 @@ fn is_elapsed_follows_the_driver_clock() {
     let driver = Driver::manual(0).expect("driver");
     let sleep = driver.sleep(Duration::from_millis(5));
     assert!(!sleep.is_elapsed());
-    driver.advance_by(Duration::from_millis(4)).expect("advance");
+    driver
+        .advance_by(Duration::from_millis(4))
+        .expect("advance");
     assert!(!sleep.is_elapsed());
-    driver.advance_by(Duration::from_millis(1)).expect("advance");
+    driver
+        .advance_by(Duration::from_millis(1))
+        .expect("advance");
     assert!(sleep.is_elapsed());
 }
 
@@ -119,8 +146,13 @@ fn a_sleep_without_a_timer_gets_one_from_reset() {
     // The same on a driver: the new timer is on that driver's clock.
     let driver = Driver::manual(0).expect("driver");
     let mut sleep = driver.sleep(Duration::MAX);
-    assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(Err(Error::Range)));
-    sleep.reset(Instant::now() + Duration::from_secs(10)).expect("reset");
+    assert_eq!(
+        poll_once(&mut sleep, &waker),
+        Poll::Ready(Err(Error::Range))
+    );
+    sleep
+        .reset(Instant::now() + Duration::from_secs(10))
+        .expect("reset");
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
     driver.advance_by(Duration::from_secs(11)).expect("advance");
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(Ok(())));
@@ -133,9 +165,15 @@ fn an_instant_beyond_the_clock_is_a_range_error() {
     let far = Instant::now().checked_add(Duration::from_secs(600 * 365 * 86_400));
     if let Some(far) = far {
         let mut sleep = timefuture::sleep_until(far);
-        assert_eq!(poll_once(&mut sleep, &noop()), Poll::Ready(Err(Error::Range)));
+        assert_eq!(
+            poll_once(&mut sleep, &noop()),
+            Poll::Ready(Err(Error::Range))
+        );
         let mut sleep = timefuture::sleep(Duration::from_secs(1));
         assert_eq!(sleep.reset(far), Err(Error::Range));
-        assert!(sleep.deadline().is_some(), "a failed reset leaves the sleep as it was");
+        assert!(
+            sleep.deadline().is_some(),
+            "a failed reset leaves the sleep as it was"
+        );
     }
 }

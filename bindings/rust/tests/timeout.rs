@@ -120,9 +120,20 @@ fn elapsed_when_the_deadline_passes_never_before() {
     assert_eq!(poll_once(&mut timeout, &counter_waker), Poll::Pending);
     driver.advance(5 * MS).expect("advance");
     assert_eq!(wakes.wakes(), 1, "the deadline wakes the task");
-    assert_eq!(poll_once(&mut timeout, &counter_waker), Poll::Ready(Err(elapsed())));
-    assert_eq!(polls.load(Ordering::SeqCst), 3, "the inner future was still polled first");
-    assert_eq!(drops.load(Ordering::SeqCst), 0, "kept until the Timeout goes");
+    assert_eq!(
+        poll_once(&mut timeout, &counter_waker),
+        Poll::Ready(Err(elapsed()))
+    );
+    assert_eq!(
+        polls.load(Ordering::SeqCst),
+        3,
+        "the inner future was still polled first"
+    );
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        0,
+        "kept until the Timeout goes"
+    );
     drop(timeout);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
@@ -160,9 +171,17 @@ fn the_inner_future_is_dropped_exactly_once_in_every_outcome() {
     // Elapsed, polled again, dropped.
     let (probe, _, drops) = Probe::new(usize::MAX);
     let mut timeout = driver.timeout(Duration::from_millis(1), probe);
-    driver.advance_by(Duration::from_millis(1)).expect("advance");
-    assert!(matches!(poll_once(&mut timeout, &waker), Poll::Ready(Err(_))));
-    assert!(matches!(poll_once(&mut timeout, &waker), Poll::Ready(Err(_))));
+    driver
+        .advance_by(Duration::from_millis(1))
+        .expect("advance");
+    assert!(matches!(
+        poll_once(&mut timeout, &waker),
+        Poll::Ready(Err(_))
+    ));
+    assert!(matches!(
+        poll_once(&mut timeout, &waker),
+        Poll::Ready(Err(_))
+    ));
     drop(timeout);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     // Given back by into_inner: dropped once, by its new owner.
@@ -191,8 +210,11 @@ fn real_clock_timeout_elapses_no_earlier_than_its_duration() {
     assert!(start.elapsed() >= Duration::from_millis(10));
 
     let deadline = Instant::now() + Duration::from_millis(5);
-    let result = timefuture::block_on(timefuture::timeout_at(deadline, std::future::pending::<()>()))
-        .expect("block_on");
+    let result = timefuture::block_on(timefuture::timeout_at(
+        deadline,
+        std::future::pending::<()>(),
+    ))
+    .expect("block_on");
     assert!(result.is_err());
     assert!(Instant::now() >= deadline);
 
@@ -207,7 +229,10 @@ fn real_clock_timeout_elapses_no_earlier_than_its_duration() {
             timefuture::timeout(Duration::from_secs(3600), quick).await
         })
         .expect("spawn");
-    assert_eq!(executor.block_on(task).expect("block_on").expect("join"), Ok(Ok("quick")));
+    assert_eq!(
+        executor.block_on(task).expect("block_on").expect("join"),
+        Ok(Ok("quick"))
+    );
 }
 
 #[test]
@@ -246,6 +271,9 @@ fn the_inner_future_is_reachable_and_stays_pinned() {
     assert_eq!(poll_once(&mut timeout, &waker), Poll::Pending);
     // A !Unpin inner future, pinned on the heap.
     let mut boxed = Box::pin(driver.timeout(Duration::from_millis(1), async { 5 }));
-    assert_eq!(boxed.as_mut().poll(&mut Context::from_waker(&waker)), Poll::Ready(Ok(5)));
+    assert_eq!(
+        boxed.as_mut().poll(&mut Context::from_waker(&waker)),
+        Poll::Ready(Ok(5))
+    );
     assert_eq!(poll_once(&mut timeout, &waker), Poll::Ready(Ok(3)));
 }
