@@ -31,8 +31,9 @@ use std::process::Command;
 const ABI_MAJOR: u32 = 1;
 /// The oldest minor version with every function the crate calls
 /// (tf_executor_drain and tf_timer_peek are new in 1.1, the tf_driver_*
-/// calls and tf_timer_new_on in 1.2).
-const MIN_MINOR: u32 = 2;
+/// calls and tf_timer_new_on in 1.2, the experimental tf_interval_* calls
+/// in 1.3).
+const MIN_MINOR: u32 = 3;
 
 fn main() {
     for var in [

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::error::{check, Error};
 use crate::sys;
+use crate::interval::{Interval, MissedTickBehavior};
 use crate::timer::{duration_ns, Sleep, Timer};
 
 /// The clock a [`Driver`] keeps its deadlines on.
@@ -97,7 +98,8 @@ impl Drop for DriverInner {
 /// Timers made by [`Driver::timer`], [`Driver::timer_at`] and
 /// [`Driver::sleep`] are ordinary [`Timer`]s and [`Sleep`]s (any executor,
 /// reset, cancel) whose deadlines are on this driver's clock
-/// ([`Driver::now`]).
+/// ([`Driver::now`]); so are the ticks of [`Driver::interval`] and the
+/// deadlines of [`Driver::timeout`].
 ///
 /// A `Driver` is a shared handle: clones refer to the same driver, and
 /// every timer made on it holds a reference too, so the library driver is
@@ -298,7 +300,27 @@ impl Driver {
     /// Sleep for `duration` on this driver's clock; as
     /// [`sleep`](crate::sleep), a creation error is the future's output.
     pub fn sleep(&self, duration: Duration) -> Sleep {
-        Sleep::from_result(self.timer(duration))
+        Sleep::on(Some(self.clone()), self.timer(duration))
+    }
+
+    /// An [`Interval`] on this driver whose first tick is at
+    /// [`now`](Driver::now) and the following ones `period` apart.
+    ///
+    /// # Errors
+    /// As [`interval`](fn@crate::interval).
+    pub fn interval(&self, period: Duration) -> Result<Interval, Error> {
+        self.interval_at(self.now(), period)
+    }
+
+    /// An [`Interval`] on this driver whose first tick is due at
+    /// `start_ns` of its clock (at once if not after
+    /// [`now`](Driver::now)) and the following ones `period` apart.
+    ///
+    /// # Errors
+    /// As [`interval`](fn@crate::interval); [`Error::Range`] also for a start
+    /// of `u64::MAX`.
+    pub fn interval_at(&self, start_ns: u64, period: Duration) -> Result<Interval, Error> {
+        Interval::new(Some(self.clone()), start_ns, period, MissedTickBehavior::default())
     }
 
     /// True if both handles refer to the same driver.

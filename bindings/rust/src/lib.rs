@@ -13,6 +13,13 @@
 //! - [`Driver`] is a timer driver of its own: a manual clock that only
 //!   [`Driver::advance`] moves (deterministic tests, like a paused clock),
 //!   boot time, or a host mode that the caller's event loop advances.
+//! - [`Interval`] ([`interval`](fn@interval), [`Driver::interval`]) ticks a period
+//!   apart without drift, with tokio's [`MissedTickBehavior`]s; built on
+//!   the library's experimental interval API.
+//! - [`timeout`](fn@timeout) and [`timeout_at`] race a future with a deadline
+//!   ([`Elapsed`] when the deadline wins); [`sleep_until`] sleeps until a
+//!   [`std::time::Instant`] (on Linux `Instant` and the library share
+//!   `CLOCK_MONOTONIC`).
 //! - [`block_on`] runs one future on the calling thread.
 //! - Failures are [`Error`]s, one variant per status code of the C library.
 //!
@@ -43,7 +50,10 @@
 mod driver;
 mod error;
 mod executor;
+mod instant;
+mod interval;
 mod sys;
+mod timeout;
 mod timer;
 mod waker;
 
@@ -52,7 +62,9 @@ use std::ffi::CStr;
 pub use driver::{Clock, Driver, DriverOptions, Mode};
 pub use error::Error;
 pub use executor::{block_on, Executor, JoinHandle};
-pub use timer::{sleep, Sleep, Timer};
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior, Tick};
+pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
+pub use timer::{sleep, sleep_until, Sleep, Timer};
 
 /// The library's monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds: the
 /// clock of every timer deadline. Only differences are meaningful.

@@ -182,3 +182,38 @@ extern "C" {
 
     pub fn tf_block_on(poll: tf_poll_fn, state: *mut c_void) -> c_int;
 }
+
+// ---------------------------------------------------------------------------
+// Experimental tier (`#define TF_EXPERIMENTAL`, symbol node
+// TF_EXPERIMENTAL_1.3): not part of the stable list that
+// scripts/check-abi-list.py compares this file with. These may change in any
+// later release; the crate ships with the library of the same version and
+// keeps its own API stable over them.
+// ---------------------------------------------------------------------------
+
+/// Opaque `tf_interval`.
+#[repr(C)]
+pub struct tf_interval {
+    _private: [u8; 0],
+}
+
+pub const TF_MISSED_TICK_BURST: u32 = 0;
+pub const TF_MISSED_TICK_DELAY: u32 = 1;
+pub const TF_MISSED_TICK_SKIP: u32 = 2;
+
+extern "C" {
+    pub fn tf_interval_new_on(
+        driver: *mut tf_driver,
+        first_deadline_ns: u64,
+        period_ns: u64,
+        missed_tick_policy: u32,
+        out: *mut *mut tf_interval,
+    ) -> c_int;
+    pub fn tf_interval_poll(interval: *mut tf_interval, waker: *const tf_waker, ticks: *mut u64)
+        -> c_int;
+    pub fn tf_interval_reset(interval: *mut tf_interval) -> c_int;
+    pub fn tf_interval_reset_at(interval: *mut tf_interval, deadline_ns: u64) -> c_int;
+    pub fn tf_interval_cancel(interval: *mut tf_interval) -> c_int;
+    pub fn tf_interval_deadline(interval: *const tf_interval, deadline_ns: *mut u64) -> c_int;
+    pub fn tf_interval_free(interval: *mut tf_interval) -> c_int;
+}

@@ -6,10 +6,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::driver::Driver;
 use crate::error::{check, Error};
+use crate::instant;
 use crate::sys;
 use crate::waker::WakerCache;
 
@@ -227,18 +228,33 @@ impl std::fmt::Debug for Timer {
     }
 }
 
-/// The future returned by [`sleep`]: a [`Timer`], or the error met while
-/// creating one, reported at the first poll.
+/// The future returned by [`sleep`], [`sleep_until`] and [`Driver::sleep`]:
+/// a [`Timer`], or the error met while creating one, reported at the first
+/// poll.
+///
+/// Like tokio's `Sleep` it can be moved to a new deadline
+/// ([`reset`](Sleep::reset)) and asked for its deadline
+/// ([`deadline`](Sleep::deadline)) and whether it has passed
+/// ([`is_elapsed`](Sleep::is_elapsed)). It is `Unpin`, so these take
+/// `&mut self`/`&self` rather than `Pin<&mut Self>`.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep {
     timer: Result<Timer, Option<Error>>,
+    /// The driver of a sleep made on one, kept for a sleep without a timer
+    /// so that [`Sleep::reset`] can make one on the right clock.
+    driver: Option<Driver>,
 }
 
 impl Sleep {
     pub(crate) fn from_result(timer: Result<Timer, Error>) -> Sleep {
+        Sleep::on(None, timer)
+    }
+
+    pub(crate) fn on(driver: Option<Driver>, timer: Result<Timer, Error>) -> Sleep {
         Sleep {
             timer: timer.map_err(Some),
+            driver,
         }
     }
 
@@ -246,6 +262,64 @@ impl Sleep {
     /// created.
     pub fn into_timer(self) -> Result<Timer, Error> {
         self.timer.map_err(|error| error.unwrap_or(Error::State))
+    }
+
+    /// Now on the sleep's clock: its driver's, or the monotonic clock.
+    fn clock_now(&self) -> u64 {
+        match &self.driver {
+            Some(driver) => driver.now(),
+            None => crate::now_ns(),
+        }
+    }
+
+    /// Move the sleep to `deadline`, whether it is pending or has completed
+    /// (a completed sleep becomes pending again unless the new deadline has
+    /// passed). A task waiting on it stays registered. A sleep whose timer
+    /// could not be made gets one now.
+    ///
+    /// For a sleep on a [`Driver`] with another clock than
+    /// [`Clock::Monotonic`](crate::Clock::Monotonic), the deadline lies as
+    /// far from that clock's now as `deadline` is from `Instant::now()`.
+    ///
+    /// # Errors
+    /// [`Error::Range`] if the deadline does not fit in 64-bit nanoseconds
+    /// of the clock; otherwise as [`Timer::new`]. The sleep is unchanged
+    /// then.
+    pub fn reset(&mut self, deadline: Instant) -> Result<(), Error> {
+        let ns = instant::to_ns(deadline, || self.clock_now())?;
+        match &mut self.timer {
+            Ok(timer) => timer.reset_at(ns),
+            Err(_) => {
+                let timer = match &self.driver {
+                    Some(driver) => driver.timer_at(ns)?,
+                    None => Timer::new_at(ns)?,
+                };
+                self.timer = Ok(timer);
+                Ok(())
+            }
+        }
+    }
+
+    /// The instant the sleep completes at (see [`reset`](Sleep::reset) for
+    /// the clock of a sleep on a [`Driver`]), or `None` if its timer could
+    /// not be made.
+    pub fn deadline(&self) -> Option<Instant> {
+        let ns = self.timer.as_ref().ok()?.deadline_ns().ok()?;
+        Some(instant::from_ns(ns, || self.clock_now()))
+    }
+
+    /// True once the deadline has passed on the sleep's clock (so a poll
+    /// completes at once), also when the timer has not been fired yet. A
+    /// sleep whose timer could not be made counts as elapsed too: its poll
+    /// completes at once, with the error.
+    pub fn is_elapsed(&self) -> bool {
+        match &self.timer {
+            Ok(timer) => {
+                timer.peek() == Poll::Ready(Ok(()))
+                    || timer.deadline_ns().map_or(false, |ns| ns <= self.clock_now())
+            }
+            Err(_) => true,
+        }
     }
 }
 
@@ -267,6 +341,28 @@ impl Sleep {
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep::from_result(Timer::new(duration))
+}
+
+/// Sleep until `deadline`: a future that resolves to `Ok(())` once
+/// `Instant::now() >= deadline`, never before; a deadline in the past
+/// completes at the first poll.
+///
+/// `Instant` reads `CLOCK_MONOTONIC` on Linux, the clock of the library's
+/// default driver, so the sleep ends at that very instant (up to the
+/// nanoseconds between reading the two clocks, which only ever make it
+/// later).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # fn main() -> Result<(), timefuture::Error> {
+/// let until = Instant::now() + Duration::from_millis(2);
+/// timefuture::block_on(timefuture::sleep_until(until))??;
+/// assert!(Instant::now() >= until);
+/// # Ok(())
+/// # }
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::from_result(instant::to_ns(deadline, crate::now_ns).and_then(Timer::new_at))
 }
 
 impl Future for Sleep {
