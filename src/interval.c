@@ -57,8 +57,10 @@ static uint64_t take_tick(tf_interval *iv, uint64_t now) {
     switch (iv->policy) {
     case TF_MISSED_TICK_BURST:
         /* Stays first + k * period even when that is still in the past:
-         * the next polls report the missed ticks one by one. */
-        if (iv->next > UINT64_MAX - 1 - p) return iv->next = UINT64_MAX, 1;
+         * the next polls report the missed ticks one by one. (The bounds
+         * are written as x >= MAX - p: MAX - 1 - p would wrap for a
+         * period of UINT64_MAX.) */
+        if (iv->next >= UINT64_MAX - p) return iv->next = UINT64_MAX, 1;
         iv->next += p;
         return 1;
     case TF_MISSED_TICK_DELAY:
@@ -66,10 +68,10 @@ static uint64_t take_tick(tf_interval *iv, uint64_t now) {
         if (missed == 0) {
             /* On time (less than a period late): the schedule holds, so
              * jitter does not accumulate into drift. */
-            if (iv->next > UINT64_MAX - 1 - p) return iv->next = UINT64_MAX, ticks;
+            if (iv->next >= UINT64_MAX - p) return iv->next = UINT64_MAX, ticks;
             iv->next += p;
         } else {
-            if (now > UINT64_MAX - 1 - p) return iv->next = UINT64_MAX, ticks;
+            if (now >= UINT64_MAX - p) return iv->next = UINT64_MAX, ticks;
             iv->next = now + p;
         }
         return ticks;

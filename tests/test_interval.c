@@ -242,6 +242,27 @@ static void test_overflow(void **s) {
     assert_int_equal(tf_driver_free(d), TF_OK);
 }
 
+/* The longest period there is: one tick, then the schedule is past the
+ * clock's end under every policy (no wrap-around to a tick in the past). */
+static void test_longest_period(void **s) {
+    (void)s;
+    static const uint32_t policies[] = {TF_MISSED_TICK_BURST, TF_MISSED_TICK_DELAY,
+                                        TF_MISSED_TICK_SKIP};
+    for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
+        tf_driver *d = manual(0);
+        tf_interval *iv = NULL;
+        assert_int_equal(tf_interval_new_on(d, 10, UINT64_MAX, policies[i], &iv), TF_OK);
+        assert_int_equal(tf_driver_advance(d, 10, NULL), TF_OK);
+        uint64_t ticks = 0;
+        assert_int_equal(poll_ticks(iv, &ticks), TF_READY);
+        assert_int_equal(ticks, 1);
+        assert_int_equal(next_of(iv), UINT64_MAX);
+        assert_int_equal(poll_ticks(iv, &ticks), TF_ERANGE);
+        assert_int_equal(tf_interval_free(iv), TF_OK);
+        assert_int_equal(tf_driver_free(d), TF_OK);
+    }
+}
+
 static void test_bad_arguments(void **s) {
     (void)s;
     tf_driver *d = manual(0);
@@ -288,6 +309,7 @@ int main(void) {
         cmocka_unit_test(test_first_in_past),
         cmocka_unit_test(test_reset_cancel_free),
         cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_longest_period),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
