@@ -83,7 +83,7 @@ static int sleeper_poll(void *s, const tf_waker *w) {
     tf_timer_deadline(t, &deadline);
     if (now < deadline) early_tf++;
     uint64_t late = now > deadline ? now - deadline : 0;
-    *slot = DONE | (*slot & AWAITED ? WAS_AWAITED : 0) | (late & LATE_MASK);
+    *slot = DONE | ((*slot & AWAITED) ? WAS_AWAITED : 0) | (late & LATE_MASK);
     completed++;
     tf_timer_free(t);
     return TF_READY;

@@ -36,6 +36,7 @@ static void on_timer(uv_timer_t *t) {
 static uv_timer_t *peer_timers;
 static uint64_t *late; /* per timer: when it fired, then how late (ns) */
 
+/* cppcheck-suppress constParameter ; the callback type is libuv's uv_timer_cb */
 static void on_peer_timer(uv_timer_t *h) {
     late[h - peer_timers] = uv_hrtime();
     fired++;
