@@ -67,7 +67,7 @@ static double floor_malloc_fifo(size_t n) {
     uint64_t t0 = tf_now_ns();
     for (size_t i = 0; i < n; i++) {
         ftask *t = malloc(sizeof(*t));
-        if (!t) exit(1);
+        if (!t) exit(1); /* NOLINT(concurrency-mt-unsafe): one thread by now */
         t->poll = fpending_once;
         t->polled = 0;
         fpush(t);
@@ -84,9 +84,10 @@ static double floor_malloc_fifo(size_t n) {
 /* --- floor 2: preallocated tasks and ring ------------------------------- */
 
 static double floor_prealloc(size_t n) {
-    ftask *tasks = calloc(n, sizeof(*tasks));
-    ftask **ring = calloc(2 * n, sizeof(*ring));
-    if (!tasks || !ring) exit(1);
+    /* One spare entry each: no 0-byte allocation when n is 0. */
+    ftask *tasks = calloc(n + 1, sizeof(*tasks));
+    ftask **ring = calloc(2 * n + 1, sizeof(*ring));
+    if (!tasks || !ring) exit(1); /* NOLINT(concurrency-mt-unsafe): one thread by now */
     uint64_t t0 = tf_now_ns();
     size_t head = 0, tail = 0;
     for (size_t i = 0; i < n; i++) {
@@ -147,13 +148,13 @@ int main(int argc, char **argv) {
            best / fifo);
     printf("  floor, preallocated array: %.2f M tasks/s (libtimefuture x%.2f)\n", pre, best / pre);
     char what[160], tf[96], peer[96] = "", flo[128], cnt[32];
-    snprintf(what, sizeof what, "%s tasks, pending once then ready, %s; best of %d rounds, peak RSS",
+    (void)snprintf(what, sizeof what, "%s tasks, pending once then ready, %s; best of %d rounds, peak RSS",
              bench_count(cnt, sizeof cnt, n), workers ? "with workers" : "one thread", rounds);
-    snprintf(tf, sizeof tf, "%.2f M tasks/s, %.1f MiB", best, peak);
+    (void)snprintf(tf, sizeof tf, "%.2f M tasks/s, %.1f MiB", best, peak);
 #ifdef TF_BENCH_LIBUV
-    snprintf(peer, sizeof peer, "libuv, hand-made queue: %.2f M/s (x%.2f)", uv, best / uv);
+    (void)snprintf(peer, sizeof peer, "libuv, hand-made queue: %.2f M/s (x%.2f)", uv, best / uv);
 #endif
-    snprintf(flo, sizeof flo, "malloc FIFO %.2f M/s (x%.2f); preallocated array %.2f M/s (x%.2f)",
+    (void)snprintf(flo, sizeof flo, "malloc FIFO %.2f M/s (x%.2f); preallocated array %.2f M/s (x%.2f)",
              fifo, best / fifo, pre, best / pre);
     bench_row(what, tf, peer, flo);
     return 0;
