@@ -122,7 +122,7 @@ static double run_case(tf_driver **drivers, int threads, size_t n, double *cpu_p
         w[i] = (worker){.driver = drivers[i], .n = n, .start = &start};
         if (pthread_create(&th[i], NULL, churn, &w[i]) != 0) {
             fprintf(stderr, "pthread_create failed\n");
-            exit(1);
+            exit(1); /* NOLINT(concurrency-mt-unsafe): the bench gives up, workers and all */
         }
     }
     uint64_t t0 = UINT64_MAX, t1 = 0, cpu = 0;
@@ -148,7 +148,7 @@ static void print_loadavg(const char *when) {
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
         if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
-        fclose(f);
+        (void)fclose(f);
     }
     buf[strcspn(buf, "\n")] = 0;
     printf("loadavg at %s: %s\n", when, buf);
@@ -178,7 +178,12 @@ static const char *case_names[CASES] = {
 
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
-    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    int rounds = 5;
+    if (argc > 2) { /* anything but a number in range gets the usage line */
+        char *end;
+        long v = strtol(argv[2], &end, 10);
+        rounds = end != argv[2] && !*end && v >= 1 && v <= MAX_ROUNDS ? (int)v : 0;
+    }
     if (n == 0 || rounds < 1 || rounds > MAX_ROUNDS) {
         fprintf(stderr, "usage: bench_driver [timers_per_thread > 0] [rounds 1-%d]\n",
                 MAX_ROUNDS);
@@ -255,14 +260,14 @@ int main(int argc, char **argv) {
     }
     print_loadavg("end");
     char what[192], tf[160], peer[128], flo[128], cnt[32];
-    snprintf(what, sizeof what, "timer new + poll + free, %s per thread: 2 threads with a driver "
+    (void)snprintf(what, sizeof what, "timer new + poll + free, %s per thread: 2 threads with a driver "
              "each over 1 thread, median of %d rounds", bench_count(cnt, sizeof cnt, n), rounds);
-    snprintf(tf, sizeof tf, "thread-mode %.2fx, host-mode %.2fx (%.2f M/s on 1 thread)",
+    (void)snprintf(tf, sizeof tf, "thread-mode %.2fx, host-mode %.2fx (%.2f M/s on 1 thread)",
              med[C_THR_TWO] / med[C_THR_ONE], med[C_HOST_TWO] / med[C_HOST_ONE],
              med[C_THR_ONE] / 1e6);
-    snprintf(peer, sizeof peer, "2 threads on 1 shared driver %.2fx; default driver %.2fx",
+    (void)snprintf(peer, sizeof peer, "2 threads on 1 shared driver %.2fx; default driver %.2fx",
              med[C_THR_SHARED] / med[C_THR_ONE], med[C_DEF_TWO] / med[C_DEF_ONE]);
-    snprintf(flo, sizeof flo, "no library (lock, clock, malloc): %.2fx", mach);
+    (void)snprintf(flo, sizeof flo, "no library (lock, clock, malloc): %.2fx", mach);
     bench_row(what, tf, peer, flo);
     return 0;
 }

@@ -102,12 +102,12 @@ int main(int argc, char **argv) {
     printf("  %s\n", missed ? "target missed" : "target met");
     char what[192], tf[128], flo[160], cnt[32];
     bench_count(cnt, sizeof cnt, n);
-    snprintf(what, sizeof what, "burst of %s timers, then of %s tasks, made and freed while one "
+    (void)snprintf(what, sizeof what, "burst of %s timers, then of %s tasks, made and freed while one "
              "lives on: RSS after vs before (worse of 2 bursts)", cnt, cnt);
-    snprintf(tf, sizeof tf, "timers %+.1f MiB (%.2fx); tasks %+.1f MiB (%.2fx)",
+    (void)snprintf(tf, sizeof tf, "timers %+.1f MiB (%.2fx); tasks %+.1f MiB (%.2fx)",
              worst_timers.after - worst_timers.before, worst_timers.ratio,
              worst_tasks.after - worst_tasks.before, worst_tasks.ratio);
-    snprintf(flo, sizeof flo, "before %.1f / %.1f MiB; at the peak %.1f / %.1f MiB",
+    (void)snprintf(flo, sizeof flo, "before %.1f / %.1f MiB; at the peak %.1f / %.1f MiB",
              worst_timers.before, worst_tasks.before, worst_timers.peak, worst_tasks.peak);
     bench_row(what, tf, "", flo);
     return 0;

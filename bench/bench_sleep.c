@@ -114,12 +114,12 @@ static void run_all(uint64_t duration) {
     }
     double book = report("baseline: thread per timer (book)", duration);
     char what[128], tf[128], peer[96], flo[96], cnt[32];
-    snprintf(what, sizeof what, "%s sleeps of %.0f us in a row, mean", bench_count(cnt, sizeof cnt, count),
+    (void)snprintf(what, sizeof what, "%s sleeps of %.0f us in a row, mean", bench_count(cnt, sizeof cnt, count),
              (double)duration / 1e3);
-    snprintf(tf, sizeof tf, "%.0f us (task on an executor); %.0f us (tf_block_on)%s", task, block,
+    (void)snprintf(tf, sizeof tf, "%.0f us (task on an executor); %.0f us (tf_block_on)%s", task, block,
              l.early ? "; SOME EARLY" : "");
-    snprintf(peer, sizeof peer, "thread per timer %.0f us (x%.2f)", book, task / book);
-    snprintf(flo, sizeof flo, "nanosleep %.0f us (x%.2f)", nano, task / nano);
+    (void)snprintf(peer, sizeof peer, "thread per timer %.0f us (x%.2f)", book, task / book);
+    (void)snprintf(flo, sizeof flo, "nanosleep %.0f us (x%.2f)", nano, task / nano);
     bench_row(what, tf, peer, flo);
 }
 

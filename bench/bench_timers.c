@@ -14,6 +14,7 @@
  * reach that task in its queue of a million new tasks.
  *
  * usage: bench_timers [timers] [spread_ms] [worker_threads] */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -83,7 +84,7 @@ static int sleeper_poll(void *s, const tf_waker *w) {
     tf_timer_deadline(t, &deadline);
     if (now < deadline) early_tf++;
     uint64_t late = now > deadline ? now - deadline : 0;
-    *slot = DONE | (*slot & AWAITED ? WAS_AWAITED : 0) | (late & LATE_MASK);
+    *slot = DONE | ((*slot & AWAITED) ? WAS_AWAITED : 0) | (late & LATE_MASK);
     completed++;
     tf_timer_free(t);
     return TF_READY;
@@ -99,7 +100,7 @@ static void run_timefuture(size_t n, uint64_t spread, result *r) {
     uint64_t *deadlines = malloc(n * sizeof(*deadlines));
     uint64_t *armed_at = malloc((n / BLOCK + 1) * sizeof(*armed_at));
     tf_executor *e;
-    if (!slots || !deadlines || !armed_at || tf_executor_new(0, &e) != TF_OK) return;
+    if (!slots || !deadlines || !armed_at || tf_executor_new(0, &e) != TF_OK) goto fail;
     uint64_t start = tf_now_ns();
     uint64_t seed = 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < n; i++) {
@@ -110,7 +111,7 @@ static void run_timefuture(size_t n, uint64_t spread, result *r) {
         if (rc == TF_OK) rc = tf_executor_spawn(e, sleeper_poll, sleeper_drop, &slots[i]);
         if (rc != TF_OK) {
             fprintf(stderr, "arming failed: %s\n", tf_strerror(rc));
-            return;
+            goto fail;
         }
         if (i % BLOCK == BLOCK - 1) armed_at[i / BLOCK] = tf_now_ns();
     }
@@ -120,7 +121,7 @@ static void run_timefuture(size_t n, uint64_t spread, result *r) {
     uint64_t end = tf_now_ns();
     if (rc != TF_OK || completed != n) {
         fprintf(stderr, "run: %s, %zu of %zu completed\n", tf_strerror(rc), completed, n);
-        return;
+        goto fail;
     }
     tf_executor_free(e);
     r->arm = (double)(armed - start);
@@ -144,6 +145,7 @@ static void run_timefuture(size_t n, uint64_t spread, result *r) {
     r->peak_mib = bench_peak_rss_mib();
     r->ok = 1;
     free(all);
+fail: /* r->ok stays 0; the executor, if any, is never run again */
     free(armed_at);
     free(deadlines);
     free(slots);
@@ -249,6 +251,18 @@ static void in_child(void (*fn)(size_t, uint64_t, result *), size_t n, uint64_t 
     close(fd[0]);
 }
 
+/* In peer_libuv's "result" line, the number after key (" name "); 0 if
+ * it is missing or not a number. */
+static int result_field(const char *line, const char *key, unsigned long long *v) {
+    const char *p = strstr(line, key);
+    if (!p) return 0;
+    p += strlen(key);
+    char *end;
+    errno = 0;
+    *v = strtoull(p, &end, 10);
+    return end != p && errno == 0;
+}
+
 /* peer_libuv from this program's directory; it prints one "result" line. */
 static void run_libuv(size_t n, uint64_t spread, result *r) {
     memset(r, 0, sizeof(*r));
@@ -259,32 +273,39 @@ static void run_libuv(size_t n, uint64_t spread, result *r) {
     char *slash = strrchr(self, '/');
     if (!slash) return;
     *slash = 0;
-    snprintf(cmd, sizeof(cmd), "%s/peer_libuv", self);
+    (void)snprintf(cmd, sizeof(cmd), "%s/peer_libuv", self);
     if (access(cmd, X_OK) != 0) return;
-    snprintf(cmd, sizeof(cmd), "%s/peer_libuv timers %zu %" PRIu64, self, n,
+    (void)snprintf(cmd, sizeof(cmd), "%s/peer_libuv timers %zu %" PRIu64, self, n,
              spread / 1000000u);
     fflush(stdout);
-    FILE *p = popen(cmd, "r");
+    /* The command is this program's sibling, with numbers for arguments. */
+    FILE *p = popen(cmd, "r"); /* NOLINT(cert-env33-c) */
     if (!p) return;
     char line[512];
     while (fgets(line, sizeof(line), p)) {
-        unsigned long long v[8];
-        size_t na;
-        if (sscanf(line, "result arm_ns %llu total_ns %llu p50 %llu p99 %llu max %llu "
-                         "armed %zu armed_p50 %llu armed_p99 %llu early %llu",
-                   &v[0], &v[1], &v[2], &v[3], &v[4], &na, &v[5], &v[6], &v[7]) == 9) {
+        static const char *const keys[9] = {" arm_ns ", " total_ns ", " p50 ", " p99 ",
+                                             " max ", " armed ", " armed_p50 ", " armed_p99 ",
+                                             " early "};
+        unsigned long long v[9];
+        int got = 0;
+        if (strncmp(line, "result arm_ns ", 14) == 0)
+            while (got < 9 && result_field(line, keys[got], &v[got])) got++;
+        const char *mib = strncmp(line, "result peak_mib ", 16) == 0 ? line + 16 : NULL;
+        char *end = NULL;
+        double peak = mib ? strtod(mib, &end) : 0;
+        if (got == 9) {
             r->arm = (double)v[0];
             r->total = (double)v[1];
             r->p50 = v[2];
             r->p99 = v[3];
             r->max = v[4];
-            r->n_armed = na;
-            r->a_p50 = v[5];
-            r->a_p99 = v[6];
-            r->early = (size_t)v[7];
+            r->n_armed = (size_t)v[5];
+            r->a_p50 = v[6];
+            r->a_p99 = v[7];
+            r->early = (size_t)v[8];
             r->ok = 1;
-        } else if (sscanf(line, "result peak_mib %lf", &r->peak_mib) == 1) {
-            continue;
+        } else if (mib && end != mib) {
+            r->peak_mib = peak;
         } else {
             fputs(line, stdout);
         }
@@ -311,10 +332,10 @@ static void row_figures(char *buf, size_t len, const result *r, int full) {
     buf[0] = 0;
     if (!r->ok) return;
     if (full)
-        snprintf(buf, len, "%.3f s / %.0f ms / %.0f us / %.0f us / %.0f MiB", r->total / 1e9,
+        (void)snprintf(buf, len, "%.3f s / %.0f ms / %.0f us / %.0f us / %.0f MiB", r->total / 1e9,
                  r->arm / 1e6, (double)r->a_p50 / 1e3, (double)r->a_p99 / 1e3, r->peak_mib);
     else
-        snprintf(buf, len, "%.0f us", (double)r->a_p99 / 1e3);
+        (void)snprintf(buf, len, "%.0f us", (double)r->a_p99 / 1e3);
 }
 
 /* The table row. Above 100,000 timers: total / arming / lateness p50 and
@@ -326,11 +347,11 @@ static void table_row(size_t n, uint64_t spread, const result *tf, const result 
     char what[256], a[128], b[160], c[160], cnt[32];
     bench_count(cnt, sizeof cnt, n);
     if (full)
-        snprintf(what, sizeof what, "%s timers over %.0f ms, one task each: total / arming / "
+        (void)snprintf(what, sizeof what, "%s timers over %.0f ms, one task each: total / arming / "
                  "late p50 / p99 (armed before their deadline) / peak RSS", cnt,
                  (double)spread / 1e6);
     else
-        snprintf(what, sizeof what, "%s timers over %.0f ms, one task each: late p99 (armed "
+        (void)snprintf(what, sizeof what, "%s timers over %.0f ms, one task each: late p99 (armed "
                  "before their deadline)", cnt, (double)spread / 1e6);
     row_figures(a, sizeof a, tf, full);
     char fig[128];
@@ -338,18 +359,18 @@ static void table_row(size_t n, uint64_t spread, const result *tf, const result 
     if (uv->ok) {
         row_figures(fig, sizeof fig, uv, full);
         if (full)
-            snprintf(b, sizeof b, "libuv %s (total x%.2f)", fig, tf->total / uv->total);
+            (void)snprintf(b, sizeof b, "libuv %s (total x%.2f)", fig, tf->total / uv->total);
         else
-            snprintf(b, sizeof b, "libuv %s (x%.2f)", fig,
+            (void)snprintf(b, sizeof b, "libuv %s (x%.2f)", fig,
                      (double)tf->a_p99 / (double)(uv->a_p99 ? uv->a_p99 : 1));
     }
     c[0] = 0;
     if (hp->ok) {
         row_figures(fig, sizeof fig, hp, full);
         if (full)
-            snprintf(c, sizeof c, "heap + one thread %s (total x%.2f)", fig, tf->total / hp->total);
+            (void)snprintf(c, sizeof c, "heap + one thread %s (total x%.2f)", fig, tf->total / hp->total);
         else
-            snprintf(c, sizeof c, "heap + one thread %s", fig);
+            (void)snprintf(c, sizeof c, "heap + one thread %s", fig);
     }
     bench_row(what, a, b, c);
 }

@@ -81,7 +81,8 @@ static double tf_round_trip(size_t n, int cpu_a, int cpu_b) {
     a.other = &b;
     b.other = &a;
     tf_executor *ea, *eb;
-    if (tf_executor_new(1, &ea) != TF_OK || tf_executor_new(1, &eb) != TF_OK) exit(1);
+    if (tf_executor_new(1, &ea) != TF_OK || tf_executor_new(1, &eb) != TF_OK)
+        exit(1); /* NOLINT(concurrency-mt-unsafe): the bench gives up, workers and all */
     tf_executor_spawn(ea, play, NULL, &a);
     tf_executor_spawn(eb, play, NULL, &b);
     tf_executor_run(ea);
@@ -180,21 +181,21 @@ int main(int argc, char **argv) {
         printf("\n");
         const char *sep = names[0] ? " / " : "";
         static const char *shortname[] = {"cross-CPU", "same-CPU", "unpinned"};
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", sep, shortname[m]);
-        snprintf(tfs + strlen(tfs), sizeof tfs - strlen(tfs), "%s%.2f", sep, tf);
-        snprintf(fxs + strlen(fxs), sizeof fxs - strlen(fxs), "%s%.2f (x%.2f)", sep, fx, tf / fx);
+        (void)snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", sep, shortname[m]);
+        (void)snprintf(tfs + strlen(tfs), sizeof tfs - strlen(tfs), "%s%.2f", sep, tf);
+        (void)snprintf(fxs + strlen(fxs), sizeof fxs - strlen(fxs), "%s%.2f (x%.2f)", sep, fx, tf / fx);
 #ifdef TF_BENCH_LIBUV
-        snprintf(uvs + strlen(uvs), sizeof uvs - strlen(uvs), "%s%.2f (x%.2f)", sep, uv, tf / uv);
+        (void)snprintf(uvs + strlen(uvs), sizeof uvs - strlen(uvs), "%s%.2f (x%.2f)", sep, uv, tf / uv);
 #endif
     }
     char what[256], tf_[160], peer[192] = "", flo[192], cnt[32];
-    snprintf(what, sizeof what, "cross-thread wake round trip, median of %s: %s",
+    (void)snprintf(what, sizeof what, "cross-thread wake round trip, median of %s: %s",
              bench_count(cnt, sizeof cnt, n), names);
-    snprintf(tf_, sizeof tf_, "%s us", tfs);
+    (void)snprintf(tf_, sizeof tf_, "%s us", tfs);
 #ifdef TF_BENCH_LIBUV
-    snprintf(peer, sizeof peer, "libuv uv_async_send %s us", uvs);
+    (void)snprintf(peer, sizeof peer, "libuv uv_async_send %s us", uvs);
 #endif
-    snprintf(flo, sizeof flo, "futex ping-pong %s us", fxs);
+    (void)snprintf(flo, sizeof flo, "futex ping-pong %s us", fxs);
     bench_row(what, tf_, peer, flo);
     return 0;
 }
