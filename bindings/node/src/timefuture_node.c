@@ -1091,13 +1091,18 @@ static tfn_state *delay_ref_args(napi_env env, napi_callback_info info, uint64_t
   return st;
 }
 
-/* A new Timer (t) or interval (iv), of which it takes ownership: a slot and a
- * handle for it, or NULL with an exception pending and the object freed. A
- * Timer is armed from the start, so its task is spawned and it counts for
- * the loop at once; an interval waits for its first intervalNext. */
-static napi_value handle_new(napi_env env, tfn_state *st, uint8_t kind, tf_timer *t,
+/* A new Timer (t) or interval (iv), of which it takes ownership, made with
+ * status `made`: a slot and a handle for it, or NULL with an exception
+ * pending and the object freed. A Timer is armed from the start, so its
+ * task is spawned and it counts for the loop at once; an interval waits for
+ * its first intervalNext. */
+static napi_value handle_new(napi_env env, tfn_state *st, int made, uint8_t kind, tf_timer *t,
                              tf_interval *iv, bool ref) {
   napi_value out;
+  if (made != TF_OK) {
+    throw_status(env, made);
+    return NULL;
+  }
   uint32_t idx = slot_alloc(st);
   if (idx == NO_FREE) {
     if (t != NULL)
@@ -1148,11 +1153,7 @@ static napi_value js_timer_new(napi_env env, napi_callback_info info) {
   tf_timer *t = NULL;
   uint64_t now = tfn_now(st);
   int r = now > UINT64_MAX - ns ? TF_ERANGE : tfn_timer_new_at(st, now + ns, &t);
-  if (r != TF_OK) {
-    throw_status(env, r);
-    return NULL;
-  }
-  return handle_new(env, st, KIND_TIMER, t, NULL, ref);
+  return handle_new(env, st, r, KIND_TIMER, t, NULL, ref);
 }
 
 /* timerReset(handle, ms): re-arm; an await in progress waits for the new
@@ -1305,11 +1306,7 @@ static napi_value js_interval_new(napi_env env, napi_callback_info info) {
   int r = now > UINT64_MAX - 1 - period
               ? TF_ERANGE
               : tf_interval_new_on(st->drv, now + period, period, TF_MISSED_TICK_BURST, &iv);
-  if (r != TF_OK) {
-    throw_status(env, r);
-    return NULL;
-  }
-  return handle_new(env, st, KIND_INTERVAL, NULL, iv, ref);
+  return handle_new(env, st, r, KIND_INTERVAL, NULL, iv, ref);
 }
 
 /* intervalNext(handle) -> Promise of the number of ticks due (1). A tick
