@@ -1041,17 +1041,22 @@ static tfn_entry *timer_arg(napi_env env, tfn_state *st, napi_value v, uint32_t 
   return kind_arg(env, st, v, KIND_TIMER, idx);
 }
 
-/* The one argument of a timer call, a Timer handle: its entry (with the
- * environment's state and the entry's index), or NULL with an exception
- * pending. */
-static tfn_entry *sole_timer_arg(napi_env env, napi_callback_info info,
-                                 tfn_state **st, uint32_t *idx) {
+/* The one argument of a Timer or interval call, a handle of that kind: its
+ * entry (with the environment's state and the entry's index), or NULL with
+ * an exception pending. */
+static tfn_entry *sole_kind_arg(napi_env env, napi_callback_info info, uint8_t kind,
+                                tfn_state **st, uint32_t *idx) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
     return NULL;
   *st = get_state(env);
-  return *st && argc == 1 ? timer_arg(env, *st, argv[0], idx) : NULL;
+  return *st && argc == 1 ? kind_arg(env, *st, argv[0], kind, idx) : NULL;
+}
+
+static tfn_entry *sole_timer_arg(napi_env env, napi_callback_info info,
+                                 tfn_state **st, uint32_t *idx) {
+  return sole_kind_arg(env, info, KIND_TIMER, st, idx);
 }
 
 static int timer_arm_task(tfn_state *st, uint32_t idx) {
@@ -1065,41 +1070,55 @@ static int timer_arm_task(tfn_state *st, uint32_t idx) {
   return TF_OK;
 }
 
-/* timerNew(ms, ref) -> handle */
-static napi_value js_timer_new(napi_env env, napi_callback_info info) {
+/* The (ms, ref) arguments of timerNew and intervalNew: the environment's
+ * state, the delay in nanoseconds and whether the handle keeps the loop
+ * alive; NULL with an exception pending. */
+static tfn_state *delay_ref_args(napi_env env, napi_callback_info info, uint64_t *ns, bool *ref) {
   size_t argc = 2;
-  napi_value argv[2], out;
+  napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
     return NULL;
   tfn_state *st = get_state(env);
   if (st == NULL)
     return NULL;
   double ms = -1;
-  uint64_t ns;
-  bool ref = true;
-  if (argc < 2 || napi_get_value_double(env, argv[0], &ms) != napi_ok || ms_to_ns(ms, &ns) != TF_OK) {
+  if (argc < 2 || napi_get_value_double(env, argv[0], &ms) != napi_ok || ms_to_ns(ms, ns) != TF_OK) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The value of \"delay\" is out of range");
     return NULL;
   }
-  napi_get_value_bool(env, argv[1], &ref);
-  tf_timer *t = NULL;
-  uint64_t now = tfn_now(st);
-  int r = now > UINT64_MAX - ns ? TF_ERANGE : tfn_timer_new_at(st, now + ns, &t);
-  if (r != TF_OK) {
-    throw_status(env, r);
+  *ref = true;
+  napi_get_value_bool(env, argv[1], ref);
+  return st;
+}
+
+/* A new Timer (t) or interval (iv), of which it takes ownership, made with
+ * status `made`: a slot and a handle for it, or NULL with an exception
+ * pending and the object freed. A Timer is armed from the start, so its
+ * task is spawned and it counts for the loop at once; an interval waits for
+ * its first intervalNext. */
+static napi_value handle_new(napi_env env, tfn_state *st, int made, uint8_t kind, tf_timer *t,
+                             tf_interval *iv, bool ref) {
+  napi_value out;
+  if (made != TF_OK) {
+    throw_status(env, made);
     return NULL;
   }
   uint32_t idx = slot_alloc(st);
   if (idx == NO_FREE) {
-    tf_timer_free(t);
+    if (t != NULL)
+      tf_timer_free(t);
+    if (iv != NULL)
+      tf_interval_free(iv);
     throw_status(env, TF_ENOMEM);
     return NULL;
   }
   tfn_entry *e = &st->slab[idx];
-  e->kind = KIND_TIMER;
+  e->kind = kind;
   e->timer = t;
+  e->iv = iv;
   e->ref = ref;
-  r = timer_arm_task(st, idx);
+  int r = kind == KIND_TIMER ? timer_arm_task(st, idx) : TF_OK;
+  e = &st->slab[idx];
   if (r != TF_OK ||
       napi_create_external(env, (void *)(uintptr_t)tag_of(st, idx), timer_finalize, st, &out) != napi_ok) {
     e->task = 0; /* an external task spawned here ends with the executor */
@@ -1108,8 +1127,33 @@ static napi_value js_timer_new(napi_env env, napi_callback_info info) {
       throw_status(env, r);
     return NULL;
   }
-  refs_add(st, e);
+  if (kind == KIND_TIMER)
+    refs_add(st, e);
   return out;
+}
+
+/* A deadline query's result: the bigint, or NULL with the status thrown. */
+static napi_value deadline_result(napi_env env, int r, uint64_t dl) {
+  napi_value out;
+  if (r != TF_OK) {
+    throw_status(env, r);
+    return NULL;
+  }
+  napi_create_bigint_uint64(env, dl, &out);
+  return out;
+}
+
+/* timerNew(ms, ref) -> handle */
+static napi_value js_timer_new(napi_env env, napi_callback_info info) {
+  uint64_t ns;
+  bool ref;
+  tfn_state *st = delay_ref_args(env, info, &ns, &ref);
+  if (st == NULL)
+    return NULL;
+  tf_timer *t = NULL;
+  uint64_t now = tfn_now(st);
+  int r = now > UINT64_MAX - ns ? TF_ERANGE : tfn_timer_new_at(st, now + ns, &t);
+  return handle_new(env, st, r, KIND_TIMER, t, NULL, ref);
 }
 
 /* timerReset(handle, ms): re-arm; an await in progress waits for the new
@@ -1214,7 +1258,6 @@ static napi_value js_timer_promise(napi_env env, napi_callback_info info) {
 
 /* timerDeadline(handle) -> bigint nanoseconds on the driver's clock (now()) */
 static napi_value js_timer_deadline(napi_env env, napi_callback_info info) {
-  napi_value out;
   tfn_state *st;
   uint32_t idx;
   tfn_entry *e = sole_timer_arg(env, info, &st, &idx);
@@ -1222,12 +1265,7 @@ static napi_value js_timer_deadline(napi_env env, napi_callback_info info) {
     return NULL;
   uint64_t dl = 0;
   int r = tf_timer_deadline(e->timer, &dl);
-  if (r != TF_OK) {
-    throw_status(env, r);
-    return NULL;
-  }
-  napi_create_bigint_uint64(env, dl, &out);
-  return out;
+  return deadline_result(env, r, dl);
 }
 
 /* timerState(handle) -> "pending" | "fired" | "canceled", without polling */
@@ -1256,62 +1294,29 @@ static napi_value js_timer_state(napi_env env, napi_callback_info info) {
  * Node's setInterval iterator does with the ticks a slow consumer missed
  * (it queues them). A zero delay is a period of 1 ms, as in Node. */
 static napi_value js_interval_new(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], out;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return NULL;
-  tfn_state *st = get_state(env);
+  uint64_t period;
+  bool ref;
+  tfn_state *st = delay_ref_args(env, info, &period, &ref);
   if (st == NULL)
     return NULL;
-  double ms = -1;
-  uint64_t period;
-  bool ref = true;
-  if (argc < 2 || napi_get_value_double(env, argv[0], &ms) != napi_ok ||
-      ms_to_ns(ms, &period) != TF_OK) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The value of \"delay\" is out of range");
-    return NULL;
-  }
   if (period == 0)
     period = 1000000;
-  napi_get_value_bool(env, argv[1], &ref);
   uint64_t now = tfn_now(st);
   tf_interval *iv = NULL;
   int r = now > UINT64_MAX - 1 - period
               ? TF_ERANGE
               : tf_interval_new_on(st->drv, now + period, period, TF_MISSED_TICK_BURST, &iv);
-  if (r != TF_OK) {
-    throw_status(env, r);
-    return NULL;
-  }
-  uint32_t idx = slot_alloc(st);
-  if (idx == NO_FREE) {
-    tf_interval_free(iv);
-    throw_status(env, TF_ENOMEM);
-    return NULL;
-  }
-  tfn_entry *e = &st->slab[idx];
-  e->kind = KIND_INTERVAL;
-  e->iv = iv;
-  e->ref = ref;
-  if (napi_create_external(env, (void *)(uintptr_t)tag_of(st, idx), timer_finalize, st, &out) !=
-      napi_ok) {
-    slot_free(st, idx);
-    return NULL;
-  }
-  return out;
+  return handle_new(env, st, r, KIND_INTERVAL, NULL, iv, ref);
 }
 
 /* intervalNext(handle) -> Promise of the number of ticks due (1). A tick
  * due already resolves at once; otherwise the interval's task waits for
  * it, keeping the loop alive if the interval is ref'd. */
 static napi_value js_interval_next(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], promise, v;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return NULL;
-  tfn_state *st = get_state(env);
+  napi_value promise, v;
+  tfn_state *st;
   uint32_t idx;
-  tfn_entry *e = st && argc == 1 ? kind_arg(env, st, argv[0], KIND_INTERVAL, &idx) : NULL;
+  tfn_entry *e = sole_kind_arg(env, info, KIND_INTERVAL, &st, &idx);
   if (e == NULL)
     return NULL;
   if (e->deferred != NULL) {
@@ -1383,23 +1388,14 @@ static napi_value js_interval_close(napi_env env, napi_callback_info info) {
 /* intervalDeadline(handle) -> bigint: when the next tick is due, on the
  * now() clock (for the tests of the schedule). */
 static napi_value js_interval_deadline(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return NULL;
-  tfn_state *st = get_state(env);
+  tfn_state *st;
   uint32_t idx;
-  tfn_entry *e = st && argc == 1 ? kind_arg(env, st, argv[0], KIND_INTERVAL, &idx) : NULL;
+  tfn_entry *e = sole_kind_arg(env, info, KIND_INTERVAL, &st, &idx);
   if (e == NULL)
     return NULL;
   uint64_t dl = 0;
   int r = tf_interval_deadline(e->iv, &dl);
-  if (r != TF_OK) {
-    throw_status(env, r);
-    return NULL;
-  }
-  napi_create_bigint_uint64(env, dl, &out);
-  return out;
+  return deadline_result(env, r, dl);
 }
 
 /* ---- module-level functions ---------------------------------------------- */

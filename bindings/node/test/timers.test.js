@@ -225,6 +225,16 @@ test('version matches the package', () => {
   assert.strictEqual(tf.version, pkg.version);
 });
 
+// After a loop turn (the drain frees what settled): no more slots in use
+// than `before`, no timeout waiting and nothing keeping the loop alive.
+async function assertAllFreed(before) {
+  await new Promise((r) => setImmediate(r));
+  const s = tf._native.stats();
+  assert.ok(s.slots <= before, `${s.slots} slots in use, ${before} before`);
+  assert.strictEqual(s.waiting, 0);
+  assert.strictEqual(s.refs, 0);
+}
+
 function blockFor(ms) {
   const end = process.hrtime.bigint() + BigInt(ms * 1e6);
   while (process.hrtime.bigint() < end) { /* the loop is away */ }
@@ -253,11 +263,7 @@ test('an abortable zero delay aborted before the loop turn rejects and is freed'
   ac.abort('why');
   await assert.rejects(p, (e) => e.name === 'AbortError' && e.cause === 'why');
   assert.strictEqual(await q, 'w');
-  await new Promise((r) => setImmediate(r));
-  const s = tf._native.stats();
-  assert.ok(s.slots <= before, `${s.slots} slots in use, ${before} before`);
-  assert.strictEqual(s.waiting, 0);
-  assert.strictEqual(s.refs, 0);
+  await assertAllFreed(before);
 });
 
 test('timeouts overdue when the loop comes back settle in creation order, never early', async () => {
@@ -297,11 +303,7 @@ test('abortable timeouts keep their place through a backlog (heap rebuilt)', asy
   ac.abort();
   assert.strictEqual(tf._native.stats().waiting, 0, 'abort() missed timeouts moved by the rebuild');
   assert.deepStrictEqual(new Set(await Promise.all(far)), new Set(['AbortError']));
-  await new Promise((r) => setImmediate(r));
-  const s = tf._native.stats();
-  assert.ok(s.slots <= before, `${s.slots} slots in use, ${before} before`);
-  assert.strictEqual(s.waiting, 0);
-  assert.strictEqual(s.refs, 0);
+  await assertAllFreed(before);
 });
 
 test('a timeout started after the last one was aborted still fires', async () => {

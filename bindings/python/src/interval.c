@@ -148,27 +148,28 @@ static PyObject *Interval_aclose(IntervalObject *self, PyObject *unused) {
     return (PyObject *)s;
 }
 
-static PyObject *Interval_get_deadline(IntervalObject *self, void *closure) {
-    (void)closure;
+/* The next tick's deadline for both getters, in seconds (a float) or in
+ * nanoseconds (an int); None when no tick is scheduled. */
+static PyObject *interval_deadline(IntervalObject *self, int in_ns) {
     uint64_t d;
     int rc = tf_interval_deadline(self->iv, &d);
     if (rc < 0)
         return tfpy_raise(tfpy_state_of(self), rc, "tf_interval_deadline");
     if (d == UINT64_MAX)
         Py_RETURN_NONE;
-    return PyFloat_FromDouble((double)d / 1e9);
+    return in_ns ? PyLong_FromUnsignedLongLong(d)
+                 : PyFloat_FromDouble((double)d / 1e9);
+}
+
+static PyObject *Interval_get_deadline(IntervalObject *self, void *closure) {
+    (void)closure;
+    return interval_deadline(self, 0);
 }
 
 static PyObject *Interval_get_deadline_ns(IntervalObject *self,
                                           void *closure) {
     (void)closure;
-    uint64_t d;
-    int rc = tf_interval_deadline(self->iv, &d);
-    if (rc < 0)
-        return tfpy_raise(tfpy_state_of(self), rc, "tf_interval_deadline");
-    if (d == UINT64_MAX)
-        Py_RETURN_NONE;
-    return PyLong_FromUnsignedLongLong(d);
+    return interval_deadline(self, 1);
 }
 
 static PyObject *Interval_get_period(IntervalObject *self, void *closure) {

@@ -15,6 +15,8 @@ import weakref
 
 import timefuture as tf
 
+import docs_blocks
+
 MS = 1_000_000  # nanoseconds
 
 
@@ -386,16 +388,10 @@ class RealClockTest(unittest.TestCase):
 
 class DocsTest(unittest.TestCase):
     def test_the_manual_clock_example_of_the_docs_page_runs(self):
-        page = os.path.join(os.path.dirname(__file__), "..", "..", "..",
-                            "docs", "python.md")
-        with open(page, encoding="utf-8") as f:
-            text = f.read()
-        section = text[text.index("## Testing with the manual clock"):]
-        start = section.index("```python\n") + len("```python\n")
-        code = section[start:section.index("```", start)]
+        code = docs_blocks.python_block("## Testing with the manual clock")
         self.assertIn("advance", code)
         printed = []
-        exec(compile(code, page, "exec"),
+        exec(compile(code, docs_blocks.PAGE, "exec"),
              {"__name__": "__docs__", "print": printed.append})
         self.assertEqual(printed, [[3600 * 10**9]])
 

@@ -8,6 +8,8 @@ import unittest
 
 import timefuture as tf
 
+import docs_blocks
+
 S = 1_000_000_000  # nanoseconds
 
 
@@ -225,17 +227,12 @@ class DocsExampleTest(unittest.TestCase):
     def test_the_docs_block_runs_and_prints_what_it_says(self):
         import contextlib
         import io
-        import os
-        page = os.path.join(os.path.dirname(__file__), "..", "..", "..",
-                            "docs", "python.md")
-        with open(page, encoding="utf-8") as f:
-            text = f.read()
-        section = text[text.index("## Intervals, timeouts and asyncio's sleep"):]
-        start = section.index("```python\n") + len("```python\n")
-        code = section[start:section.index("```", start)]
+        code = docs_blocks.python_block(
+            "## Intervals, timeouts and asyncio's sleep")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            exec(compile(code, page, "exec"), {"__name__": "docs_example"})
+            exec(compile(code, docs_blocks.PAGE, "exec"),
+                 {"__name__": "docs_example"})
         self.assertEqual(out.getvalue(),
                          "done [(0, 1), (3, 3), (14, 11), 'timed out']\n")
 
