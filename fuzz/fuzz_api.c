@@ -1005,7 +1005,7 @@ static void experimental_step(int op, int i, input *in) {
         case 3: period = 0; break;
         case 4: policy = 3 + pb % 253; break; /* unknown */
         case 5: first = UINT64_MAX; break;
-        case 6: fail_allocs = 1; expect = TF_ENOMEM; break;
+        case 6: expect = TF_ENOMEM; break;
         default: break;
         }
         if (!d && fault != 1) break; /* no driver in this slot */
@@ -1013,6 +1013,7 @@ static void experimental_step(int op, int i, input *in) {
             if (period == 0 || policy > TF_MISSED_TICK_SKIP) expect = TF_EINVAL;
             else if (first == UINT64_MAX) expect = TF_ERANGE;
         }
+        fail_allocs = fault == 6; /* only for this call */
         rc = tf_interval_new_on(d, first, period, policy, out);
         fail_allocs = 0;
         REQUIRE(rc == expect);
@@ -1140,7 +1141,7 @@ static void experimental_step(int op, int i, input *in) {
         case 1: out = NULL; expect = TF_EINVAL; break;
         case 2: d = NULL; expect = TF_EINVAL; break;
         case 3: d = junk_d; expect = TF_EHANDLE; break;
-        case 4: fail_allocs = 1; expect = TF_ENOMEM; break;
+        case 4: expect = TF_ENOMEM; break;
         case 5: dur = UINT64_MAX - fd->now; break; /* ERANGE */
         default: break;
         }
@@ -1150,6 +1151,7 @@ static void experimental_step(int op, int i, input *in) {
         /* Where the inner future lives: its slot on success, here if not. */
         fz_inner *fi = expect == TF_OK ? &mo->inner : &f;
         if (fi != &f) *fi = f;
+        fail_allocs = fault == 4; /* only for this call */
         rc = tf_timeout_new_on(d, dur, pf, fi->with_drop ? inner_drop : NULL, fi, out);
         fail_allocs = 0;
         REQUIRE(rc == expect);
