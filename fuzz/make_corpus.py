@@ -14,6 +14,8 @@ BAD, BLOCK_ON, ODD, RUN_ALL = 22, 23, 24, 25
 NEXT_TIMED, DRAIN, BLOCK_TIMER, SCENE = 26, 27, 28, 29
 DRV_NEW, DRV_FREE, DRV_TIMER, DRV_ADVANCE, DRV_TO_NEXT = range(30, 35)
 DRV_POLL, DRV_CHANGE, DRV_FREE_TIMER = 35, 36, 37
+IV_NEW, IV_POLL, IV_CHANGE, IV_FREE = range(38, 42)
+TO_NEW, TO_POLL, TO_FREE, SLACK = range(42, 46)
 HOUR = 3  # pick_duration byte: an hour
 # pick_manual_time bytes: 0 now, 1+b ns ahead, 2+b slots ahead,
 # 3+u32+shift any level, 4+b the past, 5+b the far end
@@ -132,6 +134,71 @@ SEEDS = {
         DRV_FREE_TIMER, 2, 0, 2, DRV_FREE_TIMER, 3, 0, 3,
         DRV_TO_NEXT, 0, DRV_ADVANCE, 1, 3, 3, 0, 0, 0, 1, 31,
         DRV_FREE, 1],
+    # Intervals of each missed-tick policy on driver 0 (slots 0, 1, 2 are
+    # objects 0, 4, 2), period 100 ns, first tick 50 ns ahead: polled
+    # before, 205 ns after (two missed: burst 1+1+1, delay and skip 3),
+    # then advanced to the next deadline; cancel, reset, reset_at into
+    # the past and at UINT64_MAX, free, refusals.
+    "interval_policies": [
+        DRV_NEW, 0, 0, 0, 3, 232, 0,              # start at 1000 ns
+        IV_NEW, 0, 9, 0, 1, 99, 1, 50,            # burst
+        IV_NEW, 4, 9, 1, 1, 99, 1, 50,            # delay
+        IV_NEW, 2, 9, 2, 1, 99, 1, 50,            # skip
+        IV_POLL, 0, 1, IV_POLL, 4, 1, IV_POLL, 2, 1,
+        DRV_ADVANCE, 0, 2, 1, 255,                # to 1255
+        IV_POLL, 0, 1, IV_POLL, 0, 1, IV_POLL, 0, 1, IV_POLL, 0, 1,
+        IV_POLL, 4, 1, IV_POLL, 4, 1, IV_POLL, 2, 0, IV_POLL, 2, 1,
+        DRV_TO_NEXT, 0, IV_POLL, 0, 1, IV_POLL, 2, 1, IV_POLL, 4, 1,
+        IV_CHANGE, 0, 3, IV_POLL, 0, 1, IV_CHANGE, 0, 0, IV_POLL, 0, 1,
+        IV_CHANGE, 4, 1, 4, 5, IV_POLL, 4, 1, IV_CHANGE, 2, 2,
+        DRV_FREE, 0, IV_FREE, 0, 1, IV_FREE, 4, 0, 0, IV_FREE, 4, 0, 1],
+    # Every refusal of tf_interval_new_on (out NULL, driver NULL or junk,
+    # period 0, unknown policy, first UINT64_MAX, out of memory), then an
+    # interval at the clock's end: its last tick, TF_ERANGE after.
+    "interval_ranges": [
+        DRV_NEW, 0, 0, 0, 3, 232, 0,
+        IV_NEW, 0, 0, 0, 0, 0, IV_NEW, 0, 1, 0, 0, 0, IV_NEW, 0, 2, 0, 0, 0,
+        IV_NEW, 0, 3, 0, 0, 0, IV_NEW, 0, 4, 5, 0, 0, IV_NEW, 0, 5, 0, 0, 0,
+        IV_NEW, 0, 6, 0, 0, 0,
+        IV_NEW, 0, 9, 2, 4, 0, 5, 0,              # skip, period ~2^64, first MAX-1
+        IV_NEW, 4, 9, 0, 0, 0,                    # burst, period 1, due now
+        IV_POLL, 0, 1, IV_POLL, 4, 1, IV_POLL, 4, 1,
+        DRV_ADVANCE, 0, 2, 5, 0,                  # to the clock's end
+        IV_POLL, 0, 1, IV_POLL, 0, 1, IV_CHANGE, 0, 0, IV_POLL, 4, 1,
+        IV_CHANGE, 4, 0, IV_CHANGE, 4, 3, IV_CHANGE, 4, 3, IV_FREE, 0, 1],
+    # Timeouts on driver 0 (slots 0, 1, 2 are objects 0, 4, 2): ready after
+    # 2 polls (wins before its deadline; its timer still fires later),
+    # never ready and yielding (times out), ready at once with an error
+    # status past its deadline (the inner future wins), pending for ever
+    # and freed (dropped at free); every refusal of tf_timeout_new_on,
+    # with the inner future dropped once; a timeout without a drop.
+    "timeouts": [
+        DRV_NEW, 0, 0, 0, 3, 232, 0,
+        TO_NEW, 0, 9, 2, 1, 100,
+        TO_NEW, 4, 9, 39, 1, 50,
+        TO_NEW, 2, 9, 8, 0,
+        TO_POLL, 0, TO_POLL, 4, TO_POLL, 2, TO_POLL, 2,
+        DRV_ADVANCE, 0, 2, 1, 60,
+        TO_POLL, 0, TO_POLL, 4, TO_POLL, 4, TO_POLL, 0, TO_POLL, 0,
+        DRV_TO_NEXT, 0, DRV_FREE, 0,
+        TO_FREE, 0, 1, TO_FREE, 4, 1, TO_FREE, 2, 0, 0, TO_FREE, 2, 0, 1,
+        TO_FREE, 2, 1,
+        TO_NEW, 0, 9, 7, 3, 0, 0, 0, 1, 20, TO_POLL, 0, TO_FREE, 0, 1,
+        TO_NEW, 4, 0, 0, 0, TO_NEW, 4, 1, 0, 0, TO_NEW, 4, 2, 0, 0,
+        TO_NEW, 4, 3, 0, 0, TO_NEW, 4, 4, 0, 0, TO_NEW, 4, 5, 0, 0,
+        TO_NEW, 4, 8, 0x41, 1, 5, TO_POLL, 4, TO_POLL, 4, TO_FREE, 4, 1],
+    # Per-timer slack: 50 ns (rounded down to 32) and 1024 ns on two
+    # timers, advanced to the next deadline (never early, never later than
+    # deadline + slack); a huge slack on a timer at the clock's end.
+    "slack": [
+        DRV_NEW, 0, 0, 0, 3, 232, 0,
+        DRV_TIMER, 0, 1, 1, 100, DRV_TIMER, 2, 1, 1, 200,
+        SLACK, 0, 1, 49, SLACK, 2, 2, 10, DRV_POLL, 0, DRV_POLL, 2,
+        DRV_TO_NEXT, 0, DRV_TO_NEXT, 0, DRV_TO_NEXT, 0,
+        DRV_TIMER, 4, 1, 2, 3, SLACK, 4, 5, 0, DRV_TO_NEXT, 0,
+        SLACK, 4, 0, DRV_CHANGE, 4, 1, 1, 9, SLACK, 4, 4, 0, 0, 1, 0, 3,
+        DRV_TO_NEXT, 0,
+        DRV_FREE_TIMER, 0, 1, DRV_TIMER, 0, 1, 5, 0, SLACK, 0, 5, 0, DRV_TO_NEXT, 0],
     # Timed scenes: caller-run host loop, tf_executor_run, worker pools.
     "scenes": [
         SCENE, 0, 0, 5, 0, 2 + 4 * 3, 0, 1 + 4 * 2, 4 * 8,
