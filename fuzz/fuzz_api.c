@@ -740,7 +740,6 @@ static void driver_step(int op, int i, input *in) {
         if (fd->d) {
             for (int n = 0;; n++) {
                 uint64_t nd = 0, earliest = UINT64_MAX, latest_ok = UINT64_MAX;
-                uint64_t min_tol = UINT64_MAX;
                 REQUIRE(tf_driver_next_deadline(fd->d, &nd) == TF_OK);
                 for (int j = 0; j < MAX_MT; j++) {
                     fz_dtimer *o = &S.dtimers[j];
@@ -752,19 +751,7 @@ static void driver_step(int op, int i, input *in) {
                                        ? UINT64_MAX - 1
                                        : o->deadline + o->slack;
                     if (lim < latest_ok) latest_ok = lim;
-                    if (o->slack < min_tol) min_tol = o->slack;
                 }
-                /* KNOWN DEVIATION: the library adds the smallest tolerance
-                 * to the earliest deadline with saturation to UINT64_MAX,
-                 * which the header reserves for "no timer armed"; near the
-                 * clock's end with a large slack, a host loop is then told
-                 * there is nothing to wait for. Accepted only exactly in
-                 * that case (the earliest deadline plus the smallest
-                 * tolerance reaches UINT64_MAX), so anything else still
-                 * fails; remove once the target stops at UINT64_MAX - 1. */
-                if (nd == UINT64_MAX && earliest != UINT64_MAX &&
-                    min_tol >= UINT64_MAX - earliest)
-                    break;
                 /* Advancing to it is never late for any armed timer (it
                  * fires then, and only if due: driver_advance checks that
                  * none fires early), and none is overlooked. Without slack
@@ -955,11 +942,8 @@ static uint64_t pick_period(input *in) {
     case 1: return 1 + u8(in);                          /* ns */
     case 2: return ((uint64_t)u8(in) + 1) << 16;        /* level-0 slots */
     case 3: return (uint64_t)u32(in) << (u8(in) % 32);  /* any; maybe 0 */
-    /* Runs off the end. KNOWN DEVIATION: a period of exactly UINT64_MAX
-     * makes the library's overflow guard (UINT64_MAX - 1 - period) wrap,
-     * and the next tick lands before the clock instead of at the end
-     * (UINT64_MAX); left out until that guard is fixed. */
-    case 4: return UINT64_MAX - 1 - u8(in);
+    /* Runs off the end, up to the longest period there is. */
+    case 4: return UINT64_MAX - u8(in);
     default: return (uint64_t)(1 + u8(in) % 16) << 20;  /* ~1 ms steps */
     }
 }

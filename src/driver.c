@@ -47,8 +47,11 @@ static unsigned others_alive; /* under registry_lock */
 static _Thread_local tf_driver *tls_firing;
 static int conds_ready;
 
+/* A deadline plus a tolerance, as a wake-up time: saturates below
+ * UINT64_MAX, which means "nothing armed" (the thread would sleep for ever,
+ * the host be told there is nothing to wait for). */
 static uint64_t sat_add(uint64_t a, uint64_t b) {
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    return b >= UINT64_MAX - 1 || a >= UINT64_MAX - 1 - b ? UINT64_MAX - 1 : a + b;
 }
 
 static int init_conds(tf_driver *d) {
