@@ -743,6 +743,24 @@ static uint64_t run_slack(uint64_t slack, int mixed) {
     return advances;
 }
 
+/* Near the clock's end a large slack saturates the wake-up target: it must
+ * stay a time (UINT64_MAX - 1), never "nothing armed" (UINT64_MAX). */
+static void test_slack_at_the_clock_end(void **state) {
+    (void)state;
+    tf_driver *d = manual_driver(UINT64_MAX - 100);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new_at_on(d, UINT64_MAX - 50, &t), TF_OK);
+    assert_int_equal(tf_timer_set_slack(t, UINT64_C(1) << 40), TF_OK);
+    uint64_t next = 0, fired = 0;
+    assert_int_equal(tf_driver_next_deadline(d, &next), TF_OK);
+    assert_int_equal(next, UINT64_MAX - 1);
+    assert_int_equal(tf_driver_advance(d, next, &fired), TF_OK);
+    assert_int_equal(fired, 1);
+    assert_int_equal(tf_timer_peek(t), TF_READY);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
 static void test_timer_slack(void **state) {
     (void)state;
     uint64_t exact = run_slack(0, 0);
@@ -815,6 +833,7 @@ int main(void) {
         cmocka_unit_test(test_allocation_faults),
         cmocka_unit_test(test_host_mode_creates_no_thread),
         cmocka_unit_test(test_timer_slack),
+        cmocka_unit_test(test_slack_at_the_clock_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
