@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static int bench_cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -74,6 +76,19 @@ static inline void bench_row(const char *workload, const char *tf, const char *p
     }
     fputc('\n', stdout);
     fflush(stdout);
+}
+
+/* Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere. */
+static inline void bench_pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= 0) {
+        CPU_SET(cpu, &set);
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        for (long i = 0; i < n && i < CPU_SETSIZE; i++) CPU_SET((int)i, &set);
+    }
+    sched_setaffinity(0, sizeof(set), &set);
 }
 
 #endif

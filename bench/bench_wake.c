@@ -22,19 +22,6 @@
 double peer_libuv_wake(size_t n, int cpu_a, int cpu_b);
 #endif
 
-/* Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere. */
-static void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (cpu >= 0) {
-        CPU_SET(cpu, &set);
-    } else {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        for (long i = 0; i < n && i < CPU_SETSIZE; i++) CPU_SET((int)i, &set);
-    }
-    sched_setaffinity(0, sizeof(set), &set);
-}
-
 static uint64_t median(uint64_t *v, size_t n) { return bench_percentile(v, n, 50); }
 
 /* --- libtimefuture ------------------------------------------------------ */
@@ -51,7 +38,7 @@ typedef struct player {
 static int play(void *s, const tf_waker *w) {
     player *p = s;
     if (!atomic_load(&p->mine)) {
-        pin(p->cpu); /* first poll: this is the worker thread */
+        bench_pin(p->cpu); /* first poll: this is the worker thread */
         tf_waker *c;
         tf_waker_clone(w, &c);
         atomic_store(&p->mine, c);
@@ -123,7 +110,7 @@ static void pp_wait(_Atomic uint32_t *w, uint32_t want) {
 static void *pp_main(void *arg) {
     pp_arg *a = arg;
     pingpong *pp = a->pp;
-    pin(pp->cpu[a->me]);
+    bench_pin(pp->cpu[a->me]);
     uint64_t last = 0;
     for (size_t i = 0; i < pp->n; i++) {
         pp_wait(&pp->turn, a->me);

@@ -147,21 +147,9 @@ static void on_async(uv_async_t *a) {
     if (s->count >= s->target) uv_close((uv_handle_t *)&s->async, NULL);
 }
 
-static void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (cpu >= 0) {
-        CPU_SET(cpu, &set);
-    } else {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        for (long i = 0; i < n && i < CPU_SETSIZE; i++) CPU_SET((int)i, &set);
-    }
-    sched_setaffinity(0, sizeof(set), &set);
-}
-
 static void *run_side(void *p) {
     side *s = p;
-    pin(s->cpu);
+    bench_pin(s->cpu);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     return NULL;
 }
