@@ -14,11 +14,13 @@ int tf__clock_hooked(void) {
     return atomic_load_explicit(&clock_hook, memory_order_relaxed) != NULL;
 }
 
-uint64_t tf__clock_real(void) {
+uint64_t tf__clock_read(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
+
+uint64_t tf__clock_real(void) { return tf__clock_read(CLOCK_MONOTONIC); }
 
 uint64_t tf__clock_now(void) {
     tf__clock_fn hook = atomic_load_explicit(&clock_hook, memory_order_acquire);

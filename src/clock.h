@@ -8,6 +8,8 @@
 
 /* The library's "now" (and tf_now_ns()): the hook's value when one is set. */
 uint64_t tf__clock_now(void);
+/* A kernel clock in nanoseconds, whatever the hook. */
+uint64_t tf__clock_read(clockid_t id);
 /* CLOCK_MONOTONIC, whatever the hook. */
 uint64_t tf__clock_real(void);
 void tf__clock_to_timespec(uint64_t ns, struct timespec *ts);

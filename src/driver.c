@@ -73,16 +73,15 @@ tf_driver *tf__driver_of(const struct tf_timer *t) {
     return atomic_load_explicit(&registry[t->driver], memory_order_acquire);
 }
 
-static uint64_t read_clock(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+/* The kernel clock of a real-clock driver's timerfd. */
+static clockid_t kernel_clock(const tf_driver *d) {
+    return d->clock == TF_CLOCK_BOOTTIME ? CLOCK_BOOTTIME : CLOCK_MONOTONIC;
 }
 
 uint64_t tf__driver_clock(const tf_driver *d) {
     switch (d->clock) {
     case TF_CLOCK_BOOTTIME:
-        return read_clock(CLOCK_BOOTTIME);
+        return tf__clock_read(CLOCK_BOOTTIME);
     case TF_CLOCK_MANUAL:
         return atomic_load_explicit(&d->manual_now, memory_order_acquire);
     default:
@@ -365,11 +364,8 @@ static void atfork_child(void) {
         d->advancing = 0;
         d->sync_done = d->sync_req; /* its waiters are gone */
         if (conds_ready) (void)init_conds(d);
-        if (d->tfd >= 0) {
-            clockid_t id = d->clock == TF_CLOCK_BOOTTIME ? CLOCK_BOOTTIME
-                                                         : CLOCK_MONOTONIC;
-            renew_fd(&d->tfd, timerfd_create(id, TFD_NONBLOCK | TFD_CLOEXEC));
-        }
+        if (d->tfd >= 0)
+            renew_fd(&d->tfd, timerfd_create(kernel_clock(d), TFD_NONBLOCK | TFD_CLOEXEC));
         if (d->efd >= 0) renew_fd(&d->efd, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
         if (d->mode == TF_DRIVER_MODE_HOST) {
             retarget_locked(d, tf__driver_target_locked(d));
@@ -537,11 +533,7 @@ int tf__driver_sync(void) {
 
 /* ---- the public calls ------------------------------------------------ */
 
-static int check_driver(const tf_driver *d) {
-    if (!d) return TF_EINVAL;
-    if (tf__magic(d) != TF_MAGIC_DRIVER) return TF_EHANDLE;
-    return TF_OK;
-}
+static int check_driver(const tf_driver *d) { return tf__check_handle(d, TF_MAGIC_DRIVER); }
 
 tf_driver *tf_driver_default(void) { return &default_driver; }
 
@@ -571,10 +563,9 @@ int tf_driver_new(const tf_driver_options *o, tf_driver **out) {
     if (tf__mutex_init(&d->pool_lock) != 0) goto fail_lock;
     if (init_conds(d) != 0) goto fail_pool_lock;
     rc = TF_ESYS;
-    clockid_t id = d->clock == TF_CLOCK_BOOTTIME ? CLOCK_BOOTTIME : CLOCK_MONOTONIC;
     if (d->clock != TF_CLOCK_MANUAL &&
         (d->mode == TF_DRIVER_MODE_HOST || d->clock == TF_CLOCK_BOOTTIME)) {
-        d->tfd = timerfd_create(id, TFD_NONBLOCK | TFD_CLOEXEC);
+        d->tfd = timerfd_create(kernel_clock(d), TFD_NONBLOCK | TFD_CLOEXEC);
         if (d->tfd < 0) goto fail_conds;
     }
     if (d->mode == TF_DRIVER_MODE_THREAD && d->clock == TF_CLOCK_BOOTTIME) {

@@ -41,6 +41,13 @@ static inline uint16_t tf__magic(const void *handle) {
     return m;
 }
 
+/* The check every call makes of a handle argument: NULL is TF_EINVAL, a
+ * handle of another type (or a freed one) TF_EHANDLE. */
+static inline int tf__check_handle(const void *handle, uint16_t magic) {
+    if (!handle) return TF_EINVAL;
+    return tf__magic(handle) == magic ? TF_OK : TF_EHANDLE;
+}
+
 /* Allocation goes through one hook (tf_set_allocator) so that tests can
  * fail any chosen allocation. */
 void *tf__alloc(size_t n);

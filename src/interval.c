@@ -19,9 +19,7 @@ struct tf_interval {
 };
 
 static int check_interval(const tf_interval *iv) {
-    if (!iv) return TF_EINVAL;
-    if (tf__magic(iv) != TF_MAGIC_INTERVAL) return TF_EHANDLE;
-    return TF_OK;
+    return tf__check_handle(iv, TF_MAGIC_INTERVAL);
 }
 
 int tf_interval_new_on(tf_driver *d, uint64_t first_deadline_ns,

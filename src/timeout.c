@@ -17,9 +17,7 @@ struct tf_timeout {
 };
 
 static int check_timeout(const tf_timeout *to) {
-    if (!to) return TF_EINVAL;
-    if (tf__magic(to) != TF_MAGIC_TIMEOUT) return TF_EHANDLE;
-    return TF_OK;
+    return tf__check_handle(to, TF_MAGIC_TIMEOUT);
 }
 
 /* The one place the inner future is dropped; every caller checks done

@@ -7,11 +7,7 @@
 #include "driver.h"
 #include "waker_internal.h"
 
-static int check_timer(const tf_timer *t) {
-    if (!t) return TF_EINVAL;
-    if (tf__magic(t) != TF_MAGIC_TIMER) return TF_EHANDLE;
-    return TF_OK;
-}
+static int check_timer(const tf_timer *t) { return tf__check_handle(t, TF_MAGIC_TIMER); }
 
 /* now + duration on d's clock, refusing overflow and the reserved
  * UINT64_MAX. */
@@ -23,14 +19,8 @@ static int deadline_after(const tf_driver *d, uint64_t duration_ns,
     return TF_OK;
 }
 
-static int check_driver(const tf_driver *d) {
-    if (!d) return TF_EINVAL;
-    if (tf__magic(d) != TF_MAGIC_DRIVER) return TF_EHANDLE;
-    return TF_OK;
-}
-
 int tf_timer_new_at_on(tf_driver *d, uint64_t deadline_ns, tf_timer **out) {
-    int rc = check_driver(d);
+    int rc = tf__check_handle(d, TF_MAGIC_DRIVER);
     if (rc) return rc;
     if (!out) return TF_EINVAL;
     if (deadline_ns == UINT64_MAX) return TF_ERANGE;
@@ -59,7 +49,7 @@ int tf_timer_new_at_on(tf_driver *d, uint64_t deadline_ns, tf_timer **out) {
 }
 
 int tf_timer_new_on(tf_driver *d, uint64_t duration_ns, tf_timer **out) {
-    int rc = check_driver(d);
+    int rc = tf__check_handle(d, TF_MAGIC_DRIVER);
     if (rc) return rc;
     if (!out) return TF_EINVAL;
     uint64_t deadline;
