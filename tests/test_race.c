@@ -117,7 +117,11 @@ static void spawn_all(tf_executor *e, race_task *tasks) {
 
 static void finish_all(tf_executor *e, race_task *tasks, tf_waker **wakers) {
     for (int i = 0; i < TASKS; i++) {
-        atomic_store(&tasks[i].target, 0);
+        /* Complete on the poll that sees this last wake, not on any poll
+         * still running from before: one of those may have read issued
+         * long ago (a worker preempted mid-poll), and completing there
+         * would leave seen behind issued with no wake lost. */
+        atomic_store(&tasks[i].target, atomic_load(&tasks[i].issued) + 1);
         wake_one(&tasks[i], wakers[i], 0);
     }
     assert_int_equal(tf_executor_run(e), TF_OK);
