@@ -267,7 +267,11 @@ static void test_reset_into_the_past_from_its_own_wake_fires(void **state) {
     r.next = cw_make(&c);
     tf_waker *w;
     assert_int_equal(tf_waker_new(&resetting_vtable, &r, &w), TF_OK);
-    r.timer = armed_soon(w);
+    /* r.timer is set before the timer can fire: the wake reads it on the
+     * driver thread, which a stalled test thread may lose the race to. */
+    assert_int_equal(tf_timer_new(HOUR_NS, &r.timer), TF_OK);
+    assert_int_equal(tf_timer_poll(r.timer, w), TF_PENDING);
+    assert_int_equal(tf_timer_reset(r.timer, 1000000), TF_OK);
     assert_int_equal(tf_waker_drop(w), TF_OK);
 
     /* The first firing resets the timer to a deadline already past and
