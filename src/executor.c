@@ -27,6 +27,7 @@
 typedef struct run_frame {
     tf_executor *e;
     struct run_frame *up;
+    tf_poll_slot saved; /* the outer poll's slot (a poll may run us) */
 } run_frame;
 static _Thread_local run_frame *tls_frames;
 static _Thread_local tf_executor *tls_worker_of;
@@ -41,10 +42,14 @@ static int running_here(const tf_executor *e) {
 static void frame_enter(run_frame *f, tf_executor *e) {
     f->e = e;
     f->up = tls_frames;
+    f->saved = tf__task_poll_slot;
     tls_frames = f;
 }
 
-static void frame_leave(run_frame *f) { tls_frames = f->up; }
+static void frame_leave(run_frame *f) {
+    tf__task_poll_slot = f->saved;
+    tls_frames = f->up;
+}
 
 static int check(const tf_executor *e) {
     if (!e) return TF_EINVAL;
@@ -179,7 +184,7 @@ static void schedule_chain(tf_executor *e, int lane, tf_task *first,
                                        &tf__fork_generation,
                                        memory_order_relaxed)))
         return; /* its threads and locks did not survive fork() */
-    int external = first->flags & TF_TASK_EXTERNAL;
+    int external = tf__task_flags(first) & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
     tf__queue_push_chain(q, external ? TF_QUEUE_WOKEN : lane, first, last);
     tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);
@@ -232,8 +237,26 @@ static void task_drop(tf_executor *e, tf_task *t) {
     tf__free(c);
 }
 
+static void requeue(batch *b, tf_task *t) {
+    tf__task_set_next(t, NULL);
+    if (b->requeue_last) tf__task_set_next(b->requeue_last, t);
+    else b->requeue_first = t;
+    b->requeue_last = t;
+}
+
 static void run_task(tf_executor *e, tf_task *t, batch *b) {
-    if (!tf__task_begin_poll(t)) return;
+    unsigned flags = tf__task_flags(t);
+    if (flags & TF_TASK_CARRIED) {
+        /* Re-queued while RUNNING: still ours, only a shutdown may have
+         * completed it meanwhile. */
+        tf__task_set_flags(t, flags & ~(unsigned)TF_TASK_CARRIED);
+        if (!tf__task_begin_carried(t)) return;
+    } else if (!tf__task_begin_poll(t)) {
+        return;
+    }
+    tf_poll_slot *slot = &tf__task_poll_slot;
+    slot->cur = t;
+    slot->woken = 0;
     int r;
     if (TF_LIKELY(t->fn != TF_TASK_FN_COLD)) {
         r = e->fns[t->fn].poll(t->v.data, (const tf_waker *)t);
@@ -241,12 +264,18 @@ static void run_task(tf_executor *e, tf_task *t, batch *b) {
         tf_task_cold *c = t->v.data;
         r = c->poll(c->data, (const tf_waker *)t);
     }
+    int woken = slot->woken;
+    slot->cur = NULL;
     if (r == TF_PENDING) {
-        if (tf__task_end_poll_pending(t)) {
-            tf__task_set_next(t, NULL);
-            if (b->requeue_last) tf__task_set_next(b->requeue_last, t);
-            else b->requeue_first = t;
-            b->requeue_last = t;
+        if (woken) {
+            /* It woke itself: queue it again still RUNNING, the running
+             * reference becoming the queue's. A remote wake meanwhile set
+             * or sets NOTIFIED, seen by the end of its next poll. */
+            tf__task_set_flags(t, flags | TF_TASK_CARRIED);
+            tf__hook(TF_HOOK_TASK_CARRIED, t);
+            requeue(b, t);
+        } else if (tf__task_end_poll_pending(t)) {
+            requeue(b, t);
         }
         return;
     }
@@ -427,7 +456,7 @@ static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
     }
     t->magic = TF_MAGIC_TASK;
     t->fn = (uint8_t)fn;
-    t->flags = flags;
+    atomic_init(&t->flags, flags);
     atomic_init(&t->state, TF_TASK_SCHEDULED | 2 * TF_TASK_REF_ONE);
     t->exec = e;
     atomic_init(&t->next, NULL);
@@ -601,7 +630,7 @@ int tf_executor_report(tf_executor *e, const tf_waker *waker, int result) {
         return TF_EFORK;
     if (tf__magic(waker) != TF_MAGIC_TASK) return TF_EHANDLE;
     tf_task *t = (tf_task *)waker;
-    if (!(t->flags & TF_TASK_EXTERNAL) || t->exec != e) return TF_EHANDLE;
+    if (!(tf__task_flags(t) & TF_TASK_EXTERNAL) || t->exec != e) return TF_EHANDLE;
     if (result != TF_PENDING && result != TF_READY) return TF_EINVAL;
     uint32_t st = atomic_load(&t->state);
     if (!(st & TF_TASK_RUNNING)) return TF_ESTATE;
@@ -695,7 +724,7 @@ int tf_executor_free(tf_executor *e) {
         drain_queue(&e->extq);
         for (size_t i = 0; i < r.n; i++) {
             tf_task *t = r.v[i];
-            if (t->flags & TF_TASK_EXTERNAL) {
+            if (tf__task_flags(t) & TF_TASK_EXTERNAL) {
                 atomic_fetch_sub(&e->live_external, 1);
             } else {
                 task_drop(e, t);
