@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The task state machine (see task.h and docs/design.md). Every transition
  * is one compare-and-swap on the state word, so a wake can never be lost
- * between "the poll returned pending" and "the task went idle". */
+ * between "the poll returned pending" and "the task went idle"; a wake of
+ * the task this thread is polling makes none (the runner re-queues it). */
 #include "task.h"
 #include "executor_internal.h"
 
