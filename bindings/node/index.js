@@ -138,7 +138,7 @@ function setTimeout(delay, value, options) {
   // The common call, setTimeout(ms), goes straight to the addon.
   if (options === undefined && value === undefined && typeof delay === 'number' &&
       delay >= 0 && delay <= TIMEOUT_MAX) {
-    return native.timeout(delay, true, false);
+    return native.timeout(delay); // ref, not abortable
   }
   let o;
   try {

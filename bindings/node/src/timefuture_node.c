@@ -834,8 +834,10 @@ static void on_idle(uv_idle_t *handle) {
 /* ---- starting one-shot timeouts ----------------------------------------- */
 
 /* mode 0: ms (number) from now; 1: ns (bigint) from now; 2: deadline (bigint).
- * Arguments: (time, ref[, abortable]); an abortable timeout's slab index and
- * generation go to `ids` for abort(). */
+ * Arguments: (time[, ref[, abortable]]), ref by default, not abortable; an
+ * abortable timeout's slab index and generation go to `ids` for abort().
+ * The common call, setTimeout(ms), passes the time alone: a million of
+ * them are dominated by the Promise each makes, so nothing else is read. */
 static napi_value start_timeout(napi_env env, napi_callback_info info, int mode) {
   size_t argc = 3;
   napi_value argv[3];
@@ -844,8 +846,8 @@ static napi_value start_timeout(napi_env env, napi_callback_info info, int mode)
   tfn_state *st = get_state(env);
   if (st == NULL)
     return NULL;
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "timefuture: two arguments expected");
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "timefuture: a time expected");
     return NULL;
   }
   uint64_t v = 0;
@@ -871,7 +873,7 @@ static napi_value start_timeout(napi_env env, napi_callback_info info, int mode)
     }
   }
   bool ref = true, abortable = false;
-  if (napi_get_value_bool(env, argv[1], &ref) != napi_ok)
+  if (argc > 1 && napi_get_value_bool(env, argv[1], &ref) != napi_ok)
     ref = true;
   if (argc > 2 && napi_get_value_bool(env, argv[2], &abortable) != napi_ok)
     abortable = false;

@@ -23,6 +23,9 @@ test('ref:true (default) keeps the process alive until the timer fires', () => {
     const t0 = process.hrtime.bigint();
     tf.setTimeout(40, 'v').then((v) => console.log('fired', v, process.hrtime.bigint() - t0 >= 40_000_000n));
     tf.sleep(30_000_000n).then(() => console.log('slept'));
+    // setTimeout(ms) alone passes the delay only, and ref must be the
+    // default: the longest timer here, so nothing else keeps the process.
+    tf.setTimeout(70).then(() => console.log('bare', process.hrtime.bigint() - t0 >= 70_000_000n));
     new tf.Timer(20).then(() => console.log('timer'));
     (async () => {
       let n = 0;
@@ -33,6 +36,7 @@ test('ref:true (default) keeps the process alive until the timer fires', () => {
   assert.match(out, /ticks 3 true/);
   assert.match(out, /slept/);
   assert.match(out, /timer/);
+  assert.match(out, /bare true/);
 });
 
 test('ref:false lets the process exit with the timer pending', () => {
