@@ -84,10 +84,8 @@ enum {
     TF_HOOK_QUEUE_LINK_WAIT,      /* a consumer reached a task whose
                                      successor's link is not yet stored, and
                                      waits for it (queue) */
-    TF_HOOK_TASK_CARRIED,         /* a task that woke itself during its
-                                     poll is about to be re-queued still
-                                     RUNNING (executor) */
-    TF_HOOK_DRIVER_IDLE,          /* a driver thread fired what was due and
+    /* Numbered apart from the executor's, which may grow. */
+    TF_HOOK_DRIVER_IDLE = 32,     /* a driver thread fired what was due and
                                      is about to work out its wake-up, its
                                      lock held (driver) */
     TF_HOOK_TIMER_PUSHED,         /* a new timer was pushed on its driver's
