@@ -2,6 +2,7 @@
 /* The executor: ready queues, worker threads, external tasks, the eventfd,
  * shutdown. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -16,6 +17,14 @@
  * few when workers share the queue, so none sits behind a busy worker. */
 #define BATCH_SOLO 64u
 #define BATCH_SHARED 16u
+/* Task objects the spawner takes from the pool per pool lock. Pooling
+ * off, one: each is its own allocation anyway, and the allocator (or a
+ * test's failing one) sees each spawn's. */
+#ifdef TF_NO_POOL
+#define TF_SPAWN_BLOCK 1u
+#else
+#define TF_SPAWN_BLOCK 64u
+#endif
 
 
 /* The executors this thread is running (run, run_ready, drain), innermost
@@ -27,6 +36,7 @@
 typedef struct run_frame {
     tf_executor *e;
     struct run_frame *up;
+    tf_poll_slot saved; /* the outer poll's slot (a poll may run us) */
 } run_frame;
 static _Thread_local run_frame *tls_frames;
 static _Thread_local tf_executor *tls_worker_of;
@@ -41,10 +51,14 @@ static int running_here(const tf_executor *e) {
 static void frame_enter(run_frame *f, tf_executor *e) {
     f->e = e;
     f->up = tls_frames;
+    f->saved = tf__task_poll_slot;
     tls_frames = f;
 }
 
-static void frame_leave(run_frame *f) { tls_frames = f->up; }
+static void frame_leave(run_frame *f) {
+    tf__task_poll_slot = f->saved;
+    tls_frames = f->up;
+}
 
 static int check(const tf_executor *e) {
     if (!e) return TF_EINVAL;
@@ -179,7 +193,7 @@ static void schedule_chain(tf_executor *e, int lane, tf_task *first,
                                        &tf__fork_generation,
                                        memory_order_relaxed)))
         return; /* its threads and locks did not survive fork() */
-    int external = first->flags & TF_TASK_EXTERNAL;
+    int external = tf__task_flags(first) & TF_TASK_EXTERNAL;
     tf_queue *q = external ? &e->extq : &e->runq;
     tf__queue_push_chain(q, external ? TF_QUEUE_WOKEN : lane, first, last);
     tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);
@@ -218,6 +232,18 @@ typedef struct batch {
     long completed;
 } batch;
 
+/* Live C tasks: see executor_internal.h for the order of the loads. */
+static long live_tasks(tf_executor *e) {
+    long f = atomic_load(&e->finished);
+    return atomic_load(&e->spawned) - f;
+}
+
+/* Counts n C tasks finished; returns the live count left. */
+static long finish(tf_executor *e, long n) {
+    long f = atomic_fetch_add(&e->finished, n) + n;
+    return atomic_load(&e->spawned) - f;
+}
+
 /* Runs a C task's drop function, and frees its cold part: nothing reads
  * it once the task is complete. */
 static void task_drop(tf_executor *e, tf_task *t) {
@@ -232,8 +258,26 @@ static void task_drop(tf_executor *e, tf_task *t) {
     tf__free(c);
 }
 
+static void requeue(batch *b, tf_task *t) {
+    tf__task_set_next(t, NULL);
+    if (b->requeue_last) tf__task_set_next(b->requeue_last, t);
+    else b->requeue_first = t;
+    b->requeue_last = t;
+}
+
 static void run_task(tf_executor *e, tf_task *t, batch *b) {
-    if (!tf__task_begin_poll(t)) return;
+    unsigned flags = tf__task_flags(t);
+    if (flags & TF_TASK_CARRIED) {
+        /* Re-queued while RUNNING: still ours, only a shutdown may have
+         * completed it meanwhile. */
+        tf__task_set_flags(t, flags & ~(unsigned)TF_TASK_CARRIED);
+        if (!tf__task_begin_carried(t)) return;
+    } else if (!tf__task_begin_poll(t)) {
+        return;
+    }
+    tf_poll_slot *slot = &tf__task_poll_slot;
+    slot->cur = t;
+    slot->woken = 0;
     int r;
     if (TF_LIKELY(t->fn != TF_TASK_FN_COLD)) {
         r = e->fns[t->fn].poll(t->v.data, (const tf_waker *)t);
@@ -241,12 +285,18 @@ static void run_task(tf_executor *e, tf_task *t, batch *b) {
         tf_task_cold *c = t->v.data;
         r = c->poll(c->data, (const tf_waker *)t);
     }
+    int woken = slot->woken;
+    slot->cur = NULL;
     if (r == TF_PENDING) {
-        if (tf__task_end_poll_pending(t)) {
-            tf__task_set_next(t, NULL);
-            if (b->requeue_last) tf__task_set_next(b->requeue_last, t);
-            else b->requeue_first = t;
-            b->requeue_last = t;
+        if (woken) {
+            /* It woke itself: queue it again still RUNNING, the running
+             * reference becoming the queue's. A remote wake meanwhile set
+             * or sets NOTIFIED, seen by the end of its next poll. */
+            tf__task_set_flags(t, flags | TF_TASK_CARRIED);
+            tf__hook(TF_HOOK_TASK_CARRIED, t);
+            requeue(b, t);
+        } else if (tf__task_end_poll_pending(t)) {
+            requeue(b, t);
         }
         return;
     }
@@ -264,7 +314,7 @@ static void settle(tf_executor *e, batch *b) {
     if (b->completed) {
         long n = b->completed;
         b->completed = 0;
-        if (atomic_fetch_sub(&e->live_tasks, n) == n) notify_if_sleepers(&e->runq);
+        if (finish(e, n) == 0) notify_if_sleepers(&e->runq);
     }
     if (b->requeue_first)
         schedule_chain(e, TF_QUEUE_WOKEN, b->requeue_first, b->requeue_last);
@@ -298,7 +348,7 @@ static int stop_shutdown(void *arg) {
 
 static int stop_run(void *arg) {
     tf_executor *e = arg;
-    return atomic_load(&e->shutdown) || atomic_load(&e->live_tasks) == 0;
+    return atomic_load(&e->shutdown) || live_tasks(e) == 0;
 }
 
 static int stop_next(void *arg) {
@@ -373,7 +423,7 @@ fail_mem:
     return rc;
 }
 
-/* Under pool_lock: the slot of the pair (poll, drop), filled if new, or
+/* Under spawn_lock: the slot of the pair (poll, drop), filled if new, or
  * TF_TASK_FN_COLD when the table is full. Open addressing from a hash of
  * the pair; the latest spawn's slot is tried first, the common case of
  * many tasks with the same functions. */
@@ -399,14 +449,63 @@ static uint32_t fn_slot(tf_executor *e, tf_poll_fn poll, tf_drop_fn drop) {
     return TF_TASK_FN_COLD; /* every slot holds another pair */
 }
 
+static void spawn_lock(tf_executor *e) {
+    unsigned spins = 0;
+    while (atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire)) {
+        while (atomic_load_explicit(&e->spawn_lock, memory_order_relaxed)) {
+            /* The holder may have been preempted (2 cores, many threads):
+             * give it the CPU instead of spinning out our time slice. */
+            if (++spins % 64 == 0) sched_yield();
+            else tf__cpu_relax();
+        }
+    }
+}
+
+static void spawn_unlock(tf_executor *e) {
+    atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
+}
+
+/* Under spawn_lock: a block of pool objects for the reserve. 0 if the
+ * allocator gave none. */
+static int reserve_fill(tf_executor *e) {
+    pthread_mutex_lock(&e->pool_lock);
+    for (uint32_t i = 0; i < TF_SPAWN_BLOCK; i++) {
+        tf_task *t = tf__pool_alloc(&e->pool);
+        if (!t) break;
+        t->magic = 0; /* not a task yet: shutdown's walk skips it */
+        atomic_init(&t->next, e->reserve);
+        e->reserve = t;
+        e->reserve_n++;
+    }
+    pthread_mutex_unlock(&e->pool_lock);
+    return e->reserve != NULL;
+}
+
+/* Gives the reserve back to the pool (tf_executor_free: no spawn
+ * follows). */
+static void reserve_release(tf_executor *e) {
+    spawn_lock(e);
+    tf_task *chain = e->reserve;
+    e->reserve = NULL;
+    e->reserve_n = 0;
+    spawn_unlock(e);
+    pthread_mutex_lock(&e->pool_lock);
+    while (chain) {
+        tf_task *next = tf__task_next(chain);
+        tf__pool_free(&e->pool, chain);
+        chain = next;
+    }
+    pthread_mutex_unlock(&e->pool_lock);
+}
+
 /* A new task, scheduled at once: the lifetime reference and the queue's.
- * Made whole under pool_lock, so that shutdown's walk of the pool never
- * sees a half-made task. */
+ * Made whole under spawn_lock, which shutdown's walk of the pool also
+ * holds, so that it never sees a half-made task. */
 static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
                       tf_drop_fn drop, void *data, uint64_t tag) {
-    pthread_mutex_lock(&e->pool_lock);
+    spawn_lock(e);
     int rc = TF_ENOMEM;
-    if (atomic_load(&e->shutdown)) {
+    if (atomic_load_explicit(&e->shutdown, memory_order_relaxed)) {
         rc = TF_ESHUTDOWN;
         goto fail;
     }
@@ -420,27 +519,34 @@ static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
             *cold = (tf_task_cold){poll, drop, data};
         }
     }
-    tf_task *t = tf__pool_alloc(&e->pool);
-    if (!t) {
+    if (TF_UNLIKELY(!e->reserve) && !reserve_fill(e)) {
         tf__free(cold);
         goto fail;
     }
+    tf_task *t = e->reserve;
+    e->reserve = tf__task_next(t);
+    e->reserve_n--;
     t->magic = TF_MAGIC_TASK;
     t->fn = (uint8_t)fn;
-    t->flags = flags;
+    atomic_init(&t->flags, flags);
     atomic_init(&t->state, TF_TASK_SCHEDULED | 2 * TF_TASK_REF_ONE);
     t->exec = e;
     atomic_init(&t->next, NULL);
-    if (flags & TF_TASK_EXTERNAL)
+    if (flags & TF_TASK_EXTERNAL) {
         t->v.tag = tag;
-    else
+    } else {
         t->v.data = cold ? (void *)cold : data;
-    pthread_mutex_unlock(&e->pool_lock);
-    atomic_fetch_add(flags & TF_TASK_EXTERNAL ? &e->live_external : &e->live_tasks, 1);
+        atomic_store_explicit(
+            &e->spawned,
+            atomic_load_explicit(&e->spawned, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+    }
+    spawn_unlock(e);
+    if (flags & TF_TASK_EXTERNAL) atomic_fetch_add(&e->live_external, 1);
     schedule_chain(e, TF_QUEUE_NEW, t, t);
     return TF_OK;
 fail:
-    pthread_mutex_unlock(&e->pool_lock);
+    spawn_unlock(e);
     return rc;
 }
 
@@ -483,7 +589,7 @@ int tf_executor_run(tf_executor *e) {
             run_list(e, list);
             continue;
         }
-        if (atomic_load(&e->live_tasks) == 0) break;
+        if (live_tasks(e) == 0) break;
         if (atomic_load(&e->shutdown)) {
             rc = TF_ESHUTDOWN;
             break;
@@ -499,7 +605,7 @@ int tf_executor_run(tf_executor *e) {
  * bound, so a task that always wakes itself cannot keep the caller here
  * for ever. Returns the number of polls. */
 static uint64_t run_bounded(tf_executor *e) {
-    uint64_t bound = 2 * (uint64_t)atomic_load(&e->live_tasks) + 64;
+    uint64_t bound = 2 * (uint64_t)live_tasks(e) + 64;
     uint64_t count = 0;
     while (count < bound) {
         tf_task *list;
@@ -558,7 +664,7 @@ int tf_executor_count(tf_executor *e, uint64_t *tasks, uint64_t *external) {
     if (!e || !tasks) return TF_EINVAL;
     int rc = check(e);
     if (rc) return rc;
-    *tasks = (uint64_t)atomic_load(&e->live_tasks);
+    *tasks = (uint64_t)live_tasks(e);
     if (external) *external = (uint64_t)atomic_load(&e->live_external);
     return TF_OK;
 }
@@ -601,7 +707,7 @@ int tf_executor_report(tf_executor *e, const tf_waker *waker, int result) {
         return TF_EFORK;
     if (tf__magic(waker) != TF_MAGIC_TASK) return TF_EHANDLE;
     tf_task *t = (tf_task *)waker;
-    if (!(t->flags & TF_TASK_EXTERNAL) || t->exec != e) return TF_EHANDLE;
+    if (!(tf__task_flags(t) & TF_TASK_EXTERNAL) || t->exec != e) return TF_EHANDLE;
     if (result != TF_PENDING && result != TF_READY) return TF_EINVAL;
     uint32_t st = atomic_load(&t->state);
     if (!(st & TF_TASK_RUNNING)) return TF_ESTATE;
@@ -688,18 +794,20 @@ int tf_executor_free(tf_executor *e) {
     if (!r.v) r.v = small;
     do {
         r.n = 0;
+        spawn_lock(e); /* a spawn in progress finishes its task first */
         pthread_mutex_lock(&e->pool_lock);
         tf__pool_each(&e->pool, mark_complete, &r);
         pthread_mutex_unlock(&e->pool_lock);
+        spawn_unlock(e);
         drain_queue(&e->runq);
         drain_queue(&e->extq);
         for (size_t i = 0; i < r.n; i++) {
             tf_task *t = r.v[i];
-            if (t->flags & TF_TASK_EXTERNAL) {
+            if (tf__task_flags(t) & TF_TASK_EXTERNAL) {
                 atomic_fetch_sub(&e->live_external, 1);
             } else {
                 task_drop(e, t);
-                atomic_fetch_sub(&e->live_tasks, 1);
+                finish(e, 1);
             }
             tf__task_unref(t);
         }
@@ -713,6 +821,7 @@ int tf_executor_free(tf_executor *e) {
     pthread_mutex_unlock(&e->fd_lock);
     if (fd >= 0) close(fd);
 
+    reserve_release(e);
     pthread_mutex_lock(&e->pool_lock);
     e->handle_alive = 0;
     int last = e->pool.live == 0;

@@ -12,7 +12,7 @@
 
 /* The (poll, drop) pairs of an executor's C tasks: a task names its pair
  * by slot (tf_task.fn), so it need not carry two function pointers. Slots
- * are filled under pool_lock and never change after, so a poll reads its
+ * are filled under spawn_lock and never change after, so a poll reads its
  * slot without a lock (the task's publication orders the fill before). */
 #define TF_TASK_FN_SLOTS 255u
 typedef struct tf_task_fns {
@@ -28,14 +28,27 @@ struct tf_executor { // NOLINT(clang-analyzer-optin.performance.Padding)
     tf_queue runq;     /* C tasks */
     tf_queue extq;     /* external tasks, handed out by tf_executor_next */
     atomic_int shutdown;
-    atomic_long live_tasks;    /* C tasks not yet complete */
+    /* Live C tasks are spawned - finished. spawned is written only
+     * under spawn_lock, with a plain store (no locked instruction per
+     * spawn); readers load finished first, so a task counted finished is
+     * counted spawned too and the difference is never short. */
+    atomic_long spawned;
+    atomic_long finished;
     atomic_long live_external; /* external tasks not yet complete */
+    /* Spawning: a spinlock held for a few stores, and a reserve of pool
+     * objects taken from the pool TF_SPAWN_BLOCK at a time, so the pool
+     * mutex is taken once per block, not per spawn. Reserved objects
+     * count as live in the pool and have magic 0, so shutdown's walk
+     * skips them. Lock order: spawn_lock, then pool_lock. */
+    atomic_int spawn_lock;
+    uint32_t reserve_n;    /* under spawn_lock */
+    tf_task *reserve;      /* under spawn_lock, linked through next */
     /* Task memory. The executor's memory lives until the handle is freed
      * and the pool is empty, so late wakers never touch freed memory. */
     pthread_mutex_t pool_lock;
     tf_pool pool;
     int handle_alive; /* under pool_lock */
-    uint32_t fn_hint; /* slot of the latest spawn, under pool_lock */
+    uint32_t fn_hint; /* slot of the latest spawn, under spawn_lock */
     tf_task_fns fns[TF_TASK_FN_SLOTS];
     /* eventfd for foreign event loops, created on demand. fd_lock guards
      * the pair (efd_signalled, the eventfd's counter): see executor.c. */

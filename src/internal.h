@@ -84,6 +84,9 @@ enum {
     TF_HOOK_QUEUE_LINK_WAIT,      /* a consumer reached a task whose
                                      successor's link is not yet stored, and
                                      waits for it (queue) */
+    TF_HOOK_TASK_CARRIED,         /* a task that woke itself during its
+                                     poll is about to be re-queued still
+                                     RUNNING (executor) */
 };
 typedef void (*tf__hook_fn)(int point, void *object);
 extern _Atomic(tf__hook_fn) tf__hook_current;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The task state machine (see task.h and docs/design.md). Every transition
  * is one compare-and-swap on the state word, so a wake can never be lost
- * between "the poll returned pending" and "the task went idle". */
+ * between "the poll returned pending" and "the task went idle"; a wake of
+ * the task this thread is polling makes none (the runner re-queues it). */
 #include "task.h"
 #include "executor_internal.h"
 
@@ -16,7 +17,17 @@ void tf__task_unref(tf_task *t) {
     if (prev / TF_TASK_REF_ONE == 1) tf__executor_task_dealloc(t);
 }
 
+_Thread_local tf_poll_slot tf__task_poll_slot
+    __attribute__((tls_model("initial-exec")));
+
 void tf__task_wake_by_ref(tf_task *t) {
+    /* The task this thread is polling: its runner re-queues it after the
+     * poll, no state change needed (a remote wake meanwhile still sets
+     * NOTIFIED: at worst one extra poll). */
+    if (t == tf__task_poll_slot.cur) {
+        tf__task_poll_slot.woken = 1;
+        return;
+    }
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
         /* Already queued, already going to be re-queued, or finished:

@@ -26,7 +26,11 @@ enum {
     TF_TASK_REF_ONE = 16u,
 };
 
-enum { TF_TASK_EXTERNAL = 1u };
+/* tf_task.flags. TF_TASK_CARRIED: re-queued after a poll in which it
+ * woke itself, without leaving RUNNING (see tf__task_poll_slot). Plain,
+ * owned by the runner: written before the push and read after the pop,
+ * both ordered by the queue. */
+enum { TF_TASK_EXTERNAL = 1u, TF_TASK_CARRIED = 2u };
 /* fn of a task whose pair did not fit the executor's table: v.data points
  * to a separately allocated tf_task_cold. */
 enum { TF_TASK_FN_COLD = 255u };
@@ -37,7 +41,11 @@ typedef struct tf_task {
      * (executor_internal.h), or TF_TASK_FN_COLD. Keeping the functions
      * out of the task keeps it at 32 bytes, half a cache line. */
     uint8_t fn;
-    uint8_t flags; /* TF_TASK_EXTERNAL */
+    /* TF_TASK_EXTERNAL, fixed at spawn; TF_TASK_CARRIED, written by the
+     * runner only. Atomic (relaxed: plain byte moves) because shutdown
+     * and tf_executor_report read the first while a runner writes the
+     * second. */
+    _Atomic uint8_t flags;
     _Atomic uint32_t state;
     struct tf_executor *exec;
     /* Ready-queue and batch link. Atomic because a producer stores it
@@ -58,6 +66,27 @@ typedef struct tf_task_cold {
     tf_drop_fn drop;
     void *data;
 } tf_task_cold;
+
+/* The task this thread is polling now, and whether it woke itself
+ * during that poll. A self-wake needs no atomic: the task is RUNNING,
+ * and its runner (this thread) re-queues it after the poll. Static TLS
+ * (initial-exec: a few bytes, fine for a dlopen'ed library), so the wake
+ * path reads it with no __tls_get_addr call. The executor saves and
+ * restores it per run frame (a poll may run another executor). */
+typedef struct tf_poll_slot {
+    tf_task *cur;
+    int woken;
+} tf_poll_slot;
+extern _Thread_local tf_poll_slot tf__task_poll_slot
+    __attribute__((tls_model("initial-exec")));
+
+static inline unsigned tf__task_flags(const tf_task *t) {
+    return atomic_load_explicit(&t->flags, memory_order_relaxed);
+}
+
+static inline void tf__task_set_flags(tf_task *t, unsigned flags) {
+    atomic_store_explicit(&t->flags, (uint8_t)flags, memory_order_relaxed);
+}
 
 static inline tf_task *tf__task_next(tf_task *t) {
     return atomic_load_explicit(&t->next, memory_order_relaxed);
@@ -82,6 +111,16 @@ void tf__task_wake_by_ref(tf_task *t);
 /* Transition SCHEDULED -> RUNNING. Returns 0 if the task was completed by a
  * shutdown while queued (the queue's reference is then released). */
 int tf__task_begin_poll(tf_task *t);
+/* The same for a task re-queued while RUNNING (TF_TASK_CARRIED): no
+ * transition, only the check for a shutdown's completion. */
+static inline int tf__task_begin_carried(tf_task *t) {
+    if (TF_UNLIKELY(atomic_load_explicit(&t->state, memory_order_acquire) &
+                    TF_TASK_COMPLETE)) {
+        tf__task_unref(t);
+        return 0;
+    }
+    return 1;
+}
 /* After a poll that returned TF_PENDING. Returns 1 if the task was woken
  * during the poll: it is SCHEDULED again and the caller must queue it (the
  * running reference becomes the queue's). */

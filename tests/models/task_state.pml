@@ -31,9 +31,23 @@
  *                        event was set led to a poll that saw it; and the
  *                        task is freed (no reference leaked).
  *
+ * Self-wake (carried) path: at any pending poll the future may wake
+ * itself through the poller's thread slot (tf__task_poll_slot): no state
+ * change, the runner re-queues the task still RUNNING and marks it
+ * carried (a plain field, owned by whoever holds the queue's reference);
+ * taking a carried task only checks COMPLETE (a shutdown's), and its next
+ * poll ends like any other. The waker threads race with the carried
+ * state: a wake then sees RUNNING and sets NOTIFIED (one extra poll).
+ *
  * Mutants: PENDING_IGNORES_NOTIFIED (end_poll_pending goes idle although
- * a wake came during the poll: the wake is lost) and
- * WAKE_IGNORES_SCHEDULED (a wake of a queued task queues it again).
+ * a wake came during the poll: the wake is lost),
+ * WAKE_IGNORES_SCHEDULED (a wake of a queued task queues it again),
+ * CARRIED_DROPS_NOTIFIED (the runner, ending a pending poll of a task it
+ * had carried, takes NOTIFIED for a stale mark of a wake made while the
+ * task was carried, which that poll already served, and goes idle: a
+ * wake that came during the poll is lost). The carried task's check for
+ * COMPLETE is modelled but has no mutant here: the model's runners are
+ * workers, which shutdown joins before it marks the task.
  */
 
 #ifndef NCONS
@@ -58,6 +72,7 @@ bit event = 0;       /* what the future waits for */
 bit registered = 0;  /* the wakers got their clones */
 bit shutdown = 0;
 byte exited = 0;     /* workers that left their loop */
+bit carried = 0;     /* TF_TASK_CARRIED: re-queued while RUNNING */
 
 inline free_task() {
   assert(frees == 0);
@@ -124,14 +139,29 @@ inline wake_by_ref() {
 
 /* run_task */
 inline run_task() {
-  /* tf__task_begin_poll */
-  atomic {
-    assert(!freed);
-    if
-    :: st & COMPLETE -> ok = 0
-    :: else -> st = (st & ~SCHEDULED) | RUNNING; ok = 1
-    fi
-  };
+  was_carried = carried;
+  if
+  :: was_carried ->
+     /* tf__task_begin_carried: a load, no transition */
+     carried = 0;
+     atomic {
+       assert(!freed);
+       assert(st & RUNNING);
+       if
+       :: st & COMPLETE -> ok = 0
+       :: else -> ok = 1
+       fi
+     }
+  :: else ->
+     /* tf__task_begin_poll */
+     atomic {
+       assert(!freed);
+       if
+       :: st & COMPLETE -> ok = 0
+       :: else -> st = (st & ~SCHEDULED) | RUNNING; ok = 1
+       fi
+     }
+  fi;
   if
   :: !ok -> unref()
   :: else ->
@@ -144,19 +174,42 @@ inline run_task() {
         if
         :: !registered -> atomic { assert(!freed); st = st + 2 * REF; registered = 1 }
         :: else -> skip
+        fi;
+        /* tf_waker_wake_by_ref of its own waker: the slot names it, so
+         * only the slot's flag is set */
+        if
+        :: selfwoken = 1
+        :: selfwoken = 0
         fi
      fi;
      polling--;
      if
-     :: !ready ->
+     :: !ready && selfwoken ->
+        /* carried: re-queued still RUNNING, the running reference
+         * becoming the queue's (schedule_chain of the batch) */
+        selfwoken = 0;
+        carried = 1;
+        push();
+        if
+        :: shutdown -> drain_queue()
+        :: else -> skip
+        fi
+     :: !ready && !selfwoken ->
         /* tf__task_end_poll_pending */
         atomic {
           assert(!freed);
           if
           :: st & COMPLETE -> requeue = 2
-#ifndef PENDING_IGNORES_NOTIFIED
+#if !defined(PENDING_IGNORES_NOTIFIED) && !defined(CARRIED_DROPS_NOTIFIED)
           :: (st & COMPLETE) == 0 && (st & NOTIFIED) ->
              st = (st & ~(RUNNING | NOTIFIED)) | SCHEDULED; requeue = 1
+          :: (st & (COMPLETE | NOTIFIED)) == 0 ->
+             st = (st & ~RUNNING) - REF; requeue = 0
+#elif defined(CARRIED_DROPS_NOTIFIED)
+          :: (st & COMPLETE) == 0 && (st & NOTIFIED) && !was_carried ->
+             st = (st & ~(RUNNING | NOTIFIED)) | SCHEDULED; requeue = 1
+          :: (st & COMPLETE) == 0 && (st & NOTIFIED) && was_carried ->
+             st = (st & ~(RUNNING | NOTIFIED)) - REF; requeue = 0
           :: (st & (COMPLETE | NOTIFIED)) == 0 ->
              st = (st & ~RUNNING) - REF; requeue = 0
 #else
@@ -176,7 +229,7 @@ inline run_task() {
            fi
         :: else -> skip
         fi
-     :: else ->
+     :: ready ->
         atomic { assert(dropped == 0); dropped++; done = 1 };   /* t->drop */
         /* tf__task_end_poll_complete */
         atomic {
@@ -201,7 +254,7 @@ inline run_task() {
 }
 
 active [NCONS] proctype worker() {
-  bit ok, ready, dopush;
+  bit ok, ready, dopush, selfwoken, was_carried;
   byte requeue;
 end:
   do

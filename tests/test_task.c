@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* The task state word's self-wake (carried) path: a task that wakes itself
+ * during its poll is re-queued still RUNNING, and its next poll starts
+ * with no transition. The interleavings with a remote waker are forced:
+ * from inside the poll, or at TF_HOOK_TASK_CARRIED (the task about to be
+ * re-queued), on another thread, joined before the runner goes on. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "executor_internal.h"
+#include "internal.h"
+#include "timefuture.h"
+
+typedef struct probe {
+    int polls;
+    int event;            /* what the future waits for */
+    const tf_waker *w;    /* its waker, for the remote thread */
+    uint32_t state_after; /* the state word after the remote wake */
+    int wake_rc;          /* cmocka asserts only on the test's thread */
+} probe;
+
+static void *remote_wake(void *arg) {
+    probe *p = arg;
+    p->event = 1;
+    p->wake_rc = tf_waker_wake_by_ref(p->w);
+    p->state_after = atomic_load(&((tf_task *)p->w)->state);
+    return NULL;
+}
+
+static void wake_from_thread(probe *p) {
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, remote_wake, p), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(p->wake_rc, TF_OK);
+}
+
+/* Poll 1 wakes itself; poll 2 (carried) sees no event, then a remote wake
+ * sets it before the poll returns PENDING: that wake must bring poll 3. */
+static int wake_during_carried_poll(void *s, const tf_waker *w) {
+    probe *p = s;
+    p->polls++;
+    if (p->polls == 1) {
+        assert_int_equal(tf_waker_wake_by_ref(w), TF_OK);
+        /* The self-wake changed nothing in the word: still RUNNING only. */
+        uint32_t st = atomic_load(&((tf_task *)w)->state);
+        assert_int_equal(st & (TF_TASK_NOTIFIED | TF_TASK_SCHEDULED), 0);
+        assert_true(st & TF_TASK_RUNNING);
+        return TF_PENDING;
+    }
+    if (p->event) return TF_READY;
+    p->w = w;
+    wake_from_thread(p);
+    /* The remote thread found it RUNNING (carried, never left) and only
+     * marked it. */
+    assert_int_equal(p->state_after & (TF_TASK_NOTIFIED | TF_TASK_RUNNING |
+                                       TF_TASK_SCHEDULED),
+                     TF_TASK_NOTIFIED | TF_TASK_RUNNING);
+    return TF_PENDING;
+}
+
+static void test_wake_during_carried_poll_is_kept(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    probe p = {0};
+    assert_int_equal(tf_executor_spawn(e, wake_during_carried_poll, NULL, &p), TF_OK);
+    uint64_t polled = 0, tasks = 1;
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(p.polls, 3);
+    assert_int_equal(tf_executor_count(e, &tasks, NULL), TF_OK);
+    assert_int_equal(tasks, 0);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+/* At TF_HOOK_TASK_CARRIED the task has woken itself and is not yet on the
+ * queue: a remote wake there must mark it (not queue it a second time),
+ * and the mark must bring one more poll after the carried one. */
+static probe *hook_probe;
+static int hook_fired;
+
+static void carried_hook(int point, void *object) {
+    if (point != TF_HOOK_TASK_CARRIED || !hook_probe || hook_fired) return;
+    hook_fired = 1;
+    assert_ptr_equal(object, hook_probe->w);
+    wake_from_thread(hook_probe);
+}
+
+static int wakes_itself_once(void *s, const tf_waker *w) {
+    probe *p = s;
+    p->polls++;
+    p->w = w;
+    if (p->polls == 1) {
+        tf_waker *c;
+        /* Through the consuming wake of a clone: the same fast path. */
+        assert_int_equal(tf_waker_clone(w, &c), TF_OK);
+        assert_int_equal(tf_waker_wake(c), TF_OK);
+        return TF_PENDING;
+    }
+    /* Poll 2 ignores the event on purpose: only the NOTIFIED mark set
+     * while the task was carried can bring poll 3. */
+    return p->polls == 3 && p->event ? TF_READY : TF_PENDING;
+}
+
+static void test_remote_wake_while_carried_is_kept(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    probe p = {0};
+    hook_probe = &p;
+    hook_fired = 0;
+    tf__set_hook(carried_hook);
+    assert_int_equal(tf_executor_spawn(e, wakes_itself_once, NULL, &p), TF_OK);
+    uint64_t polled = 0, tasks = 1;
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    tf__set_hook(NULL);
+    hook_probe = NULL;
+    assert_true(hook_fired);
+    assert_int_equal(p.state_after & (TF_TASK_NOTIFIED | TF_TASK_RUNNING |
+                                      TF_TASK_SCHEDULED),
+                     TF_TASK_NOTIFIED | TF_TASK_RUNNING);
+    assert_int_equal(p.polls, 3);
+    assert_int_equal(polled, 3);
+    assert_int_equal(tf_executor_count(e, &tasks, NULL), TF_OK);
+    assert_int_equal(tasks, 0);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
+/* A poll that runs another executor: the inner run's polls must not leave
+ * the outer task's slot pointing elsewhere, so the outer task's wake after
+ * the inner run still takes the self-wake path (and is not lost). */
+static int inner_ready(void *s, const tf_waker *w) {
+    (void)w;
+    ++*(int *)s;
+    return TF_READY;
+}
+
+typedef struct outer {
+    tf_executor *inner;
+    int polls, inner_polls;
+    uint32_t state_after_wake;
+} outer;
+
+static int runs_inner_then_wakes(void *s, const tf_waker *w) {
+    outer *o = s;
+    if (++o->polls > 1) return TF_READY;
+    assert_int_equal(tf_executor_spawn(o->inner, inner_ready, NULL, &o->inner_polls), TF_OK);
+    assert_int_equal(tf_executor_run_ready(o->inner, NULL), TF_OK);
+    assert_int_equal(tf_waker_wake_by_ref(w), TF_OK);
+    o->state_after_wake = atomic_load(&((tf_task *)w)->state);
+    return TF_PENDING;
+}
+
+static void test_nested_run_keeps_the_slot(void **state) {
+    (void)state;
+    tf_executor *a, *b;
+    assert_int_equal(tf_executor_new(0, &a), TF_OK);
+    assert_int_equal(tf_executor_new(0, &b), TF_OK);
+    outer o = {b, 0, 0, 0};
+    assert_int_equal(tf_executor_spawn(a, runs_inner_then_wakes, NULL, &o), TF_OK);
+    assert_int_equal(tf_executor_run_ready(a, NULL), TF_OK);
+    assert_int_equal(o.inner_polls, 1);
+    assert_int_equal(o.polls, 2);
+    /* The self-wake path: no NOTIFIED, the word untouched. */
+    assert_int_equal(o.state_after_wake & TF_TASK_NOTIFIED, 0);
+    assert_int_equal(tf_executor_free(b), TF_OK);
+    assert_int_equal(tf_executor_free(a), TF_OK);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wake_during_carried_poll_is_kept),
+        cmocka_unit_test(test_remote_wake_while_carried_is_kept),
+        cmocka_unit_test(test_nested_run_keeps_the_slot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
