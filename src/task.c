@@ -50,8 +50,25 @@ void tf__task_wake_by_ref(tf_task *t) {
     }
 }
 
+/* 1 if the references in cur are exactly the two the runner accounts
+ * for (the lifetime one and the queue's or the running one): no other
+ * thread holds one, and none can get one (a clone needs a reference), so
+ * nothing else can change the state word until the runner hands a waker
+ * out (its next poll) or lets go: a plain store then suffices. The only
+ * other writer, tf_executor_free's marking, never runs concurrently with
+ * a runner (workers are joined first; the API forbids it otherwise). */
+static int sole_owner(uint32_t cur) {
+    return cur / TF_TASK_REF_ONE == 2 && !(cur & TF_TASK_COMPLETE);
+}
+
 int tf__task_begin_poll(tf_task *t) {
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (TF_LIKELY(sole_owner(cur))) {
+        atomic_store_explicit(&t->state,
+                              (cur & ~(uint32_t)TF_TASK_SCHEDULED) | TF_TASK_RUNNING,
+                              memory_order_relaxed);
+        return 1;
+    }
     for (;;) {
         if (cur & TF_TASK_COMPLETE) {
             tf__task_unref(t);
@@ -95,6 +112,15 @@ int tf__task_end_poll_pending(tf_task *t) {
 
 int tf__task_end_poll_complete(tf_task *t) {
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (TF_LIKELY(sole_owner(cur))) {
+        /* No waker outlived the poll: the last two references go. */
+        atomic_store_explicit(&t->state,
+                              ((cur & ~(uint32_t)(TF_TASK_RUNNING | TF_TASK_NOTIFIED)) |
+                               TF_TASK_COMPLETE) -
+                                  2 * TF_TASK_REF_ONE,
+                              memory_order_relaxed);
+        return 2;
+    }
     for (;;) {
         if (cur & TF_TASK_COMPLETE) {
             tf__task_unref(t);

@@ -37,6 +37,8 @@ tf_add_model(model_task_state_wake_ignores_scheduled_fails task_state.pml
   -DWAKE_IGNORES_SCHEDULED --expect-error --expect-text "assertion violated (onq==0)")
 tf_add_model(model_task_state_carried_drops_notified_fails task_state.pml
   -DCARRIED_DROPS_NOTIFIED --expect-error --expect-text "assertion violated done")
+tf_add_model(model_task_state_sole_owner_lax_fails task_state.pml
+  -DSOLE_OWNER_LAX --expect-error --expect-text "assertion violated (frees==0)")
 
 # Timers against the driver: fire, cancel, reset, free, poll, also from
 # inside a waker on the driver thread.

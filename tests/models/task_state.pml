@@ -45,7 +45,14 @@
  * CARRIED_DROPS_NOTIFIED (the runner, ending a pending poll of a task it
  * had carried, takes NOTIFIED for a stale mark of a wake made while the
  * task was carried, which that poll already served, and goes idle: a
- * wake that came during the poll is lost). The carried task's check for
+ * wake that came during the poll is lost), SOLE_OWNER_LAX (begin_poll and
+ * end_poll_complete take the plain-store path with a waker's reference
+ * still out: that waker's concurrent change of the word is overwritten).
+ *
+ * Sole owner: begin_poll and end_poll_complete, finding no reference but
+ * the runner's two (the lifetime one and the queue's or running one), do
+ * a load and a plain store instead of a compare-and-swap: nobody else can
+ * change the word then (a clone needs a reference). The carried task's check for
  * COMPLETE is modelled but has no mutant here: the model's runners are
  * workers, which shutdown joins before it marks the task.
  */
@@ -59,6 +66,14 @@
 #define NOTIFIED 4
 #define COMPLETE 8
 #define REF 16
+
+/* sole_owner() in src/task.c: exactly the runner's two references. The
+ * mutant SOLE_OWNER_LAX also takes a third (a waker's) for none. */
+#ifndef SOLE_OWNER_LAX
+#define SOLE(s) ((s) / REF == 2 && ((s) & COMPLETE) == 0)
+#else
+#define SOLE(s) ((s) / REF <= 3 && ((s) & COMPLETE) == 0)
+#endif
 
 /* Spawned: scheduled, the lifetime reference and the queue's. */
 byte st = SCHEDULED + 2 * REF;
@@ -153,14 +168,22 @@ inline run_task() {
        fi
      }
   :: else ->
-     /* tf__task_begin_poll */
-     atomic {
-       assert(!freed);
-       if
-       :: st & COMPLETE -> ok = 0
-       :: else -> st = (st & ~SCHEDULED) | RUNNING; ok = 1
-       fi
-     }
+     /* tf__task_begin_poll: with no reference but the runner's two, a
+      * load and a plain store (two steps: anything in between is lost),
+      * else one compare-and-swap */
+     atomic { assert(!freed); snap = st };
+     if
+     :: SOLE(snap) ->
+        st = (snap & ~SCHEDULED) | RUNNING; ok = 1
+     :: else ->
+        atomic {
+          assert(!freed);
+          if
+          :: st & COMPLETE -> ok = 0
+          :: else -> st = (st & ~SCHEDULED) | RUNNING; ok = 1
+          fi
+        }
+     fi
   fi;
   if
   :: !ok -> unref()
@@ -231,20 +254,29 @@ inline run_task() {
         fi
      :: ready ->
         atomic { assert(dropped == 0); dropped++; done = 1 };   /* t->drop */
-        /* tf__task_end_poll_complete */
-        atomic {
-          assert(!freed);
-          if
-          :: st & COMPLETE -> requeue = 2
-          :: else ->
-             st = ((st & ~(RUNNING | NOTIFIED)) | COMPLETE) - 2 * REF;
-             requeue = 0;
+        /* tf__task_end_poll_complete: the sole owner's load and plain
+         * store, else one compare-and-swap */
+        atomic { assert(!freed); snap = st };
+        if
+        :: SOLE(snap) ->
+           st = ((snap & ~(RUNNING | NOTIFIED)) | COMPLETE) - 2 * REF;
+           requeue = 0;
+           free_task()                          /* dealloc_chain */
+        :: else ->
+           atomic {
+             assert(!freed);
              if
-             :: st / REF == 0 -> free_task()   /* dealloc_chain */
-             :: else -> skip
+             :: st & COMPLETE -> requeue = 2
+             :: else ->
+                st = ((st & ~(RUNNING | NOTIFIED)) | COMPLETE) - 2 * REF;
+                requeue = 0;
+                if
+                :: st / REF == 0 -> free_task()   /* dealloc_chain */
+                :: else -> skip
+                fi
              fi
-          fi
-        };
+           }
+        fi;
         if
         :: requeue == 2 -> unref()
         :: else -> skip
@@ -255,7 +287,7 @@ inline run_task() {
 
 active [NCONS] proctype worker() {
   bit ok, ready, dopush, selfwoken, was_carried;
-  byte requeue;
+  byte requeue, snap;
 end:
   do
   :: atomic { onq > 0 -> onq-- }; run_task()
