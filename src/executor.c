@@ -83,6 +83,27 @@ static void core_destroy(tf_executor *e) {
     atomic_fetch_sub(&tf__live_objects, 1);
 }
 
+/* Under pool_lock, when a chunk of the pool has just emptied: the pool
+ * is shrinking, so the spawn reserve goes back to it. Its objects were
+ * carved last, at the top of the heap, and a heap gives memory back to
+ * the system from its top only: kept, they would hold a whole burst's
+ * memory after the burst. A spawn holding spawn_lock now skips this (the
+ * lock order is spawn_lock, then pool_lock, so no waiting here); the
+ * next emptied chunk, or tf_executor_free, gives the reserve back. */
+static void reserve_flush_locked(tf_executor *e) {
+    if (atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire))
+        return;
+    tf_task *chain = e->reserve;
+    e->reserve = NULL;
+    e->reserve_n = 0;
+    atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
+    while (chain) {
+        tf_task *next = tf__task_next(chain);
+        tf__pool_free(&e->pool, chain);
+        chain = next;
+    }
+}
+
 /* Frees a chain of dead tasks (linked through next) under one lock. */
 static void dealloc_chain(tf_executor *e, tf_task *chain) {
     /* An executor from before fork(): its pool lock may be held by a
@@ -92,11 +113,13 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
                                                         memory_order_relaxed)))
         return;
     pthread_mutex_lock(&e->pool_lock);
+    int emptied = 0;
     while (chain) {
         tf_task *next = tf__task_next(chain);
-        tf__pool_free(&e->pool, chain);
+        emptied |= tf__pool_free(&e->pool, chain);
         chain = next;
     }
+    if (TF_UNLIKELY(emptied)) reserve_flush_locked(e);
     int last = !e->handle_alive && e->pool.live == 0;
     pthread_mutex_unlock(&e->pool_lock);
     if (last) core_destroy(e);

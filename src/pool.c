@@ -61,7 +61,7 @@ void *tf__pool_alloc(tf_pool *pool) {
     return (char *)n + NODE_SIZE;
 }
 
-void tf__pool_free(tf_pool *pool, void *obj) {
+int tf__pool_free(tf_pool *pool, void *obj) {
     pool_node *n = (pool_node *)(void *)((char *)obj - NODE_SIZE);
     if (n->prev) n->prev->next = n->next;
     else pool->nodes = n->next;
@@ -69,6 +69,7 @@ void tf__pool_free(tf_pool *pool, void *obj) {
     pool->live--;
     *(uint16_t *)obj = 0; /* as pooled: a stale handle is no handle */
     tf__free(n);
+    return 0; /* no chunk: nothing held back pins anything */
 }
 
 void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg),
@@ -191,7 +192,7 @@ void *tf__pool_alloc(tf_pool *pool) {
     return obj;
 }
 
-void tf__pool_free(tf_pool *pool, void *obj) {
+int tf__pool_free(tf_pool *pool, void *obj) {
     tf_pool_chunk *c = chunk_of(pool, obj);
     *(uint16_t *)obj = 0;
     ((void **)obj)[1] = c->free_list;
@@ -218,7 +219,9 @@ void tf__pool_free(tf_pool *pool, void *obj) {
         } else {
             chunk_free(pool, c);
         }
+        return 1;
     }
+    return 0;
 }
 
 static void each_in(tf_pool *pool, tf_pool_chunk *c,

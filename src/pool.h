@@ -34,8 +34,10 @@ void tf__pool_init(tf_pool *pool, size_t obj_size);
 /* O(1). NULL when the allocator fails; the pool is unchanged then. */
 void *tf__pool_alloc(tf_pool *pool);
 /* O(1). Gives the object's chunk back to the allocator when it was the
- * chunk's last live object and an empty chunk is kept already. */
-void tf__pool_free(tf_pool *pool, void *obj);
+ * chunk's last live object and an empty chunk is kept already. Returns 1
+ * when the object was its chunk's last (the pool is shrinking: a caller
+ * holding objects back may give them back too), else 0. */
+int tf__pool_free(tf_pool *pool, void *obj);
 /* Calls fn on every live object; fn must not free into the pool. */
 void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg), void *arg);
 /* Gives back the empty chunk kept against alloc/free churn, so that only

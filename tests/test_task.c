@@ -170,11 +170,47 @@ static void test_nested_run_keeps_the_slot(void **state) {
     assert_int_equal(tf_executor_free(a), TF_OK);
 }
 
+static int ready_at_once(void *state, const tf_waker *waker) {
+    (void)waker;
+    ++*(int *)state;
+    return TF_READY;
+}
+
+/* The spawn reserve is taken from the pool a block at a time, so after a
+ * burst its rest sits in the chunk carved last, at the top of the heap.
+ * Once the burst's tasks are freed the pool must hold nothing back but
+ * its one spare chunk: a reserve kept would pin the top chunk and, with
+ * it, every freed chunk of the burst below it in the heap. */
+static void test_burst_leaves_no_reserve_pinned(void **state) {
+    (void)state;
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    /* Over three chunks, and not a whole number of spawn blocks, so the
+     * last block leaves objects in the reserve. */
+    size_t n = 3 * e->pool.per_chunk + 1;
+    int polls = 0;
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(tf_executor_spawn(e, ready_at_once, NULL, &polls), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    assert_int_equal(polls, (int)n);
+    pthread_mutex_lock(&e->pool_lock);
+    size_t live = e->pool.live, chunks = e->pool.chunks;
+    pthread_mutex_unlock(&e->pool_lock);
+    assert_int_equal(live, 0);
+    assert_true(chunks <= 1);
+    /* Spawning again refills the reserve from what is left. */
+    assert_int_equal(tf_executor_spawn(e, ready_at_once, NULL, &polls), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    assert_int_equal(polls, (int)n + 1);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wake_during_carried_poll_is_kept),
         cmocka_unit_test(test_remote_wake_while_carried_is_kept),
         cmocka_unit_test(test_nested_run_keeps_the_slot),
+        cmocka_unit_test(test_burst_leaves_no_reserve_pinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
