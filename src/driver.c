@@ -156,7 +156,7 @@ static void kick_thread_locked(tf_driver *d) {
  * when that is empty. */
 static struct tf_timer *finish_batch(tf_driver *d, struct tf_timer *list) {
     struct tf_timer *refire = NULL;
-    pthread_mutex_lock(&d->lock);
+    tf__driver_lock(d); /* timers armed meanwhile file before re-armed ones */
     while (list) {
         struct tf_timer *t = list, *next = t->next;
         t->next = t->prev = NULL;
@@ -227,6 +227,7 @@ static struct tf_timer *wake_batch(struct tf_timer *fired) {
  * every timer due at now, and those the wakes re-arm into the past.
  * Returns how many fired. The caller sets tls_firing to d. */
 static uint64_t fire_due_locked(tf_driver *d, uint64_t now) {
+    tf__driver_drain_locked(d);
     struct tf_timer *fired = tf__wheel_advance(&d->wheel, now);
     if (!fired) return 0;
     uint64_t n = 0;
@@ -294,8 +295,13 @@ static void *driver_main(void *arg) {
             d->sync_done = sync;
             pthread_cond_broadcast(&d->fire_done);
         }
+        tf__hook(TF_HOOK_DRIVER_IDLE, d);
         uint64_t until = tf__driver_target_locked(d);
-        d->sleep_until = until;
+        /* Publish the wake-up, then look at the inbox again: an arm that
+         * read the old sleep_until did not take the lock to file itself
+         * (seq_cst on both sides: one of the two sees the other). */
+        atomic_store(&d->sleep_until, until);
+        if (atomic_load(&d->inbox)) continue;
         thread_sleep_locked(d, hooked ? UINT64_MAX : until);
         d->wakeups++;
     }
@@ -368,6 +374,7 @@ static void atfork_child(void) {
             renew_fd(&d->tfd, timerfd_create(kernel_clock(d), TFD_NONBLOCK | TFD_CLOEXEC));
         if (d->efd >= 0) renew_fd(&d->efd, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
         if (d->mode == TF_DRIVER_MODE_HOST) {
+            tf__driver_drain_locked(d);
             retarget_locked(d, tf__driver_target_locked(d));
         } else {
             d->sleep_until = UINT64_MAX;
@@ -424,6 +431,86 @@ int tf__driver_ensure_locked(tf_driver *d) {
     if (pthread_create(&d->thread, NULL, driver_main, d) != 0)
         return TF_ETHREAD;
     d->running = 1;
+    return TF_OK;
+}
+
+void tf__driver_lock(tf_driver *d) {
+    pthread_mutex_lock(&d->lock);
+    tf__driver_drain_locked(d);
+}
+
+void tf__driver_drain_locked(tf_driver *d) {
+    if (!atomic_load_explicit(&d->inbox, memory_order_relaxed)) return;
+    struct tf_timer *t = atomic_exchange_explicit(&d->inbox, NULL, memory_order_acquire);
+    struct tf_timer *list = NULL; /* reversed: oldest first, arming order */
+    while (t) {
+        struct tf_timer *next = t->next;
+        t->next = list;
+        list = t;
+        t = next;
+    }
+    int filed = 0;
+    while (list) {
+        t = list;
+        list = t->next;
+        if (tf__wheel_insert(&d->wheel, t)) {
+            /* Due already (never polled: a poll files the inbox first, so
+             * there is no waker). Our last access: it may be freed now. */
+            atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
+            continue;
+        }
+        count_slack(d, t, 1);
+        filed = 1;
+    }
+    /* One retarget for the whole inbox, not one per timer. (0: a batch
+     * fires, the next look is now anyway.) */
+    uint64_t until = atomic_load_explicit(&d->sleep_until, memory_order_relaxed);
+    if (filed && until != 0) {
+        uint64_t due = tf__driver_target_locked(d);
+        if (due < until) retarget_locked(d, due);
+    }
+}
+
+int tf__driver_arm_new(tf_driver *d, struct tf_timer *t) {
+    uint64_t deadline = t->deadline; /* t may be filed (and fire) once pushed */
+    int pushed = 0;
+    if (TF_LIKELY(d->mode != TF_DRIVER_MODE_THREAD ||
+                  atomic_load_explicit(&d->running, memory_order_relaxed))) {
+        if (deadline <= tf__wheel_elapsed(&d->wheel)) {
+            /* Passed already (the wheel is never ahead of the clock):
+             * fired at once, as the wheel would refuse it; the driver
+             * never sees it. */
+            atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_relaxed);
+            return TF_OK;
+        }
+        struct tf_timer *head = atomic_load_explicit(&d->inbox, memory_order_relaxed);
+        do {
+            t->next = head;
+        } while (!atomic_compare_exchange_weak_explicit(&d->inbox, &head, t,
+                                                        memory_order_seq_cst,
+                                                        memory_order_relaxed));
+        tf__hook(TF_HOOK_TIMER_PUSHED, d);
+        /* Not earlier than the driver's next look: it files t then. The
+         * driver's slack only delays that look, so this never misses a
+         * timer that must move it. */
+        if (TF_LIKELY(deadline >= atomic_load(&d->sleep_until))) return TF_OK;
+        pushed = 1;
+    }
+    pthread_mutex_lock(&d->lock);
+    if (!pushed) {
+        int rc = tf__driver_ensure_locked(d);
+        if (rc) {
+            pthread_mutex_unlock(&d->lock);
+            return rc;
+        }
+        t->next = atomic_load_explicit(&d->inbox, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak_explicit(&d->inbox, &t->next, t,
+                                                      memory_order_release,
+                                                      memory_order_relaxed)) {
+        }
+    }
+    tf__driver_drain_locked(d); /* files t, and moves the wake-up for it */
+    pthread_mutex_unlock(&d->lock);
     return TF_OK;
 }
 
@@ -650,7 +737,7 @@ int tf_driver_next_deadline(tf_driver *d, uint64_t *deadline_ns) {
     int rc = check_driver(d);
     if (rc) return rc;
     if (!deadline_ns) return TF_EINVAL;
-    pthread_mutex_lock(&d->lock);
+    tf__driver_lock(d);
     /* The wake-up target, slack included: a host that advances at this
      * time fires every timer within its tolerance, and what tf_driver_fd()
      * is armed to. */

@@ -29,14 +29,25 @@ struct tf_driver {
     pthread_mutex_t pool_lock;
     tf_pool timers;
     pthread_t thread;
-    int running;          /* the thread exists */
+    /* The thread exists. Read without the lock by arms (which must start
+     * it when it does not), written under it. */
+    _Atomic int running;
     int stopping;
     int firing;           /* a batch's wakers are being woken */
     int advancing;        /* host threads inside tf_driver_advance */
     /* When the driver next looks at its wheel: the thread's wake-up time,
      * or what the host's timerfd is armed to. An arm earlier than this
      * (less the slack) must move it. 0 while a batch fires. */
-    uint64_t sleep_until;
+    _Atomic uint64_t sleep_until;
+    /* Timers armed without the lock, newest first (linked through next):
+     * creating a timer pushes it here with one compare-and-swap, and the
+     * next locked operation on the driver (the thread's next look, any
+     * timer call, an advance) files them all into the wheel, oldest first,
+     * so that arming does not fight the firing driver for its lock. An arm
+     * earlier than sleep_until takes the lock and files at once; the
+     * thread checks the inbox again after publishing sleep_until, before
+     * it sleeps, so one of the two always sees the other. */
+    struct tf_timer *_Atomic inbox;
     uint64_t slack_ns;
     /* Armed timers (those in the wheel) per tolerance class, for
      * per-timer slack without knowing the wheel's order: [0] counts the
@@ -67,6 +78,16 @@ uint64_t tf__driver_clock(const tf_driver *d);
 
 /* Under d->lock: start the thread (thread mode) if it is not running. */
 int tf__driver_ensure_locked(tf_driver *d);
+/* Takes d->lock and files the inbox: what every timer call does before it
+ * looks at a timer, so that a timer still in the inbox is never seen
+ * there. */
+void tf__driver_lock(tf_driver *d);
+/* Under the lock: files the inbox into the wheel, oldest first. */
+void tf__driver_drain_locked(tf_driver *d);
+/* Arms a new timer (ARMED, deadline set): through the inbox, or under
+ * the lock when the driver must be started or told (it then becomes
+ * FIRED at once if its deadline has passed). TF_OK or TF_ETHREAD. */
+int tf__driver_arm_new(tf_driver *d, struct tf_timer *t);
 /* Under the lock: file an armed timer, moving the driver's wake-up if it
  * now fires first. Returns 1 if the deadline has passed already (not
  * filed). */

@@ -87,6 +87,13 @@ enum {
     TF_HOOK_TASK_CARRIED,         /* a task that woke itself during its
                                      poll is about to be re-queued still
                                      RUNNING (executor) */
+    /* Numbered apart from the executor's, which may grow. */
+    TF_HOOK_DRIVER_IDLE = 32,     /* a driver thread fired what was due and
+                                     is about to work out its wake-up, its
+                                     lock held (driver) */
+    TF_HOOK_TIMER_PUSHED,         /* a new timer was pushed on its driver's
+                                     inbox, sleep_until not yet read (driver;
+                                     object: the driver) */
 };
 typedef void (*tf__hook_fn)(int point, void *object);
 extern _Atomic(tf__hook_fn) tf__hook_current;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The timer future's public API. Every state change happens under the
- * lock of the timer's driver; wakers are cloned, woken and dropped outside it whenever
+/* The timer future's public API. A new timer is pushed on its driver's
+ * inbox without the lock (driver.h); every other state change happens
+ * under the lock of the timer's driver, which files the inbox first; wakers are cloned, woken and dropped outside it whenever
  * that may run the caller's code. */
 #include "clock.h"
 #include "internal.h"
@@ -34,16 +35,11 @@ int tf_timer_new_at_on(tf_driver *d, uint64_t deadline_ns, tf_timer **out) {
     t->next = t->prev = NULL;
     __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
-    pthread_mutex_lock(&d->lock);
-    rc = tf__driver_ensure_locked(d);
+    rc = tf__driver_arm_new(d, t);
     if (rc) {
-        pthread_mutex_unlock(&d->lock);
         tf__timer_release(d, t);
         return rc;
     }
-    if (tf__driver_arm_locked(d, t))
-        atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_relaxed);
-    pthread_mutex_unlock(&d->lock);
     *out = t;
     return TF_OK;
 }
@@ -94,7 +90,7 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
 
     tf_driver *d = tf__driver_of(t);
     tf_waker *clone = NULL, *old = NULL;
-    pthread_mutex_lock(&d->lock);
+    tf__driver_lock(d);
     for (;;) {
         uint8_t st = atomic_load_explicit(&t->state, memory_order_acquire);
         if (st == TF_TIMER_FIRED || st == TF_TIMER_FIRING) {
@@ -149,7 +145,7 @@ int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
     if (deadline_ns == UINT64_MAX) return TF_ERANGE;
     tf_driver *d = tf__driver_of(t);
     tf_waker *wake = NULL;
-    pthread_mutex_lock(&d->lock);
+    tf__driver_lock(d);
     rc = tf__driver_ensure_locked(d);
     if (rc) {
         pthread_mutex_unlock(&d->lock);
@@ -192,7 +188,7 @@ int tf_timer_cancel(tf_timer *t) {
     if (rc) return rc;
     tf_driver *d = tf__driver_of(t);
     tf_waker *wake = NULL;
-    pthread_mutex_lock(&d->lock);
+    tf__driver_lock(d);
     int on_driver = tf__driver_wait_not_firing_locked(d, t);
     uint8_t st = atomic_load_explicit(&t->state, memory_order_acquire);
     if (on_driver && (st == TF_TIMER_FIRING || st == TF_TIMER_FIRING_RESET)) {
@@ -223,7 +219,7 @@ int tf_timer_set_slack(tf_timer *t, uint64_t slack_ns) {
      * two not above the request, so the tolerance is never exceeded. */
     uint16_t c = slack_ns ? (uint16_t)(64 - __builtin_clzll(slack_ns)) : 0;
     tf_driver *d = tf__driver_of(t);
-    pthread_mutex_lock(&d->lock);
+    tf__driver_lock(d);
     tf__driver_set_slack_locked(d, t, c);
     pthread_mutex_unlock(&d->lock);
     return TF_OK;
@@ -271,7 +267,7 @@ int tf_timer_free(tf_timer *t) {
         return TF_OK;
     }
     tf_driver *d = tf__driver_of(t);
-    pthread_mutex_lock(&d->lock);
+    tf__driver_lock(d);
     int on_driver = tf__driver_wait_not_firing_locked(d, t);
     st = atomic_load_explicit(&t->state, memory_order_acquire);
     tf_waker *drop = t->waker;

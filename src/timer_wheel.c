@@ -249,7 +249,7 @@ struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
     unsigned level = 0, s = 0; /* set by next_event whenever it returns a time */
     while (next_event(w, &level, &s, 0) <= now) {
         uint64_t start = slot_start(w->elapsed, level, s);
-        if (start > w->elapsed) w->elapsed = start;
+        if (start > w->elapsed) __atomic_store_n(&w->elapsed, start, __ATOMIC_RELAXED);
         if (level == 0) {
             fired_tail = fire_slot(w, s, now, fired_tail);
             continue;
@@ -276,6 +276,6 @@ struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
         }
     }
     *fired_tail = NULL;
-    if (now > w->elapsed) w->elapsed = now;
+    if (now > w->elapsed) __atomic_store_n(&w->elapsed, now, __ATOMIC_RELAXED);
     return fired;
 }

@@ -28,7 +28,8 @@ typedef struct tf_wheel_slot {
 } tf_wheel_slot;
 
 typedef struct tf_wheel {
-    uint64_t elapsed; /* the wheel's notion of now; never ahead of the clock */
+    uint64_t elapsed; /* the wheel's notion of now; never ahead of the clock;
+                         written atomically (tf__wheel_elapsed) */
     size_t count;     /* timers in the wheel */
     uint64_t occupied[TF_WHEEL_LEVELS];
     /* Bit s: level-0 slot s is non-empty and its list is sorted by
@@ -40,6 +41,11 @@ typedef struct tf_wheel {
 } tf_wheel;
 
 void tf__wheel_init(tf_wheel *w, uint64_t now);
+/* The wheel's time, readable without the driver's lock (written with
+ * atomic stores): a deadline not after it has passed on the clock. */
+static inline uint64_t tf__wheel_elapsed(const tf_wheel *w) {
+    return __atomic_load_n(&w->elapsed, __ATOMIC_RELAXED);
+}
 /* Files t by t->deadline. Returns 0, or 1 (t not filed) when the deadline
  * is not after the wheel's time, i.e. the timer has expired already. */
 int tf__wheel_insert(tf_wheel *w, struct tf_timer *t);

@@ -817,6 +817,128 @@ static void test_timer_slack(void **state) {
     assert_int_equal(tf_driver_free(d), TF_OK);
 }
 
+/* --- the inbox: timers armed without the driver's lock ------------------- */
+
+/* Waits (a hang guard, not a speed check) until peek, which takes no lock
+ * and so files nothing, finds t fired. */
+static int wait_fired_lock_free(tf_timer *t) {
+    for (int i = 0; i < 10000 && tf_timer_peek(t) == TF_PENDING; i++) sleep_ms(1);
+    return tf_timer_peek(t);
+}
+
+static tf_driver *idle_driver;  /* the driver the hook acts on */
+static atomic_int idle_seen, idle_go, idle_done;
+
+/* On the driver thread, lock held: the first time the driver goes idle,
+ * another thread arms a timer and returns before the driver works out its
+ * wake-up. That arm read the old sleep_until (0 since the thread started),
+ * so it did not take the lock: only the driver's second look at the inbox
+ * files it. */
+static void idle_hook(int point, void *object) {
+    if (point != TF_HOOK_DRIVER_IDLE || object != idle_driver) return;
+    if (atomic_fetch_add(&idle_seen, 1) != 0) return;
+    atomic_store(&idle_go, 1);
+    for (int i = 0; i < 10000 && !atomic_load(&idle_done); i++) sleep_ms(1);
+}
+
+static void *idle_arm(void *arg) {
+    tf_timer **out = arg;
+    while (!atomic_load(&idle_go)) sleep_ms(1);
+    uint64_t now;
+    (void)tf_driver_now(idle_driver, &now);
+    if (tf_timer_new_at_on(idle_driver, now + 2 * MS, out) != TF_OK) *out = NULL;
+    atomic_store(&idle_done, 1);
+    return NULL;
+}
+
+static void test_inbox_arm_as_the_driver_goes_idle(void **state) {
+    (void)state;
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    assert_int_equal(tf_driver_new(&o, &idle_driver), TF_OK);
+    atomic_store(&idle_seen, 0);
+    atomic_store(&idle_go, 0);
+    atomic_store(&idle_done, 0);
+    tf_timer *late = NULL, *soon = NULL;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, idle_arm, &soon), 0);
+    tf__set_hook(idle_hook);
+    /* Starts the thread; an hour away, so it alone would keep it asleep. */
+    assert_int_equal(tf_timer_new_on(idle_driver, 3600 * SEC, &late), TF_OK);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_non_null(soon);
+    assert_int_equal(atomic_load(&idle_done), 1);
+    assert_int_equal(wait_fired_lock_free(soon), TF_READY);
+    uint64_t now, dl;
+    assert_int_equal(tf_driver_now(idle_driver, &now), TF_OK);
+    assert_int_equal(tf_timer_deadline(soon, &dl), TF_OK);
+    assert_true(dl <= now);
+    assert_int_equal(tf_timer_peek(late), TF_PENDING);
+    tf__set_hook(NULL);
+    assert_int_equal(tf_timer_free(soon), TF_OK);
+    assert_int_equal(tf_timer_free(late), TF_OK);
+    assert_int_equal(tf_driver_free(idle_driver), TF_OK);
+}
+
+static atomic_int idles;
+static void count_idle(int point, void *object) {
+    if (point == TF_HOOK_DRIVER_IDLE && object == idle_driver) atomic_fetch_add(&idles, 1);
+}
+
+/* The driver asleep with nothing to wait for: a new timer, pushed on the
+ * inbox after the driver's last look at it, must wake it (the arm sees an
+ * earlier deadline than sleep_until and files it under the lock). */
+static void test_inbox_arm_wakes_a_sleeping_driver(void **state) {
+    (void)state;
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    assert_int_equal(tf_driver_new(&o, &idle_driver), TF_OK);
+    atomic_store(&idles, 0);
+    tf__set_hook(count_idle);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new_on(idle_driver, 0, &t), TF_OK); /* starts it */
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    for (int i = 0; i < 10000 && atomic_load(&idles) == 0; i++) sleep_ms(1);
+    assert_int_not_equal(atomic_load(&idles), 0);
+    /* The lock is free only once the idle thread sleeps, its inbox seen
+     * empty (the free above took t out of the wheel, if it was there). */
+    uint64_t next;
+    assert_int_equal(tf_driver_next_deadline(idle_driver, &next), TF_OK);
+    assert_int_equal(next, UINT64_MAX);
+    int before = atomic_load(&idles);
+    assert_int_equal(tf_timer_new_on(idle_driver, 2 * MS, &t), TF_OK);
+    assert_int_equal(wait_fired_lock_free(t), TF_READY);
+    assert_true(atomic_load(&idles) > before); /* it woke */
+    tf__set_hook(NULL);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_driver_free(idle_driver), TF_OK);
+}
+
+/* Equal deadlines fire in arming order whether an arm went through the
+ * inbox or, moving the wake-up, through the lock. */
+static void test_inbox_keeps_arming_order(void **state) {
+    (void)state;
+    tf_driver *d = manual_driver(1000);
+    script s[6];
+    tf_timer *t[6];
+    memset(s, 0, sizeof s);
+    reset_order();
+    /* 5000 first (the lock: it moves the wake-up), then equal deadlines
+     * (the inbox: not before the wake-up), then an earlier one (the lock,
+     * filing the inbox first), then two more equal ones. */
+    const uint64_t dl[6] = {5000, 5000, 5000, 3000, 5000, 5000};
+    for (int i = 0; i < 6; i++) {
+        s[i].id = i + 1;
+        assert_int_equal(tf_timer_new_at_on(d, dl[i], &t[i]), TF_OK);
+    }
+    for (int i = 0; i < 6; i++) assert_int_equal(poll_with(t[i], &s[i]), TF_PENDING);
+    uint64_t fired = 0;
+    assert_int_equal(tf_driver_advance(d, 5000, &fired), TF_OK);
+    assert_int_equal(fired, 6);
+    const int want[6] = {4, 1, 2, 3, 5, 6};
+    for (int i = 0; i < 6; i++) assert_int_equal(order[i], want[i]);
+    for (int i = 0; i < 6; i++) assert_int_equal(tf_timer_free(t[i]), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_arguments),
@@ -834,6 +956,9 @@ int main(void) {
         cmocka_unit_test(test_host_mode_creates_no_thread),
         cmocka_unit_test(test_timer_slack),
         cmocka_unit_test(test_slack_at_the_clock_end),
+        cmocka_unit_test(test_inbox_arm_as_the_driver_goes_idle),
+        cmocka_unit_test(test_inbox_arm_wakes_a_sleeping_driver),
+        cmocka_unit_test(test_inbox_keeps_arming_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

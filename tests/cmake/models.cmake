@@ -49,3 +49,10 @@ tf_add_model(model_timer_driver_drops_reset_waker_fails timer.pml
   -DDRIVER_DROPS_RESET_WAKER --expect-error --expect-text "!(waiting[")
 tf_add_model(model_timer_fired_before_wake_fails timer.pml
   -DFIRED_BEFORE_WAKE --expect-error --expect-text "!(waiting[")
+
+# New timers through a driver's inbox against its thread going to sleep.
+tf_add_model(model_timer_inbox timer_inbox.pml)
+tf_add_model(model_timer_inbox_no_recheck_fails timer_inbox.pml
+  -DNO_RECHECK --expect-error --expect-text "invalid end state")
+tf_add_model(model_timer_inbox_no_kick_fails timer_inbox.pml
+  -DNO_KICK --expect-error --expect-text "invalid end state")

@@ -25,6 +25,11 @@
  *   init    at the end: waits until T1 settles, stops the driver as
  *           driver_stop does, checks, frees T1 if the code did not.
  *
+ * Both timers are filed already: creating a timer goes through the
+ * driver's inbox, which every locked call files first, so the calls here
+ * see filed timers only; timer_inbox.pml checks the inbox against the
+ * driver going to sleep.
+ *
  * Abstractions: a deadline is "due" or not; the wheel is one "filed" bit
  * per timer; the driver's timed wait returns once a filed timer is due or
  * none is filed; condition variables are waiting bits (no spurious
