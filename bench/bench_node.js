@@ -20,6 +20,10 @@ const N_SEQ = Math.max(1000, Math.round(1_000_000 * scale));
 const N_SEQ_NODE = Math.max(100, Math.round(1000 * scale)); // 1 ms each at best
 const N_TICKS = Math.max(100, Math.round(500 * scale));
 
+// Each Promise variant is awaited in two ways (awaitAll below): each in
+// turn by one loop (`for (...) await ps[i]`, the target's form: per Promise
+// only what an await of it costs), and all under one Promise.all (which
+// adds, per element, a resolve-element function and its context).
 const variants = {
   // N timers, deadlines uniform over 1 s, all awaited.
   many_tf: `
@@ -28,36 +32,36 @@ const variants = {
     const ps = new Array(N);
     for (let i = 0; i < N; i++) ps[i] = tf.setTimeout(Math.random() * 1000);
     created(t0);
-    Promise.all(ps).then(() => done(t0));`,
+    awaitAll(ps, t0);`,
   many_node_promises: `
     const { setTimeout: st } = require('node:timers/promises');
     const t0 = process.hrtime.bigint();
     const ps = new Array(N);
     for (let i = 0; i < N; i++) ps[i] = st(Math.random() * 1000);
     created(t0);
-    Promise.all(ps).then(() => done(t0));`,
+    awaitAll(ps, t0);`,
   many_node_callback: `
     const t0 = process.hrtime.bigint();
     let left = N;
     const cb = () => { if (--left === 0) done(t0); };
     for (let i = 0; i < N; i++) setTimeout(cb, Math.random() * 1000);
     created(t0);`,
-  // Not a timer: N plain Promises under the same Promise.all, all resolved by
+  // Not a timer: N plain Promises, awaited the same way, all resolved by
   // one callback after 1 s. What V8 alone costs for the awaiting. This one
   // (the floor as first written) also allocates an executor closure and its
   // context per element, for the captured `i`.
-  promise_all_floor: `
+  floor_promise: `
     const t0 = process.hrtime.bigint();
     const ps = new Array(N);
     const rs = new Array(N);
     for (let i = 0; i < N; i++) ps[i] = new Promise((r) => { rs[i] = r; });
     created(t0);
     setTimeout(() => { for (let i = 0; i < N; i++) rs[i](); }, 1000);
-    Promise.all(ps).then(() => done(t0));`,
+    awaitAll(ps, t0);`,
   // The cheapest plain Promise that can be settled on its own from
   // JavaScript: one shared executor, so per element only what V8 itself
   // allocates (the Promise, its two resolving functions and their context).
-  promise_all_floor_lean: `
+  floor_promise_lean: `
     const t0 = process.hrtime.bigint();
     const ps = new Array(N);
     const rs = new Array(N);
@@ -66,11 +70,11 @@ const variants = {
     for (let i = 0; i < N; i++) { ps[i] = new Promise(exec); rs[i] = last; }
     created(t0);
     setTimeout(() => { for (let i = 0; i < N; i++) rs[i](); }, 1000);
-    Promise.all(ps).then(() => done(t0));`,
+    awaitAll(ps, t0);`,
   // Below any timer: N pending Promises that cannot be settled one by one,
   // all derived from one gate (a Promise and a reaction each, no resolving
   // functions). The least V8 can spend on N awaited Promises.
-  promise_all_gate: `
+  floor_gate: `
     const t0 = process.hrtime.bigint();
     let open;
     const gate = new Promise((r) => { open = r; });
@@ -78,11 +82,20 @@ const variants = {
     for (let i = 0; i < N; i++) ps[i] = gate.then();
     created(t0);
     setTimeout(() => open(), 1000);
-    Promise.all(ps).then(() => done(t0));`,
+    awaitAll(ps, t0);`,
 };
 
-function runMany(name) {
+const AWAIT_FORMS = {
+  turn: `async function awaitAll(ps, t0) {
+      for (let i = 0; i < ps.length; i++) await ps[i];
+      done(t0);
+    }`,
+  all: `function awaitAll(ps, t0) { Promise.all(ps).then(() => done(t0)); }`,
+};
+
+function runMany(name, form) {
   const code = `const PKG = ${JSON.stringify(pkg)}; const N = ${N_TIMERS};
+    ${AWAIT_FORMS[form]}
     let made = 0, heapMiB = 0;
     // When the N Promises (or callbacks) exist: the last deadline is about
     // 1 s after this, so it bounds the total from below.
@@ -96,7 +109,7 @@ function runMany(name) {
     }
     ${variants[name]}`;
   const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr || r.signal}`);
+  if (r.status !== 0) throw new Error(`${name} (${form}) failed: ${r.stderr || r.signal}`);
   return JSON.parse(r.stdout);
 }
 
@@ -119,20 +132,27 @@ async function main() {
   console.log(`load average at start: ${load()} (1, 5, 15 min)`);
   console.log(`threads in this process after loading timefuture: ${fs.readdirSync('/proc/self/task').length}`);
 
-  console.log(`\n== ${N_TIMERS.toLocaleString('en')} timers, deadlines uniform over 1 s, all awaited` +
-              ' (own process each)');
-  console.log('   target for tf: <= 1.5 s total, <= 250 MiB peak RSS');
   const many = {};
-  for (const name of Object.keys(variants)) {
-    const r = many[name] = runMany(name);
-    console.log(`  ${name.padEnd(22)} ${r.s.toFixed(3)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB` +
-                `   (all created after ${r.made.toFixed(3)} s, JS heap then ${r.heapMiB.toFixed(0)} MiB;` +
-                ` load ${load()})`);
-  }
-  for (const peer of ['many_node_promises', 'many_node_callback', 'promise_all_floor',
-    'promise_all_floor_lean', 'promise_all_gate']) {
-    console.log(`  many_tf / ${peer.padEnd(22)} time ${ratio(many.many_tf.s, many[peer].s)}` +
-                `  peak RSS ${ratio(many.many_tf.maxRssMiB, many[peer].maxRssMiB)}`);
+  for (const [form, title] of [['turn', 'each awaited in turn by one loop'],
+    ['all', 'all awaited under one Promise.all']]) {
+    console.log(`\n== ${N_TIMERS.toLocaleString('en')} timers, deadlines uniform over 1 s, ${title}` +
+                ' (own process each)');
+    if (form === 'turn') console.log('   target for tf: <= 1.5 s total, <= 250 MiB peak RSS');
+    const sfx = form === 'turn' ? '' : '+all';
+    for (const name of Object.keys(variants)) {
+      // A callback is not awaited: it runs once, in the first table.
+      if (name === 'many_node_callback' && form !== 'turn') continue;
+      const r = many[name + sfx] = runMany(name, form);
+      console.log(`  ${(name + sfx).padEnd(22)} ${r.s.toFixed(3)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB` +
+                  `   (all created after ${r.made.toFixed(3)} s, JS heap then ${r.heapMiB.toFixed(0)} MiB;` +
+                  ` load ${load()})`);
+    }
+    for (const peer of ['many_node_promises', 'many_node_callback', 'floor_promise',
+      'floor_promise_lean', 'floor_gate']) {
+      const a = many['many_tf' + sfx], b = many[peer + sfx] || many[peer];
+      console.log(`  many_tf${sfx} / ${(peer + (many[peer + sfx] ? sfx : '')).padEnd(22)}` +
+                  ` time ${ratio(a.s, b.s)}  peak RSS ${ratio(a.maxRssMiB, b.maxRssMiB)}`);
+    }
   }
 
   console.log(`\n== ${N_SLEEPS} sleeps of 100 us in a row (target: mean <= 250 us, none early)`);
