@@ -83,6 +83,26 @@ static void core_destroy(tf_executor *e) {
     atomic_fetch_sub(&tf__live_objects, 1);
 }
 
+/* Under pool_lock: frees a chain of tasks (linked through next) into the
+ * pool; 1 if a chunk of it emptied. */
+static int pool_free_chain(tf_executor *e, tf_task *chain) {
+    int emptied = 0;
+    while (chain) {
+        tf_task *next = tf__task_next(chain);
+        emptied |= tf__pool_free(&e->pool, chain);
+        chain = next;
+    }
+    return emptied;
+}
+
+/* Under spawn_lock: takes the whole spawn reserve. */
+static tf_task *reserve_take(tf_executor *e) {
+    tf_task *chain = e->reserve;
+    e->reserve = NULL;
+    e->reserve_n = 0;
+    return chain;
+}
+
 /* Under pool_lock, when a chunk of the pool has just emptied: the pool
  * is shrinking, so the spawn reserve goes back to it. Its objects were
  * carved last, at the top of the heap, and a heap gives memory back to
@@ -93,15 +113,9 @@ static void core_destroy(tf_executor *e) {
 static void reserve_flush_locked(tf_executor *e) {
     if (atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire))
         return;
-    tf_task *chain = e->reserve;
-    e->reserve = NULL;
-    e->reserve_n = 0;
+    tf_task *chain = reserve_take(e);
     atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
-    while (chain) {
-        tf_task *next = tf__task_next(chain);
-        tf__pool_free(&e->pool, chain);
-        chain = next;
-    }
+    (void)pool_free_chain(e, chain);
 }
 
 /* Frees a chain of dead tasks (linked through next) under one lock. */
@@ -113,13 +127,7 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
                                                         memory_order_relaxed)))
         return;
     pthread_mutex_lock(&e->pool_lock);
-    int emptied = 0;
-    while (chain) {
-        tf_task *next = tf__task_next(chain);
-        emptied |= tf__pool_free(&e->pool, chain);
-        chain = next;
-    }
-    if (TF_UNLIKELY(emptied)) reserve_flush_locked(e);
+    if (TF_UNLIKELY(pool_free_chain(e, chain))) reserve_flush_locked(e);
     int last = !e->handle_alive && e->pool.live == 0;
     pthread_mutex_unlock(&e->pool_lock);
     if (last) core_destroy(e);
@@ -508,16 +516,10 @@ static int reserve_fill(tf_executor *e) {
  * follows). */
 static void reserve_release(tf_executor *e) {
     spawn_lock(e);
-    tf_task *chain = e->reserve;
-    e->reserve = NULL;
-    e->reserve_n = 0;
+    tf_task *chain = reserve_take(e);
     spawn_unlock(e);
     pthread_mutex_lock(&e->pool_lock);
-    while (chain) {
-        tf_task *next = tf__task_next(chain);
-        tf__pool_free(&e->pool, chain);
-        chain = next;
-    }
+    (void)pool_free_chain(e, chain);
     pthread_mutex_unlock(&e->pool_lock);
 }
 
