@@ -19,7 +19,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -148,11 +148,15 @@ fn executor(n: usize, rounds: usize) {
 // bench_wake's workload: two current-thread runtimes, each on its own
 // thread, each running one task; task A wakes B's waker and waits, B wakes
 // A's. A round trip is the time between two consecutive polls of A. Each
-// task's waker is cloned once, at its first poll, as bench_wake does.
+// task's waker is cloned once, at its first poll, as bench_wake does. A
+// side that is done says so before its last wake, and the other side ends
+// at its next poll: two wakes that coalesced at the start (a self-wake
+// while the other waker was unknown) cannot leave one side waiting.
 
 struct Player {
     mine: AtomicPtr<Waker>, // set once, freed at the end
     rounds: AtomicUsize,
+    finished: AtomicBool,
 }
 
 struct Play {
@@ -187,18 +191,24 @@ impl Future for Play {
             this.last = Some(now);
         }
         let r = this.me.rounds.fetch_add(1, Ordering::Relaxed);
-        peer.wake_by_ref();
-        if r >= this.target {
-            return Poll::Ready(this.samples.take()); // the peer finishes too
+        if r >= this.target || this.other.finished.load(Ordering::Acquire) {
+            this.me.finished.store(true, Ordering::Release);
+            peer.wake_by_ref(); // the peer finishes too
+            return Poll::Ready(this.samples.take());
         }
+        peer.wake_by_ref();
         Poll::Pending
     }
 }
 
 fn wake(n: usize, cpu_a: i64, cpu_b: i64) {
     let n = n.max(2);
-    let a = Arc::new(Player { mine: AtomicPtr::new(ptr::null_mut()), rounds: AtomicUsize::new(0) });
-    let b = Arc::new(Player { mine: AtomicPtr::new(ptr::null_mut()), rounds: AtomicUsize::new(0) });
+    let player = || Player {
+        mine: AtomicPtr::new(ptr::null_mut()),
+        rounds: AtomicUsize::new(0),
+        finished: AtomicBool::new(false),
+    };
+    let (a, b) = (Arc::new(player()), Arc::new(player()));
     let side = |me: &Arc<Player>, other: &Arc<Player>, cpu: i64, record: bool| {
         let play = Play {
             me: me.clone(),
@@ -248,8 +258,8 @@ fn timers(n: usize, spread_ms: u64) {
     let spread = spread_ms.max(1) * 1_000_000;
     let rt = current_thread(true);
     // Per timer: when it fired, in ns since start (0: not yet).
-    let fired: &'static [std::sync::atomic::AtomicU64] =
-        Box::leak((0..n).map(|_| std::sync::atomic::AtomicU64::new(0)).collect());
+    let fired: &'static [AtomicU64] =
+        Box::leak((0..n).map(|_| AtomicU64::new(0)).collect());
     let mut offsets = Vec::with_capacity(n);
     let mut armed_at = vec![0u64; n / BLOCK + 1];
     let left: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(n)));
