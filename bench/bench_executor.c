@@ -2,8 +2,10 @@
 /* Executor throughput: 1,000,000 tasks that each return PENDING once
  * (waking themselves) and then READY, spawning included. Beside it, in the
  * same run, the same workload on (when built with libuv) libuv with a
- * hand-made queue, and two floors: a FIFO with one malloc per task, and a
- * preallocated array of tasks with a preallocated ring. A second figure
+ * hand-made queue and (when peer_tokio is built) tokio's current-thread
+ * runtime, detached tasks, best of the same rounds (one thread only); and
+ * two floors: a FIFO with one malloc per task, and a preallocated array of
+ * tasks with a preallocated ring. A second figure
  * keeps spawning out of the timing. Peak RSS is printed before the peers
  * run, so it is the library's. With a worker count, the workers poll while
  * this thread spawns and then helps them.
@@ -11,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "bench_util.h"
+#include "peer_tokio.h"
 #include "timefuture.h"
 
 #ifdef TF_BENCH_LIBUV
@@ -144,16 +147,28 @@ int main(int argc, char **argv) {
     double uv = peer_libuv_executor(n);
     printf("  peer libuv, hand-made queue: %.2f M tasks/s (libtimefuture x%.2f)\n", uv, best / uv);
 #endif
+    /* tokio's figure is for one thread: with workers it is left out. */
+    double tk = 0, tk_mib = 0;
+    int have_tk = workers ? 0 : peer_tokio_executor(n, rounds, &tk, &tk_mib);
+    if (have_tk > 0)
+        printf("  peer tokio, current-thread runtime: %.2f M tasks/s, peak RSS %.1f MiB (libtimefuture"
+               " x%.2f)\n", tk, tk_mib, best / tk);
+    else if (have_tk < 0)
+        printf("  peer tokio: FAILED (no result line that parses)\n");
     printf("  floor, FIFO with one malloc per task: %.2f M tasks/s (libtimefuture x%.2f)\n", fifo,
            best / fifo);
     printf("  floor, preallocated array: %.2f M tasks/s (libtimefuture x%.2f)\n", pre, best / pre);
-    char what[160], tf[96], peer[96] = "", flo[128], cnt[32];
+    char what[160], tf[96], peer[192] = "", flo[128], cnt[32];
     (void)snprintf(what, sizeof what, "%s tasks, pending once then ready, %s; best of %d rounds, peak RSS",
              bench_count(cnt, sizeof cnt, n), workers ? "with workers" : "one thread", rounds);
     (void)snprintf(tf, sizeof tf, "%.2f M tasks/s, %.1f MiB", best, peak);
 #ifdef TF_BENCH_LIBUV
     (void)snprintf(peer, sizeof peer, "libuv, hand-made queue: %.2f M/s (x%.2f)", uv, best / uv);
 #endif
+    if (have_tk > 0)
+        (void)snprintf(peer + strlen(peer), sizeof peer - strlen(peer),
+                       "%stokio current-thread: %.2f M/s (x%.2f), %.1f MiB", peer[0] ? "; " : "", tk,
+                       best / tk, tk_mib);
     (void)snprintf(flo, sizeof flo, "malloc FIFO %.2f M/s (x%.2f); preallocated array %.2f M/s (x%.2f)",
              fifo, best / fifo, pre, best / pre);
     bench_row(what, tf, peer, flo);

@@ -2,8 +2,10 @@
 /* 1,000,000 timers, deadlines spread uniformly over 1 s, each awaited by
  * its own task, until all fired. Beside each figure it prints, measured in
  * the same run on the same deadlines: libuv (peer_libuv, when it was
- * built) and the floor, a binary heap and one thread that sleeps until its
- * top. Each of the three runs in its own process, so peak RSS is its own.
+ * built), tokio (peer_tokio, when it was built: its timer wheel has
+ * millisecond slots, like libuv's timers) and the floor, a binary heap
+ * and one thread that sleeps until its top. Each runs in its own process,
+ * so peak RSS is its own.
  *
  * Lateness is given for all timers and for those armed before their
  * deadline (a timer whose deadline passed while the program was still
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "peer_tokio.h"
 #include "timefuture.h"
 
 /* What one implementation measured; every time in ns. */
@@ -268,7 +271,7 @@ static void in_child(void (*fn)(size_t, uint64_t, result *), size_t n, uint64_t 
     close(fd[0]);
 }
 
-/* In peer_libuv's "result" line, the number after key (" name "); 0 if
+/* In a peer's "result" line, the number after key (" name "); 0 if
  * it is missing or not a number. */
 static int result_field(const char *line, const char *key, unsigned long long *v) {
     const char *p = strstr(line, key);
@@ -280,22 +283,12 @@ static int result_field(const char *line, const char *key, unsigned long long *v
     return end != p && errno == 0;
 }
 
-/* peer_libuv from this program's directory; it prints one "result" line. */
-static void run_libuv(size_t n, uint64_t spread, result *r) {
+/* Runs a peer (peer_libuv or peer_tokio) that prints peer_libuv's two
+ * "result" lines; the other lines go to stdout. */
+static void run_peer(const char *cmd, result *r) {
     memset(r, 0, sizeof(*r));
-    char self[PATH_MAX], cmd[PATH_MAX + 64];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len <= 0) return;
-    self[len] = 0;
-    char *slash = strrchr(self, '/');
-    if (!slash) return;
-    *slash = 0;
-    (void)snprintf(cmd, sizeof(cmd), "%s/peer_libuv", self);
-    if (access(cmd, X_OK) != 0) return;
-    (void)snprintf(cmd, sizeof(cmd), "%s/peer_libuv timers %zu %" PRIu64, self, n,
-             spread / 1000000u);
     fflush(stdout);
-    /* The command is this program's sibling, with numbers for arguments. */
+    /* The command is one of this build's peers, with numbers for arguments. */
     FILE *p = popen(cmd, "r"); /* NOLINT(cert-env33-c) */
     if (!p) return;
     char line[512];
@@ -330,11 +323,42 @@ static void run_libuv(size_t n, uint64_t spread, result *r) {
     if (pclose(p) != 0) r->ok = 0;
 }
 
-static void row(const char *what, double tf, const result *uv, double uvv, const result *hp,
-                double hpv, const char *target) {
+/* peer_libuv from this program's directory. */
+static void run_libuv(size_t n, uint64_t spread, result *r) {
+    memset(r, 0, sizeof(*r));
+    char self[PATH_MAX], cmd[PATH_MAX + 64];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len <= 0) return;
+    self[len] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return;
+    *slash = 0;
+    (void)snprintf(cmd, sizeof(cmd), "%s/peer_libuv", self);
+    if (access(cmd, X_OK) != 0) return;
+    (void)snprintf(cmd, sizeof(cmd), "%s/peer_libuv timers %zu %" PRIu64, self, n,
+             spread / 1000000u);
+    run_peer(cmd, r);
+}
+
+/* peer_tokio; 0 when it is not built, -1 when its figures did not parse. */
+static int run_tokio(size_t n, uint64_t spread, result *r) {
+    memset(r, 0, sizeof(*r));
+    char args[64], cmd[PATH_MAX + 128];
+    (void)snprintf(args, sizeof args, "timers %zu %" PRIu64, n, spread / 1000000u);
+    if (!peer_tokio_cmd(cmd, sizeof cmd, args)) return 0;
+    run_peer(cmd, r);
+    return r->ok ? 1 : -1;
+}
+
+static void row(const char *what, double tf, const result *uv, double uvv, const result *tk,
+                double tkv, const result *hp, double hpv, const char *target) {
     printf("  %-34s %11.1f", what, tf);
     if (uv->ok)
         printf(" %11.1f", uvv);
+    else
+        printf(" %11s", "-");
+    if (tk->ok)
+        printf(" %11.1f", tkv);
     else
         printf(" %11s", "-");
     if (hp->ok)
@@ -359,9 +383,9 @@ static void row_figures(char *buf, size_t len, const result *r, int full) {
  * p99 of the timers armed before their deadline / peak RSS; at 100,000 or
  * fewer, the lateness p99 alone, the figure a smaller run is for. */
 static void table_row(size_t n, uint64_t spread, const result *tf, const result *uv,
-                      const result *hp) {
+                      const result *tk, const result *hp) {
     const int full = n > 100000;
-    char what[256], a[128], b[160], c[160], cnt[32];
+    char what[256], a[128], b[320], c[160], cnt[32];
     bench_count(cnt, sizeof cnt, n);
     if (full)
         (void)snprintf(what, sizeof what, "%s timers over %.0f ms, one task each: total / arming / "
@@ -380,6 +404,16 @@ static void table_row(size_t n, uint64_t spread, const result *tf, const result 
         else
             (void)snprintf(b, sizeof b, "libuv %s (x%.2f)", fig,
                      (double)tf->a_p99 / (double)(uv->a_p99 ? uv->a_p99 : 1));
+    }
+    if (tk->ok) {
+        size_t l = strlen(b);
+        row_figures(fig, sizeof fig, tk, full);
+        if (full)
+            (void)snprintf(b + l, sizeof b - l, "%stokio %s (total x%.2f)", l ? "; " : "", fig,
+                           tf->total / tk->total);
+        else
+            (void)snprintf(b + l, sizeof b - l, "%stokio %s (x%.2f)", l ? "; " : "", fig,
+                           (double)tf->a_p99 / (double)(tk->a_p99 ? tk->a_p99 : 1));
     }
     c[0] = 0;
     if (hp->ok) {
@@ -404,9 +438,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_timers [timers >= 1] [spread_ms >= 1]\n");
         return 2;
     }
-    result tf, uv, hp;
+    result tf, uv, tk, hp;
     in_child(run_heap, n, spread, &hp);
     run_libuv(n, spread, &uv);
+    int have_tk = run_tokio(n, spread, &tk);
     in_child(run_timefuture, n, spread, &tf);
     if (!tf.ok) {
         fprintf(stderr, "bench_timers: the timefuture run failed\n");
@@ -415,31 +450,34 @@ int main(int argc, char **argv) {
     const int big = n >= 1000000;
     printf("timers: %zu, deadlines uniform over %.0f ms, one task each\n", n,
            (double)spread / 1e6);
-    printf("  %-34s %11s %11s %11s   %s\n", "", "timefuture", "libuv", "heap floor",
+    printf("  %-34s %11s %11s %11s %11s   %s\n", "", "timefuture", "libuv", "tokio", "heap floor",
            big ? "target (timefuture)" : "");
-    row("arm (create + spawn), ms", tf.arm / 1e6, &uv, uv.arm / 1e6, &hp, hp.arm / 1e6,
-        big ? "<= 150" : "");
-    row("total wall, ms", tf.total / 1e6, &uv, uv.total / 1e6, &hp, hp.total / 1e6,
-        big ? "<= 1100" : "");
-    row("peak rss, MiB", tf.peak_mib, &uv, uv.peak_mib, &hp, hp.peak_mib, big ? "<= 80" : "");
-    row("late p50, all timers, us", (double)tf.p50 / 1e3, &uv, (double)uv.p50 / 1e3, &hp,
-        (double)hp.p50 / 1e3, "");
-    row("late p99, all timers, us", (double)tf.p99 / 1e3, &uv, (double)uv.p99 / 1e3, &hp,
-        (double)hp.p99 / 1e3, "");
-    row("late max, all timers, us", (double)tf.max / 1e3, &uv, (double)uv.max / 1e3, &hp,
-        (double)hp.max / 1e3, "");
-    row("late p50, armed before deadline", (double)tf.a_p50 / 1e3, &uv,
-        (double)uv.a_p50 / 1e3, &hp, (double)hp.a_p50 / 1e3, big ? "<= 1000" : "");
-    row("late p99, armed before deadline", (double)tf.a_p99 / 1e3, &uv,
-        (double)uv.a_p99 / 1e3, &hp, (double)hp.a_p99 / 1e3,
+    row("arm (create + spawn), ms", tf.arm / 1e6, &uv, uv.arm / 1e6, &tk, tk.arm / 1e6, &hp,
+        hp.arm / 1e6, big ? "<= 150" : "");
+    row("total wall, ms", tf.total / 1e6, &uv, uv.total / 1e6, &tk, tk.total / 1e6, &hp,
+        hp.total / 1e6, big ? "<= 1100" : "");
+    row("peak rss, MiB", tf.peak_mib, &uv, uv.peak_mib, &tk, tk.peak_mib, &hp, hp.peak_mib,
+        big ? "<= 80" : "");
+    row("late p50, all timers, us", (double)tf.p50 / 1e3, &uv, (double)uv.p50 / 1e3, &tk,
+        (double)tk.p50 / 1e3, &hp, (double)hp.p50 / 1e3, "");
+    row("late p99, all timers, us", (double)tf.p99 / 1e3, &uv, (double)uv.p99 / 1e3, &tk,
+        (double)tk.p99 / 1e3, &hp, (double)hp.p99 / 1e3, "");
+    row("late max, all timers, us", (double)tf.max / 1e3, &uv, (double)uv.max / 1e3, &tk,
+        (double)tk.max / 1e3, &hp, (double)hp.max / 1e3, "");
+    row("late p50, armed before deadline", (double)tf.a_p50 / 1e3, &uv, (double)uv.a_p50 / 1e3,
+        &tk, (double)tk.a_p50 / 1e3, &hp, (double)hp.a_p50 / 1e3, big ? "<= 1000" : "");
+    row("late p99, armed before deadline", (double)tf.a_p99 / 1e3, &uv, (double)uv.a_p99 / 1e3,
+        &tk, (double)tk.a_p99 / 1e3, &hp, (double)hp.a_p99 / 1e3,
         big ? "<= 20000" : "below libuv");
-    printf("  %-34s %11zu %11zu %11zu\n", "  (timers armed before deadline)", tf.n_armed,
-           uv.n_armed, hp.n_armed);
+    printf("  %-34s %11zu %11zu %11zu %11zu\n", "  (timers armed before deadline)", tf.n_armed,
+           uv.n_armed, tk.n_armed, hp.n_armed);
     printf("  late p50 / p99, awaited before deadline: %.1f / %.1f us (%zu timers; the rest"
            " were due at their task's first poll)\n",
            (double)tf.w_p50 / 1e3, (double)tf.w_p99 / 1e3, tf.n_awaited);
     if (uv.ok) printf("  libuv fired %zu timers early (it rounds to milliseconds)\n", uv.early);
+    if (tk.ok) printf("  tokio fired early: %zu\n", tk.early);
+    if (have_tk < 0) printf("  peer tokio: FAILED (no result line that parses)\n");
     printf("  timefuture fired early: %zu\n", tf.early);
-    table_row(n, spread, &tf, &uv, &hp);
+    table_row(n, spread, &tf, &uv, &tk, &hp);
     return tf.early ? 1 : 0;
 }

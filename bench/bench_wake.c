@@ -5,7 +5,9 @@
  * Three placements: the two threads pinned to different CPUs, both pinned
  * to the same CPU (each wake must hand the CPU over), and unpinned. Beside
  * each figure, in the same run: the floor, two threads ping-ponging a
- * futex word, and (when built with libuv) libuv's uv_async_send peer.
+ * futex word, (when built with libuv) libuv's uv_async_send peer and
+ * (when peer_tokio is built) two tokio current-thread runtimes, one task
+ * each, ping-ponging Waker::wake_by_ref.
  * usage: bench_wake [round_trips] */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "peer_tokio.h"
 #include "timefuture.h"
 
 #ifdef TF_BENCH_LIBUV
@@ -152,7 +155,8 @@ int main(int argc, char **argv) {
     };
     printf("%zu wake round trips between two threads, median (lower is better):\n", n);
     /* The table row: one figure per placement run, " / " between them. */
-    char names[128] = "", tfs[128] = "", fxs[160] = "", uvs[160] = "";
+    char names[128] = "", tfs[128] = "", fxs[160] = "", uvs[160] = "", tks[160] = "";
+    int any_tk = 0;
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
         if (cpus < 2 && modes[m].a != modes[m].b) continue;
         /* Same-CPU round trips are futex hand-overs: fewer are enough. */
@@ -165,6 +169,10 @@ int main(int argc, char **argv) {
         double uv = peer_libuv_wake(k, modes[m].a, modes[m].b);
         printf(" | libuv uv_async_send %6.2f us", uv);
 #endif
+        double tk = 0;
+        int have_tk = peer_tokio_wake(k, modes[m].a, modes[m].b, &tk);
+        if (have_tk > 0) printf(" | tokio %6.2f us", tk);
+        else if (have_tk < 0) printf(" | tokio FAILED (no result line that parses)");
         printf("\n");
         const char *sep = names[0] ? " / " : "";
         static const char *shortname[] = {"cross-CPU", "same-CPU", "unpinned"};
@@ -174,14 +182,22 @@ int main(int argc, char **argv) {
 #ifdef TF_BENCH_LIBUV
         (void)snprintf(uvs + strlen(uvs), sizeof uvs - strlen(uvs), "%s%.2f (x%.2f)", sep, uv, tf / uv);
 #endif
+        if (have_tk > 0)
+            (void)snprintf(tks + strlen(tks), sizeof tks - strlen(tks), "%s%.2f (x%.2f)", sep, tk, tf / tk);
+        else
+            (void)snprintf(tks + strlen(tks), sizeof tks - strlen(tks), "%s-", sep);
+        any_tk |= have_tk > 0;
     }
-    char what[256], tf_[160], peer[192] = "", flo[192], cnt[32];
+    char what[256], tf_[160], peer[384] = "", flo[192], cnt[32];
     (void)snprintf(what, sizeof what, "cross-thread wake round trip, median of %s: %s",
              bench_count(cnt, sizeof cnt, n), names);
     (void)snprintf(tf_, sizeof tf_, "%s us", tfs);
 #ifdef TF_BENCH_LIBUV
     (void)snprintf(peer, sizeof peer, "libuv uv_async_send %s us", uvs);
 #endif
+    if (any_tk)
+        (void)snprintf(peer + strlen(peer), sizeof peer - strlen(peer), "%stokio current-thread %s us",
+                       peer[0] ? "; " : "", tks);
     (void)snprintf(flo, sizeof flo, "futex ping-pong %s us", fxs);
     bench_row(what, tf_, peer, flo);
     return 0;

@@ -82,6 +82,10 @@ say "building ${targets[*]}"
 nice -n 10 cmake --build "$build" -j2 --target "${targets[@]}" >"$logs/build.log" 2>&1 ||
     { tail -40 "$logs/build.log" >&2; exit 1; }
 [[ $have_libuv == 1 ]] || note "libuv is not installed: no libuv peer figures."
+# bench_executor, bench_wake and bench_timers build peer_tokio themselves
+# and print its figures in their peer column.
+grep -q '^TF_BENCH_TOKIO:BOOL=ON' "$build/CMakeCache.txt" ||
+    note "tokio's packaged crates (librust-tokio-dev) or cargo are missing: no tokio peer figures."
 
 # A hang guard, not a speed limit: a benchmark that waits forever for a
 # timer (a lost wake) must fail the run rather than stall it.

@@ -17,6 +17,7 @@ PACKAGES=(
   python3-venv python3-wheel-whl      # Python binding: offline pip installs
   mypy                                # Python binding: stubtest of the stub
   rustc cargo                         # Rust binding (Debian's toolchain)
+  librust-tokio-dev                   # benchmarks: the tokio peer (packaged crates)
   spin                                # model checking of the thread protocols
   libuv1-dev libglib2.0-dev libevent-dev  # event-loop adapters; libuv peer
   node-typescript                     # Node.js binding: type-checks index.d.ts
