@@ -193,8 +193,9 @@ fn host_mode_driver_advanced_when_its_fd_is_readable() {
     let driver = Driver::new(DriverOptions { mode: Mode::Host, ..DriverOptions::default() })
         .expect("driver");
     let fd = driver.fd().expect("fd");
-    let mut sleep = driver.sleep(Duration::from_millis(3));
+    // Read before the sleep is made: its deadline counts from its making.
     let start = driver.now();
+    let mut sleep = driver.sleep(Duration::from_millis(3));
     let ((), polls) = block_on_manual(
         async { (&mut sleep).await.expect("sleep") }.boxed_local(),
         || {
