@@ -165,8 +165,10 @@ unsafe fn release(header: &Header, bit: usize) -> bool {
     let other = (TASK | HANDLE) & !bit;
     // Acquire: pairs with the other holder's release, so its last uses of
     // the cell happen before our free.
+    // The bit is set (ours), so subtracting it clears it: a single
+    // fetch-and-add, where fetch_and would need a compare-exchange loop.
     header.state.load(Ordering::Acquire) & other == 0
-        || header.state.fetch_and(!bit, Ordering::AcqRel) & other == 0
+        || header.state.fetch_sub(bit, Ordering::AcqRel) & other == 0
 }
 
 /// `tf_poll_fn` of a future spawned with a JoinHandle.
