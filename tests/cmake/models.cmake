@@ -45,3 +45,13 @@ tf_add_model(model_timer_driver_drops_reset_waker_fails timer.pml
   -DDRIVER_DROPS_RESET_WAKER --expect-error --expect-text "!(waiting[")
 tf_add_model(model_timer_fired_before_wake_fails timer.pml
   -DFIRED_BEFORE_WAKE --expect-error --expect-text "!(waiting[")
+
+# The Rust binding's task cell: a JoinHandle's waker slot and references
+# against its task's completion.
+tf_add_model(model_join_handle join_handle.pml)
+tf_add_model(model_join_handle_set_ignores_complete_fails join_handle.pml
+  -DSET_IGNORES_COMPLETE --expect-error --expect-text "invalid end state")
+tf_add_model(model_join_handle_replace_in_place_fails join_handle.pml
+  -DREPLACE_IN_PLACE --expect-error --expect-text "assertion violated  !(slot_writing)")
+tf_add_model(model_join_handle_release_by_store_fails join_handle.pml
+  -DRELEASE_BY_STORE --expect-error --expect-text "assertion violated (frees==1)")
