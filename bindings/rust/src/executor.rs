@@ -73,7 +73,8 @@ const TAKEN: usize = 16;
 
 /// The part of a task cell that does not depend on the future's type.
 /// Two words: with a small future and output the whole cell is 24 bytes,
-/// the smallest block the system allocator hands out.
+/// which glibc's allocator serves from its smallest block (32 bytes with
+/// its header).
 #[repr(C)]
 struct Header {
     /// TASK | HANDLE | COMPLETE | WAKER | TAKEN.
@@ -218,7 +219,9 @@ unsafe fn complete<F: Future>(
     if state & HANDLE == 0 {
         // Nobody will read the outcome, nor can anyone start to: a plain
         // store, and no waker (only the handle leaves one).
-        header.state.store(state | COMPLETE | TAKEN, Ordering::Relaxed);
+        header
+            .state
+            .store(state | COMPLETE | TAKEN, Ordering::Relaxed);
         drop_quietly(result);
         return;
     }
