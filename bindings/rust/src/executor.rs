@@ -377,6 +377,7 @@ impl<T> JoinHandle<T> {
 }
 
 impl<T> Drop for JoinHandle<T> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: our reference, not used again unless it was the last.
         if unsafe { release(self.header(), HANDLE) } {
@@ -534,6 +535,7 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] or [`Error::Shutdown`]; the future is dropped.
+    #[inline]
     pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Error>
     where
         F: Future + Send + 'static,
@@ -612,6 +614,7 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] or [`Error::Shutdown`]; the future is dropped.
+    #[inline]
     pub fn spawn_detached<F>(&self, future: F) -> Result<(), Error>
     where
         F: Future + Send + 'static,
