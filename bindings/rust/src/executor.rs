@@ -347,6 +347,11 @@ pub struct JoinHandle<T> {
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: as above; &JoinHandle only reads the state word.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
+// Unwind safety as when the handle's state sat behind a Mutex: a panic
+// leaves the cell consistent (each change is one atomic step, and user code
+// runs before or after those), so only the output's own counts.
+impl<T: std::panic::UnwindSafe> std::panic::UnwindSafe for JoinHandle<T> {}
+impl<T: std::panic::RefUnwindSafe> std::panic::RefUnwindSafe for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     #[inline]

@@ -357,6 +357,9 @@ fn executors_and_handles_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Executor>();
     assert_send_sync::<JoinHandle<String>>();
+    // As with the Mutex the handle's state once sat behind.
+    fn assert_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    assert_unwind_safe::<JoinHandle<String>>();
 }
 
 /// One side of a ping-pong with another thread: `Step(n)` is ready once the
