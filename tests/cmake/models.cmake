@@ -56,3 +56,13 @@ tf_add_model(model_timer_inbox_no_recheck_fails timer_inbox.pml
   -DNO_RECHECK --expect-error --expect-text "invalid end state")
 tf_add_model(model_timer_inbox_no_kick_fails timer_inbox.pml
   -DNO_KICK --expect-error --expect-text "invalid end state")
+
+# The Rust binding's task cell: a JoinHandle's waker slot and references
+# against its task's completion.
+tf_add_model(model_join_handle join_handle.pml)
+tf_add_model(model_join_handle_set_ignores_complete_fails join_handle.pml
+  -DSET_IGNORES_COMPLETE --expect-error --expect-text "invalid end state")
+tf_add_model(model_join_handle_replace_in_place_fails join_handle.pml
+  -DREPLACE_IN_PLACE --expect-error --expect-text "assertion violated  !(slot_writing)")
+tf_add_model(model_join_handle_release_by_store_fails join_handle.pml
+  -DRELEASE_BY_STORE --expect-error --expect-text "assertion violated (frees==1)")

@@ -118,6 +118,7 @@ pub(crate) fn strerror(code: c_int) -> &'static str {
 }
 
 /// Turn a status into `Ok(value)` when it is non-negative.
+#[inline]
 pub(crate) fn check(code: c_int) -> Result<c_int, Error> {
     if code < 0 {
         Err(Error::from_code(code))

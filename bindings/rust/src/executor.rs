@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::{check, Error};
@@ -47,97 +47,129 @@ fn drop_payload(payload: Box<dyn Any + Send>) {
 // allocation whose address is the C task's state
 // ---------------------------------------------------------------------------
 
-struct JoinState<T> {
-    /// The task's output (an error boxed: rare, and it keeps the cell
-    /// small), until the JoinHandle takes it.
-    result: Option<Result<T, Box<Error>>>,
-    /// The task has finished (even if the result was taken since).
-    finished: bool,
-    /// The task awaiting the JoinHandle.
-    waker: Option<Waker>,
-}
+/// What a task hands its JoinHandle (an error boxed: rare, and it keeps the
+/// cell small).
+type Output<T> = Result<T, Box<Error>>;
 
-/// The part of a task cell that its [`JoinHandle`] knows: it depends only on
-/// the output type, not on the future's.
+// The bits of a cell's state word. The two reference bits say who still
+// holds the cell: the last holder frees it, and a bit once cleared is never
+// set again (JoinHandle is not Clone), so a holder that sees the other's bit
+// clear is alone and needs no atomic read-modify-write.
+/// The task holds the cell, until its drop function has run.
+const TASK: usize = 1;
+/// The JoinHandle holds the cell, until it is dropped.
+const HANDLE: usize = 2;
+/// The stage holds the output (or the output is gone, see TAKEN); set by
+/// the task, after which only the handle side touches the stage.
+const COMPLETE: usize = 4;
+/// The waker slot holds the awaiting task's waker, which the task side may
+/// read (wake by reference) once it has set COMPLETE: the handle changes
+/// the slot only while this bit is clear. Neither side clears the slot
+/// after COMPLETE; it goes with the cell.
+const WAKER: usize = 8;
+/// The output has been moved out of the stage (or was dropped at once,
+/// nobody holding a handle).
+const TAKEN: usize = 16;
+
+/// The part of a task cell that does not depend on the future's type.
+/// Two words: with a small future and output the whole cell is 24 bytes,
+/// which glibc's allocator serves from its smallest block (32 bytes with
+/// its header).
 #[repr(C)]
-struct Header<T> {
-    /// Holders of the cell: the task until its drop function has run, and
-    /// the JoinHandle until it is dropped. Starts at 2; once it is 1 nothing
-    /// can raise it again (JoinHandle is not Clone).
-    refs: AtomicUsize,
-    /// Frees the whole cell, whose future has already been dropped.
-    free: unsafe fn(NonNull<Header<T>>),
-    /// Touched only while the JoinHandle lives: a detached task never locks.
-    join: Mutex<JoinState<T>>,
+struct Header {
+    /// TASK | HANDLE | COMPLETE | WAKER | TAKEN.
+    state: AtomicUsize,
+    /// The waker of the task awaiting the JoinHandle, boxed so that a cell
+    /// whose handle is never polled does not carry its two words. Owned as
+    /// the WAKER bit says.
+    waker: UnsafeCell<Option<Box<Waker>>>,
 }
 
-impl<T> Header<T> {
-    fn lock(&self) -> MutexGuard<'_, JoinState<T>> {
-        // Nothing panics while the lock is held; tolerate poison anyway.
-        self.join
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Store the outcome (first one wins) and wake the awaiting task.
-    fn finish(&self, result: Result<T, Error>) {
-        let waker = {
-            let mut state = self.lock();
-            if state.finished {
-                return;
-            }
-            state.finished = true;
-            state.result = Some(result.map_err(Box::new));
-            state.waker.take()
-        };
-        // Woken outside the lock: the waker may run arbitrary code.
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    /// Whether the other holder of the cell has let go of it.
-    #[inline]
-    fn alone(&self) -> bool {
-        // Acquire: pairs with the other holder's Release in `release`, so
-        // its last uses of the cell happen before ours.
-        self.refs.load(Ordering::Acquire) == 1
-    }
-
-    /// Let go of one reference; the last one frees the cell.
-    ///
-    /// # Safety
-    /// `header` is the header of a live cell and the caller holds one of its
-    /// references, which it never uses again.
-    #[inline]
-    unsafe fn release(header: NonNull<Header<T>>) {
-        // SAFETY: the caller's reference keeps the cell alive until here.
-        let this = unsafe { header.as_ref() };
-        // Alone: no atomic read-modify-write needed (the common case for a
-        // task whose JoinHandle was dropped at once).
-        if this.alone() || this.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: that was the last reference; free matches the cell.
-            unsafe { (this.free)(header) };
-        }
-    }
+/// The future until it completes, then its output: never both, so they
+/// share the space.
+#[repr(C)]
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Output<F::Output>>,
 }
 
 /// A spawned future and its JoinHandle's state. The header comes first
 /// (repr(C)), so a pointer to the cell is a pointer to its header.
 #[repr(C)]
 struct TaskCell<F: Future> {
-    header: Header<F::Output>,
-    /// Used only by poll_task and drop_task, which the library never runs
-    /// concurrently for one task; dropped by drop_task, never by `free`.
-    future: UnsafeCell<ManuallyDrop<F>>,
+    header: Header,
+    /// The future while COMPLETE is clear: touched only by poll_task and
+    /// drop_task, which the library never runs concurrently for one task.
+    /// Then the output, until TAKEN: the handle side's alone.
+    stage: UnsafeCell<Stage<F>>,
 }
 
-/// `Header::free` of a `TaskCell<F>`.
-unsafe fn free_cell<F: Future>(header: NonNull<Header<F::Output>>) {
-    // SAFETY: the header is the first field of a Box<TaskCell<F>> that
-    // nobody else refers to any more; the future is ManuallyDrop (already
-    // dropped), so this drops only the JoinHandle's state.
-    drop(unsafe { Box::from_raw(header.as_ptr() as *mut TaskCell<F>) });
+impl Header {
+    /// Wake the task awaiting the handle, if it left a waker, after the
+    /// fetch that set COMPLETE returned `before`.
+    ///
+    /// # Safety
+    /// Called once, by the task side, right after setting COMPLETE.
+    unsafe fn wake_joiner(&self, before: usize) {
+        if before & WAKER == 0 {
+            return;
+        }
+        // SAFETY: WAKER was set when we set COMPLETE, so the handle will
+        // not change the slot again (it does so only after clearing WAKER,
+        // which fails once COMPLETE is set); it may read it, as we do. The
+        // cell is alive: the task's reference.
+        if let Some(waker) = unsafe { &*self.waker.get() } {
+            // The JoinHandle's waker is user code: it must not unwind into C.
+            abort_on_panic("waking a JoinHandle", || waker.wake_by_ref());
+        }
+    }
+}
+
+/// What a freed cell still held: user values, for the caller to drop where
+/// a panic of their destructors may go.
+struct Leftovers<T> {
+    _output: Option<Output<T>>,
+    _waker: Option<Box<Waker>>,
+}
+
+/// Free a cell that nobody else holds, and return what it still held.
+///
+/// # Safety
+/// `header` is the header of a `Box<TaskCell<F>>` whose reference bits
+/// have both been let go of, and whose stage is no longer the future.
+unsafe fn free_cell<F: Future>(header: NonNull<Header>) -> Leftovers<F::Output> {
+    // SAFETY: as the caller promises: nobody else refers to the cell.
+    let cell = unsafe { Box::from_raw(header.as_ptr() as *mut TaskCell<F>) };
+    let state = cell.header.state.load(Ordering::Relaxed);
+    debug_assert!(state & COMPLETE != 0, "a cell freed with its future");
+    let output = if state & TAKEN == 0 {
+        // SAFETY: COMPLETE without TAKEN: the stage holds the output.
+        Some(unsafe { ManuallyDrop::take(&mut (*cell.stage.get()).output) })
+    } else {
+        None
+    };
+    let waker = cell.header.waker.into_inner();
+    Leftovers {
+        _output: output,
+        _waker: waker,
+    }
+}
+
+/// Let go of the reference `bit` of the cell; true if that was the last one
+/// (the caller must then free the cell).
+///
+/// # Safety
+/// The caller holds the reference `bit` of a live cell, and uses the cell
+/// no more unless this returns true.
+#[inline]
+unsafe fn release(header: &Header, bit: usize) -> bool {
+    let other = (TASK | HANDLE) & !bit;
+    // Acquire: pairs with the other holder's release, so its last uses of
+    // the cell happen before our free.
+    // The bit is set (ours), so subtracting it clears it: a single
+    // fetch-and-add, where fetch_and would need a compare-exchange loop.
+    header.state.load(Ordering::Acquire) & other == 0
+        || header.state.fetch_sub(bit, Ordering::AcqRel) & other == 0
 }
 
 /// `tf_poll_fn` of a future spawned with a JoinHandle.
@@ -146,53 +178,90 @@ unsafe extern "C" fn poll_task<F: Future>(
     waker: *const sys::tf_waker,
 ) -> c_int {
     // SAFETY: state is the TaskCell<F> given to tf_executor_spawn, alive
-    // until drop_task; the library polls a task on one thread at a time and
-    // never after its drop function ran, so this is the only access to the
-    // future (the JoinHandle side never touches it).
+    // until drop_task releases the task's reference; the library polls a
+    // task on one thread at a time and never after its drop function ran,
+    // and the stage holds the future until this function completes it.
     let cell = unsafe { &*(state as *const TaskCell<F>) };
+    let stage = cell.stage.get();
     // SAFETY: as above; the cell is never moved, so the future is pinned.
-    let future = unsafe { Pin::new_unchecked(&mut **cell.future.get()) };
+    let future = unsafe { Pin::new_unchecked(&mut *(*stage).future) };
     let result = match poll_lent(future, waker) {
         Poll::Pending => return sys::TF_PENDING,
         Poll::Ready(result) => result,
     };
-    if cell.header.alone() {
-        // Detached: nobody will read the outcome.
-        drop_quietly(result);
-    } else {
-        // The JoinHandle's waker is user code: it must not unwind into C.
-        abort_on_panic("waking a JoinHandle", || cell.header.finish(result));
+    // The future goes at once, before its output is handed over.
+    // SAFETY: it completed and is never polled again; drop_task sees
+    // COMPLETE and leaves the stage alone.
+    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+        ManuallyDrop::drop(&mut (*stage).future)
+    }));
+    if let Err(payload) = dropped {
+        // The output stands; the panic hook has reported the drop's panic.
+        drop_payload(payload);
     }
+    // SAFETY: the future is gone and COMPLETE is not set: we own the stage.
+    unsafe { complete(&cell.header, stage, result) };
     sys::TF_READY
+}
+
+/// Hand the task's outcome to its JoinHandle (or drop it if there is none)
+/// and wake the task awaiting the handle.
+///
+/// # Safety
+/// Called once per cell, by the task side, whose stage no longer holds the
+/// future and which has not set COMPLETE yet.
+unsafe fn complete<F: Future>(
+    header: &Header,
+    stage: *mut Stage<F>,
+    result: Result<F::Output, Error>,
+) {
+    let state = header.state.load(Ordering::Acquire);
+    if state & HANDLE == 0 {
+        // Nobody will read the outcome, nor can anyone start to: a plain
+        // store, and no waker (only the handle leaves one).
+        header
+            .state
+            .store(state | COMPLETE | TAKEN, Ordering::Relaxed);
+        drop_quietly(result);
+        return;
+    }
+    // SAFETY: the stage is ours until COMPLETE is set (the caller's promise).
+    unsafe { (*stage).output = ManuallyDrop::new(result.map_err(Box::new)) };
+    // Release: the handle that sees COMPLETE sees the output. Acquire: we
+    // see the waker the handle stored before setting WAKER.
+    let before = header.state.fetch_or(COMPLETE, Ordering::AcqRel);
+    // SAFETY: we just set COMPLETE, once.
+    unsafe { header.wake_joiner(before) };
 }
 
 /// `tf_drop_fn` of a future spawned with a JoinHandle: runs when the task
 /// completed, or when its executor is freed with the task unfinished.
 unsafe extern "C" fn drop_task<F: Future>(state: *mut c_void) {
     let cell = state as *mut TaskCell<F>;
-    // SAFETY: the library calls this exactly once, after the last poll:
-    // the future is ours to drop, and the cell is alive (our reference).
-    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
-        ManuallyDrop::drop(&mut *(*cell).future.get())
-    }));
-    // SAFETY: as above.
+    // SAFETY: the library calls this exactly once, after the last poll, with
+    // the cell alive (the task's reference).
     let header = unsafe { &(*cell).header };
-    if !header.alone() {
-        // A no-op if the task finished; otherwise its executor is going
-        // away.
+    if header.state.load(Ordering::Relaxed) & COMPLETE == 0 {
+        // The executor is going away with the task unfinished: the future
+        // is still in the stage, and ours to drop.
+        // SAFETY: as above; COMPLETE is clear, so the stage is the future.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut (*(*cell).stage.get()).future)
+        }));
         let outcome = match dropped {
             Ok(()) => Err(Error::Shutdown),
             Err(payload) => Err(Error::Panicked(take_message(payload))),
         };
-        abort_on_panic("waking a JoinHandle", || header.finish(outcome));
-    } else if let Err(payload) = dropped {
-        drop_payload(payload);
+        // SAFETY: the future is gone, COMPLETE is clear.
+        unsafe { complete::<F>(header, (*cell).stage.get(), outcome) };
     }
-    // Freeing may drop an output nobody took: user code, called from C.
-    // SAFETY: the task's reference, never used again.
-    abort_on_panic("dropping a task's output", || unsafe {
-        Header::release(NonNull::new_unchecked(cell as *mut Header<F::Output>))
-    });
+    // SAFETY: the task's reference, not used again unless it was the last.
+    if unsafe { release(header, TASK) } {
+        // SAFETY: the last reference, and the stage holds no future.
+        let leftovers = unsafe { free_cell::<F>(NonNull::new_unchecked(cell as *mut Header)) };
+        // An output nobody took, a waker: user code, called from C.
+        drop_quietly(leftovers);
+    }
 }
 
 /// Poll `future` with the C waker lent to this call, catching a panic.
@@ -259,36 +328,68 @@ unsafe extern "C" fn drop_detached<F: Future>(state: *mut c_void) {
 /// Dropping a `JoinHandle` detaches the task: it still runs to completion.
 #[must_use = "dropping a JoinHandle detaches the task"]
 pub struct JoinHandle<T> {
-    /// One reference to the task's cell.
-    header: NonNull<Header<T>>,
+    /// The HANDLE reference to the task's cell.
+    header: NonNull<Header>,
+    /// The output's place in the cell (its offset depends on the future's
+    /// alignment, which the handle does not know).
+    output: NonNull<Output<T>>,
+    /// `free_cell` of the cell's future type: kept here, not in the cell,
+    /// so that the heap pays nothing for it.
+    free: unsafe fn(NonNull<Header>) -> Leftovers<T>,
     /// Owns a T (the output it may drop).
     _output: PhantomData<T>,
 }
 
-// SAFETY: the handle touches only the header: the reference count is
-// atomic and the rest sits behind a Mutex, as in an Arc<Mutex<..>>; the
-// output crosses threads, hence T: Send.
+// SAFETY: the handle touches the cell only through its atomic state word,
+// the waker slot and the output as that word hands them over; the output
+// and the awaiting task's waker cross threads, hence T: Send (Waker is
+// Send).
 unsafe impl<T: Send> Send for JoinHandle<T> {}
-// SAFETY: as above; &JoinHandle only locks the Mutex.
+// SAFETY: as above; &JoinHandle only reads the state word.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
+// Unwind safety as when the handle's state sat behind a Mutex: a panic
+// leaves the cell consistent (each change is one atomic step, and user code
+// runs before or after those), so only the output's own counts.
+impl<T: std::panic::UnwindSafe> std::panic::UnwindSafe for JoinHandle<T> {}
+impl<T: std::panic::RefUnwindSafe> std::panic::RefUnwindSafe for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     #[inline]
-    fn header(&self) -> &Header<T> {
+    fn header(&self) -> &Header {
         // SAFETY: our reference keeps the cell alive.
         unsafe { self.header.as_ref() }
     }
 
     /// Whether the task has finished (completed, panicked or been dropped).
     pub fn is_finished(&self) -> bool {
-        self.header().lock().finished
+        self.header().state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// The output, once the state word (read with Acquire) has COMPLETE.
+    fn take_output(&self, state: usize) -> Result<T, Error> {
+        if state & TAKEN != 0 {
+            // Polled again after it returned the output.
+            return Err(Error::State);
+        }
+        // Relaxed: only this handle touches TAKEN once COMPLETE is set, and
+        // the task's reference bit may change meanwhile (hence an RMW).
+        self.header().state.fetch_or(TAKEN, Ordering::Relaxed);
+        // SAFETY: COMPLETE seen with Acquire and TAKEN not yet set: the stage
+        // holds the output, which nobody else touches any more.
+        let output = unsafe { std::ptr::read(self.output.as_ptr()) };
+        output.map_err(|error| *error)
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: our reference, never used again.
-        unsafe { Header::release(self.header) };
+        // SAFETY: our reference, not used again unless it was the last.
+        if unsafe { release(self.header(), HANDLE) } {
+            // SAFETY: the last reference; the task's drop function has run,
+            // so the stage holds no future.
+            drop(unsafe { (self.free)(self.header) });
+        }
     }
 }
 
@@ -296,19 +397,72 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.header().lock();
-        if let Some(result) = state.result.take() {
-            return Poll::Ready(result.map_err(|error| *error));
+        let header = self.header();
+        let mut state = header.state.load(Ordering::Acquire);
+        if state & COMPLETE != 0 {
+            return Poll::Ready(self.take_output(state));
         }
-        if state.finished {
-            // Polled again after it returned the output.
-            return Poll::Ready(Err(Error::State));
+        if state & WAKER != 0 {
+            // SAFETY: WAKER is set: the task side may read the slot, never
+            // change it.
+            let same = unsafe { &*header.waker.get() }
+                .as_ref()
+                .map_or(false, |waker| waker.will_wake(cx.waker()));
+            if same {
+                return Poll::Pending;
+            }
+            // Take the slot back to replace its waker.
+            loop {
+                match header.state.compare_exchange_weak(
+                    state,
+                    state & !WAKER,
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(now) if now & COMPLETE != 0 => {
+                        return Poll::Ready(self.take_output(now));
+                    }
+                    Err(now) => state = now,
+                }
+            }
+            state &= !WAKER;
         }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
+        // WAKER is clear: the slot is ours. Cloning (user code) before any
+        // change leaves the cell consistent if it panics.
+        let waker = cx.waker().clone();
+        // SAFETY: as just said.
+        let slot = unsafe { &mut *header.waker.get() };
+        let old = match slot {
+            Some(boxed) => Some(std::mem::replace(&mut **boxed, waker)),
+            None => {
+                *slot = Some(Box::new(waker));
+                None
+            }
+        };
+        // Release: the task that sees WAKER sees the waker.
+        let outcome = loop {
+            if state & COMPLETE != 0 {
+                // Finished meanwhile: the slot stays ours (dropped with the
+                // cell), and the output is ready.
+                break Poll::Ready(());
+            }
+            match header.state.compare_exchange_weak(
+                state,
+                state | WAKER,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break Poll::Pending,
+                Err(now) => state = now,
+            }
+        };
+        // The replaced waker (user code) goes once the cell is consistent.
+        drop(old);
+        match outcome {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(self.take_output(state)),
         }
-        Poll::Pending
     }
 }
 
@@ -319,7 +473,6 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
             .finish()
     }
 }
-
 // ---------------------------------------------------------------------------
 // Executor
 // ---------------------------------------------------------------------------
@@ -387,6 +540,7 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] or [`Error::Shutdown`]; the future is dropped.
+    #[inline]
     pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Error>
     where
         F: Future + Send + 'static,
@@ -394,18 +548,15 @@ impl Executor {
     {
         let cell = Box::into_raw(Box::new(TaskCell {
             header: Header {
-                refs: AtomicUsize::new(2),
-                free: free_cell::<F>,
-                join: Mutex::new(JoinState {
-                    result: None,
-                    finished: false,
-                    waker: None,
-                }),
+                state: AtomicUsize::new(TASK | HANDLE),
+                waker: UnsafeCell::new(None),
             },
-            future: UnsafeCell::new(ManuallyDrop::new(future)),
+            stage: UnsafeCell::new(Stage {
+                future: ManuallyDrop::new(future),
+            }),
         }));
         // SAFETY: poll_task/drop_task match TaskCell<F>; on success the
-        // task holds one of the cell's two references.
+        // task holds the cell's TASK reference.
         let status = unsafe {
             sys::tf_executor_spawn(
                 self.raw.as_ptr(),
@@ -416,18 +567,27 @@ impl Executor {
         };
         if let Err(error) = check(status) {
             // On failure the cell is still only ours.
-            // SAFETY: the box was not handed over; the future is dropped
-            // here since free_cell leaves it alone.
+            // SAFETY: the box was not handed over; the stage is ManuallyDrop,
+            // so the future is dropped here by hand.
             unsafe {
-                ManuallyDrop::drop(&mut *(*cell).future.get());
-                drop(Box::from_raw(cell));
+                let mut cell = Box::from_raw(cell);
+                ManuallyDrop::drop(&mut cell.stage.get_mut().future);
             }
             return Err(error);
         }
+        // SAFETY: Box::into_raw is never null; the header is the first field
+        // of the repr(C) cell, and the stage a field of it.
+        let (header, stage) = unsafe {
+            (
+                NonNull::new_unchecked(cell as *mut Header),
+                NonNull::new_unchecked((*cell).stage.get()),
+            )
+        };
         Ok(JoinHandle {
-            // SAFETY: Box::into_raw is never null; the header is the first
-            // field of the repr(C) cell.
-            header: unsafe { NonNull::new_unchecked(cell as *mut Header<F::Output>) },
+            header,
+            // A union's fields all start at its address (repr(C)).
+            output: stage.cast::<Output<F::Output>>(),
+            free: free_cell::<F>,
             _output: PhantomData,
         })
     }
@@ -459,6 +619,7 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] or [`Error::Shutdown`]; the future is dropped.
+    #[inline]
     pub fn spawn_detached<F>(&self, future: F) -> Result<(), Error>
     where
         F: Future + Send + 'static,

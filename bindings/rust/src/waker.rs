@@ -178,6 +178,7 @@ static C_WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(
 ///
 /// # Safety
 /// `raw` must be a live C waker while the result is used.
+#[inline]
 unsafe fn waker_for(raw: *const sys::tf_waker) -> ManuallyDrop<Waker> {
     // SAFETY: the vtable's functions accept any live C waker; the
     // ManuallyDrop keeps us from releasing a reference we do not own.
@@ -227,6 +228,7 @@ impl BorrowedWaker<'_> {
     /// `raw` must be a live C waker for the whole lifetime of the result,
     /// and results must be dropped in the reverse order of their creation
     /// (as locals of nested polls are).
+    #[inline]
     pub(crate) unsafe fn new(raw: *const sys::tf_waker) -> Self {
         let outer = LENT.with(|lent| lent.replace(raw));
         BorrowedWaker {
@@ -239,6 +241,7 @@ impl BorrowedWaker<'_> {
 }
 
 impl Drop for BorrowedWaker<'_> {
+    #[inline]
     fn drop(&mut self) {
         LENT.with(|lent| lent.set(self.outer));
     }
@@ -246,6 +249,7 @@ impl Drop for BorrowedWaker<'_> {
 
 impl Deref for BorrowedWaker<'_> {
     type Target = Waker;
+    #[inline]
     fn deref(&self) -> &Waker {
         &self.waker
     }

@@ -12,7 +12,7 @@ use std::task::Waker;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use common::MiniExecutor;
+use common::{poll_once, Counter, MiniExecutor};
 use timefuture::{sleep, Error, Executor, JoinHandle, Timer};
 
 /// Pending once (after waking itself), then Ready.
@@ -357,6 +357,9 @@ fn executors_and_handles_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Executor>();
     assert_send_sync::<JoinHandle<String>>();
+    // As with the Mutex the handle's state once sat behind.
+    fn assert_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    assert_unwind_safe::<JoinHandle<String>>();
 }
 
 /// One side of a ping-pong with another thread: `Step(n)` is ready once the
@@ -649,4 +652,118 @@ fn a_handle_outlives_its_task_and_executor() {
     assert!(finished.is_finished() && unfinished.is_finished());
     assert_eq!(timefuture::block_on(finished).unwrap(), Ok("kept".to_owned()));
     assert_eq!(timefuture::block_on(unfinished).unwrap(), Err(Error::Shutdown));
+}
+
+#[test]
+fn a_join_handle_wakes_only_the_waker_of_its_latest_poll() {
+    let executor = Executor::new(0).unwrap();
+    let mut handle = executor
+        .spawn(async {
+            YieldOnce(false).await;
+            7u64
+        })
+        .unwrap();
+    let (first, second) = (Counter::new(), Counter::new());
+    let first_waker = Waker::from(Arc::clone(&first));
+    let second_waker = Waker::from(Arc::clone(&second));
+    assert!(poll_once(&mut handle, &first_waker).is_pending());
+    // The same waker again is kept; another one replaces it.
+    assert!(poll_once(&mut handle, &first_waker).is_pending());
+    assert!(poll_once(&mut handle, &second_waker).is_pending());
+    assert!(!handle.is_finished());
+    executor.run().unwrap();
+    assert!(handle.is_finished());
+    assert_eq!((first.wakes(), second.wakes()), (0, 1));
+    assert_eq!(poll_once(&mut handle, &first_waker), Poll::Ready(Ok(7)));
+    // Polled again after it returned the output.
+    assert_eq!(
+        poll_once(&mut handle, &first_waker),
+        Poll::Ready(Err(Error::State))
+    );
+    // The stored waker goes with the task's cell, with the last holder.
+    drop((first_waker, second_waker, executor));
+    assert_eq!(Arc::strong_count(&second), 2, "the handle let go of its waker");
+    drop(handle);
+    assert_eq!((Arc::strong_count(&first), Arc::strong_count(&second)), (1, 1));
+}
+
+#[test]
+fn join_handles_polled_while_their_tasks_finish_on_workers() {
+    // Each poll may store or replace the handle's waker while a worker
+    // completes the task, which wakes the waker it finds, if any, once.
+    let executor = Executor::new(2).unwrap();
+    let counters = [Counter::new(), Counter::new()];
+    let wakers = [
+        Waker::from(Arc::clone(&counters[0])),
+        Waker::from(Arc::clone(&counters[1])),
+    ];
+    // Tasks whose handle left a waker; those seen finished before the poll
+    // that returned the output, whose waker was left there at completion.
+    let (mut left_a_waker, mut must_wake) = (0, 0);
+    for i in 0..2000u64 {
+        let mut handle = executor
+            .spawn(async move {
+                YieldOnce(false).await;
+                i
+            })
+            .unwrap();
+        let mut polls = 0;
+        let output = loop {
+            let finished = handle.is_finished();
+            match poll_once(&mut handle, &wakers[polls % 2]) {
+                Poll::Ready(output) => {
+                    if polls > 0 {
+                        left_a_waker += 1;
+                        must_wake += usize::from(finished);
+                    }
+                    break output;
+                }
+                Poll::Pending => polls += 1,
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(output, Ok(i));
+    }
+    let wakes = || counters[0].wakes() + counters[1].wakes();
+    common::wait_until("the wakes due have come", || wakes() >= must_wake);
+    drop(executor);
+    assert!(wakes() <= left_a_waker, "more wakes than wakers left");
+}
+
+/// Counts its drops.
+struct CountDrop(Arc<AtomicUsize>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn outputs_are_dropped_once_whichever_side_lets_go_last() {
+    for threads in [0, 2] {
+        let executor = Executor::new(threads).unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for i in 0..2000 {
+            let output = CountDrop(Arc::clone(&drops));
+            let handle = executor
+                .spawn(async move {
+                    YieldOnce(false).await;
+                    output
+                })
+                .unwrap();
+            // Some handles go at once (perhaps while a worker completes the
+            // task), the others after their task is done.
+            if i % 2 == 0 {
+                drop(handle);
+            } else {
+                handles.push(handle);
+            }
+        }
+        executor.run().unwrap();
+        drop(handles);
+        drop(executor);
+        assert_eq!(drops.load(Ordering::SeqCst), 2000);
+    }
 }
