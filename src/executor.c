@@ -224,7 +224,7 @@ static void schedule_chain(tf_executor *e, int lane, tf_task *first,
                                        &tf__fork_generation,
                                        memory_order_relaxed)))
         return; /* its threads and locks did not survive fork() */
-    int external = tf__task_flags(first) & TF_TASK_EXTERNAL;
+    int external = (tf__task_flags(first) & TF_TASK_EXTERNAL) != 0;
     tf_queue *q = external ? &e->extq : &e->runq;
     tf__queue_push_chain(q, external ? TF_QUEUE_WOKEN : lane, first, last);
     tf__hook(TF_HOOK_SCHEDULE_PUSHED, e);

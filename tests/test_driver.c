@@ -834,6 +834,7 @@ static atomic_int idle_seen, idle_go, idle_done;
  * wake-up. That arm read the old sleep_until (0 since the thread started),
  * so it did not take the lock: only the driver's second look at the inbox
  * files it. */
+/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
 static void idle_hook(int point, void *object) {
     if (point != TF_HOOK_DRIVER_IDLE || object != idle_driver) return;
     if (atomic_fetch_add(&idle_seen, 1) != 0) return;
@@ -880,6 +881,7 @@ static void test_inbox_arm_as_the_driver_goes_idle(void **state) {
 }
 
 static atomic_int idles;
+/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
 static void count_idle(int point, void *object) {
     if (point == TF_HOOK_DRIVER_IDLE && object == idle_driver) atomic_fetch_add(&idles, 1);
 }
