@@ -23,21 +23,22 @@
 #define SPIN_MAX_NS 20000u
 #define SPIN_MIN_NS 500u
 
-/* 1 if this process may run on more than one CPU (sampled once: the
- * affinity mask rarely changes, and a stale answer costs only speed). */
-static int multi_cpu(void) {
-    static _Atomic int cached; /* 0 unknown, 1 one CPU, 2 several */
-    int c = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (TF_UNLIKELY(c == 0)) {
-        cpu_set_t set;
-        int n = sched_getaffinity(0, sizeof(set), &set) == 0
-                    ? CPU_COUNT(&set)
-                    : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        c = n > 1 ? 2 : 1;
-        atomic_store_explicit(&cached, c, memory_order_relaxed);
-    }
-    return c == 2;
+/* 1 if this process may run on more than one CPU. Sampled once, at load,
+ * on the thread that loads the library: a worker that pinned itself to
+ * one CPU would see only its own mask, though its producers run on
+ * others. A stale answer costs only speed: a spin whose producer shares
+ * our CPU is declined anyway (push_cpu). */
+static int several_cpus = 1;
+
+__attribute__((constructor)) static void queue_cpus_init(void) {
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof(set), &set) == 0
+                ? CPU_COUNT(&set)
+                : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    several_cpus = n > 1;
 }
+
+static int multi_cpu(void) { return several_cpus; }
 
 int tf__queue_init(tf_queue *q) {
     for (int l = 0; l < TF_QUEUE_LANES; l++) {
