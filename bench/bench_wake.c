@@ -3,7 +3,10 @@
  * thread, ping-pong a wake (task A wakes task B's waker and waits; B wakes
  * A's). A round trip is the time between two consecutive polls of A.
  * Three placements: the two threads pinned to different CPUs, both pinned
- * to the same CPU (each wake must hand the CPU over), and unpinned. Beside
+ * to the same CPU (each wake must hand the CPU over), and unpinned. The
+ * main thread waits apart until both tasks are done (were it in
+ * tf_executor_run meanwhile, it would be a second consumer of A's
+ * executor, on any CPU, and could poll A itself). Beside
  * each figure, in the same run: the floor, two threads ping-ponging a
  * futex word, (when built with libuv) libuv's uv_async_send peer and
  * (when peer_tokio is built) two tokio current-thread runtimes, one task
@@ -36,6 +39,7 @@ typedef struct player {
     uint64_t last;
     uint64_t *samples;
     int cpu;
+    _Atomic uint32_t *done; /* players finished, a futex word */
 } player;
 
 static int play(void *s, const tf_waker *w) {
@@ -58,6 +62,8 @@ static int play(void *s, const tf_waker *w) {
     }
     if (p->rounds++ >= p->target) {
         tf_waker_wake_by_ref(peer); /* let the peer finish too */
+        atomic_fetch_add(p->done, 1);
+        syscall(SYS_futex, (uint32_t *)p->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         return TF_READY;
     }
     tf_waker_wake_by_ref(peer);
@@ -66,8 +72,9 @@ static int play(void *s, const tf_waker *w) {
 
 static double tf_round_trip(size_t n, int cpu_a, int cpu_b) {
     uint64_t *samples = calloc(n + 2, sizeof(*samples));
-    player a = {NULL, NULL, 0, n, 0, samples, cpu_a};
-    player b = {NULL, NULL, 0, n, 0, NULL, cpu_b};
+    _Atomic uint32_t done = 0;
+    player a = {NULL, NULL, 0, n, 0, samples, cpu_a, &done};
+    player b = {NULL, NULL, 0, n, 0, NULL, cpu_b, &done};
     a.other = &b;
     b.other = &a;
     tf_executor *ea, *eb;
@@ -75,7 +82,10 @@ static double tf_round_trip(size_t n, int cpu_a, int cpu_b) {
         exit(1); /* NOLINT(concurrency-mt-unsafe): the bench gives up, workers and all */
     tf_executor_spawn(ea, play, NULL, &a);
     tf_executor_spawn(eb, play, NULL, &b);
-    tf_executor_run(ea);
+    uint32_t d;
+    while ((d = atomic_load(&done)) < 2)
+        syscall(SYS_futex, (uint32_t *)&done, FUTEX_WAIT_PRIVATE, d, NULL, NULL, 0);
+    tf_executor_run(ea); /* returns once the workers have settled them */
     tf_executor_run(eb);
     /* samples[1..n] hold round trips (samples[0] has none). */
     uint64_t p50 = median(samples + 1, n - 1);

@@ -12,32 +12,57 @@
 #include "task.h"
 
 /* Adaptive spinning. An idle consumer spins before parking only when the
- * spin can succeed: the machine has more than one CPU for us, and the
- * latest producer of this queue ran on another CPU than ours (a producer
- * on our CPU cannot run while we spin: spinning there only delays the wake
- * it would send). The budget adapts to what spins achieve: it doubles when
- * a wake arrives just after the spin gave up (a longer spin would have
- * caught it) and halves when the wait turns out long (the spin was
- * wasted, as on a busy machine where the peer is not running). A
- * cross-CPU wake that lands within the budget costs no futex round trip. */
+ * spin can succeed: the machine has more than one CPU for us, the latest
+ * producer of this queue ran on another CPU than ours (a producer on our
+ * CPU cannot run while we spin: spinning there only delays the wake it
+ * would send), no other consumer of the queue is spinning already (one
+ * spinner catches the wake as well as two), and the machine is not busy
+ * (a spin that was preempted says another thread wanted our CPU: for a
+ * while nobody spins). A cross-CPU wake that lands within the spin costs
+ * no futex round trip.
+ *
+ * The budget adapts to when the work arrived, as the producer's signal
+ * time tells, not to when the parked consumer got running again: that
+ * includes its own wake-up latency, which no spin can shorten. It doubles
+ * when the work arrived soon after the spin gave up, halves when much
+ * later. A consumer that has just woken a parked thread (as in a
+ * ping-pong whose other side parked) extends its spin by the wake-up
+ * latency measured of parked consumers: the reply cannot come sooner.
+ * Without this, once both sides of a ping-pong park each waits for the
+ * other's wake-up, longer than any spin, and neither spins again. */
 #define SPIN_MAX_NS 20000u
 #define SPIN_MIN_NS 500u
+/* Bounds the extension for a peer's wake-up. */
+#define WAKE_LATENCY_MAX_NS 100000u
+/* A gap this long between two looks of a spin means it was preempted. */
+#define PREEMPTED_NS 50000u
+/* How long nobody spins after a spin was preempted. */
+#define BUSY_BACKOFF_NS 4000000u
 
-/* 1 if this process may run on more than one CPU (sampled once: the
- * affinity mask rarely changes, and a stale answer costs only speed). */
-static int multi_cpu(void) {
-    static _Atomic int cached; /* 0 unknown, 1 one CPU, 2 several */
-    int c = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (TF_UNLIKELY(c == 0)) {
-        cpu_set_t set;
-        int n = sched_getaffinity(0, sizeof(set), &set) == 0
-                    ? CPU_COUNT(&set)
-                    : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        c = n > 1 ? 2 : 1;
-        atomic_store_explicit(&cached, c, memory_order_relaxed);
-    }
-    return c == 2;
+/* Wake-up latency of parked consumers (signal to running), averaged. */
+static _Atomic uint32_t wake_latency_ns;
+/* Real-clock time until which the machine counts as busy. */
+static _Atomic uint64_t busy_until;
+/* When this thread last signalled a parked consumer, and when its latest
+ * wait ended (real clock). */
+static _Thread_local uint64_t tls_signalled, tls_wait_end;
+
+/* 1 if this process may run on more than one CPU. Sampled once, at load,
+ * on the thread that loads the library: a worker that pinned itself to
+ * one CPU would see only its own mask, though its producers run on
+ * others. A stale answer costs only speed: a spin whose producer shares
+ * our CPU is declined anyway (push_cpu). */
+static int several_cpus = 1;
+
+__attribute__((constructor)) static void queue_cpus_init(void) {
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof(set), &set) == 0
+                ? CPU_COUNT(&set)
+                : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    several_cpus = n > 1;
 }
+
+static int multi_cpu(void) { return several_cpus; }
 
 int tf__queue_init(tf_queue *q) {
     for (int l = 0; l < TF_QUEUE_LANES; l++) {
@@ -52,6 +77,8 @@ int tf__queue_init(tf_queue *q) {
     atomic_init(&q->signal_pending, 0);
     atomic_init(&q->push_cpu, -1);
     atomic_init(&q->spin_ns, SPIN_MAX_NS);
+    atomic_init(&q->spinning, 0);
+    atomic_init(&q->signal_ns, 0);
     if (tf__mutex_init(&q->lock) != 0) return TF_ENOMEM;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -83,6 +110,9 @@ static void signal_one(tf_queue *q) {
          * the waiter is inside cond_wait and the signal reaches it. It is
          * sent after the unlock, so that the woken waiter (which may run
          * at once on this CPU) does not find the lock still held by us. */
+        uint64_t now = tf__clock_real();
+        atomic_store_explicit(&q->signal_ns, now, memory_order_relaxed);
+        tls_signalled = now;
         pthread_mutex_lock(&q->lock);
         pthread_mutex_unlock(&q->lock);
         pthread_cond_signal(&q->cond);
@@ -225,25 +255,78 @@ int tf__queue_nonempty(tf_queue *q) {
            lane_nonempty(&q->lane[TF_QUEUE_NEW]);
 }
 
-/* Spins for up to budget ns; 1 if the wait is over. */
-static int spin(tf_queue *q, uint64_t until, int (*stop)(void *), void *arg) {
+/* Spins until the real clock reaches until or the monotonic deadline
+ * passes; 1 if the wait is over. A preempted spin marks the machine busy
+ * and gives up. */
+static int spin(tf_queue *q, uint64_t until, uint64_t deadline,
+                int (*stop)(void *), void *arg) {
+    uint64_t last = tf__clock_real();
     for (unsigned i = 0;; i++) {
         if (tf__queue_nonempty(q) || stop(arg)) return 1;
-        if ((i & 63) == 63 && tf__clock_now() >= until) return 0;
+        if ((i & 63) == 63) {
+            uint64_t now = tf__clock_real();
+            if (now - last > PREEMPTED_NS) {
+                atomic_store_explicit(&busy_until, now + BUSY_BACKOFF_NS,
+                                      memory_order_relaxed);
+                return 0;
+            }
+            last = now;
+            if (now >= until) return 0;
+            if (deadline != UINT64_MAX && tf__clock_now() >= deadline) return 1;
+        }
         tf__cpu_relax();
     }
 }
 
+/* The spin's length, or 0 for none; takes q->spinning when nonzero. */
+static uint64_t spin_length(tf_queue *q, uint64_t now) {
+    if (!multi_cpu() ||
+        atomic_load_explicit(&q->push_cpu, memory_order_relaxed) == sched_getcpu() ||
+        now < atomic_load_explicit(&busy_until, memory_order_relaxed) ||
+        atomic_load_explicit(&q->spinning, memory_order_relaxed) ||
+        atomic_exchange_explicit(&q->spinning, 1, memory_order_acquire))
+        return 0;
+    uint64_t len = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
+    if (tls_signalled >= tls_wait_end) {
+        uint32_t lat = atomic_load_explicit(&wake_latency_ns, memory_order_relaxed);
+        len += lat < WAKE_LATENCY_MAX_NS ? lat : WAKE_LATENCY_MAX_NS;
+    }
+    return len;
+}
+
+/* After a failed spin of len that began at start: the wake came from a
+ * producer that signalled at sig (0 if none did). */
+static void adapt(tf_queue *q, uint64_t start, uint64_t len, uint64_t sig,
+                  uint64_t now) {
+    if (sig > start) {
+        /* Our own wake-up latency, for the next spinner that woke us. */
+        uint64_t lat = now - sig;
+        if (lat < UINT64_C(10) * WAKE_LATENCY_MAX_NS) {
+            uint32_t old = atomic_load_explicit(&wake_latency_ns, memory_order_relaxed);
+            uint32_t avg = (uint32_t)(((uint64_t)old * 3 + lat) / 4);
+            atomic_store_explicit(&wake_latency_ns, avg, memory_order_relaxed);
+        }
+    }
+    uint64_t arrived = (sig > start ? sig : now) - start;
+    uint32_t budget = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
+    uint64_t next = arrived < UINT64_C(2) * len ? (uint64_t)budget * 2 : budget / 2;
+    if (next > SPIN_MAX_NS) next = SPIN_MAX_NS;
+    if (next < SPIN_MIN_NS) next = SPIN_MIN_NS;
+    if (next != budget)
+        atomic_store_explicit(&q->spin_ns, (uint32_t)next, memory_order_relaxed);
+}
+
 void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
                     void *arg) {
-    uint64_t start = tf__clock_now();
-    uint32_t budget = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
-    int spun = multi_cpu() &&
-               atomic_load_explicit(&q->push_cpu, memory_order_relaxed) != sched_getcpu();
-    if (spun) {
-        uint64_t until = start + budget;
-        if (until > deadline) until = deadline;
-        if (spin(q, until, stop, arg)) return;
+    uint64_t start = tf__clock_real();
+    uint64_t len = spin_length(q, start);
+    if (len) {
+        int done = spin(q, start + len, deadline, stop, arg);
+        atomic_store_explicit(&q->spinning, 0, memory_order_release);
+        if (done) {
+            tls_wait_end = tf__clock_real();
+            return;
+        }
     }
     pthread_mutex_lock(&q->lock);
     atomic_fetch_add_explicit(&q->sleepers, 1, memory_order_seq_cst);
@@ -263,16 +346,11 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
         tf__hook(TF_HOOK_QUEUE_WOKEN, q);
     }
     atomic_fetch_sub_explicit(&q->sleepers, 1, memory_order_relaxed);
+    uint64_t sig = atomic_load_explicit(&q->signal_ns, memory_order_relaxed);
     pthread_mutex_unlock(&q->lock);
-    if (spun) {
-        /* The spin failed. If the wake came soon after, a longer one
-         * would have caught it; if much later, it was wasted. */
-        uint64_t waited = tf__clock_now() - start;
-        uint32_t next = waited < UINT64_C(2) * SPIN_MAX_NS ? budget * 2 : budget / 2;
-        if (next > SPIN_MAX_NS) next = SPIN_MAX_NS;
-        if (next < SPIN_MIN_NS) next = SPIN_MIN_NS;
-        atomic_store_explicit(&q->spin_ns, next, memory_order_relaxed);
-    }
+    uint64_t now = tf__clock_real();
+    tls_wait_end = now;
+    if (len) adapt(q, start, len, sig, now);
 }
 
 void tf__queue_broadcast(tf_queue *q) {

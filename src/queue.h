@@ -43,6 +43,8 @@ typedef struct tf_queue { // NOLINT(clang-analyzer-optin.performance.Padding): a
     _Atomic uint32_t signal_pending; /* a signal is on its way to a sleeper */
     _Atomic int push_cpu;            /* CPU of the latest producer, or -1 */
     _Atomic uint32_t spin_ns;        /* adaptive spin budget (queue.c) */
+    _Atomic uint32_t spinning;       /* a consumer is spinning */
+    _Atomic uint64_t signal_ns;      /* real-clock time of the latest signal */
     pthread_mutex_t lock;
     pthread_cond_t cond;
 } tf_queue;
