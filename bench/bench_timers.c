@@ -272,15 +272,13 @@ static void in_child(void (*fn)(size_t, uint64_t, result *), size_t n, uint64_t 
 }
 
 /* In a peer's "result" line, the number after key (" name "); 0 if
- * it is missing or not a number. */
+ * it is missing or not a number. The figures are integers below 2^53, so
+ * peer_field's double holds them exactly. */
 static int result_field(const char *line, const char *key, unsigned long long *v) {
-    const char *p = strstr(line, key);
-    if (!p) return 0;
-    p += strlen(key);
-    char *end;
-    errno = 0;
-    *v = strtoull(p, &end, 10);
-    return end != p && errno == 0;
+    double d;
+    if (!peer_field(line, key, &d) || d < 0) return 0;
+    *v = (unsigned long long)d;
+    return 1;
 }
 
 /* Runs a peer (peer_libuv or peer_tokio) that prints peer_libuv's two
