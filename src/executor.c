@@ -135,7 +135,7 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
 
 void tf__executor_task_dealloc(tf_task *t) {
     tf__task_set_next(t, NULL);
-    dealloc_chain(t->exec, t);
+    dealloc_chain(tf__task_exec(t), t);
 }
 
 /* --- eventfd ------------------------------------------------------------
@@ -424,6 +424,8 @@ int tf_executor_new(uint32_t threads, tf_executor **out) {
     e->magic = TF_MAGIC_EXECUTOR;
     e->fork_gen = atomic_load(&tf__fork_generation);
     tf__pool_init(&e->pool, sizeof(tf_task));
+    /* A task finds its executor through its pool chunk (tf__task_exec). */
+    e->pool.owner = e;
     e->handle_alive = 1;
     atomic_init(&e->efd, -1);
     e->nthreads = threads;
@@ -555,7 +557,6 @@ static int spawn_task(tf_executor *e, uint8_t flags, tf_poll_fn poll,
     t->fn = (uint8_t)fn;
     atomic_init(&t->flags, flags);
     atomic_init(&t->state, TF_TASK_SCHEDULED | 2 * TF_TASK_REF_ONE);
-    t->exec = e;
     atomic_init(&t->next, NULL);
     if (flags & TF_TASK_EXTERNAL) {
         t->v.tag = tag;
@@ -732,7 +733,7 @@ int tf_executor_report(tf_executor *e, const tf_waker *waker, int result) {
         return TF_EFORK;
     if (tf__magic(waker) != TF_MAGIC_TASK) return TF_EHANDLE;
     tf_task *t = (tf_task *)waker;
-    if (!(tf__task_flags(t) & TF_TASK_EXTERNAL) || t->exec != e) return TF_EHANDLE;
+    if (!(tf__task_flags(t) & TF_TASK_EXTERNAL) || tf__task_exec(t) != e) return TF_EHANDLE;
     if (result != TF_PENDING && result != TF_READY) return TF_EINVAL;
     uint32_t st = atomic_load(&t->state);
     if (!(st & TF_TASK_RUNNING)) return TF_ESTATE;

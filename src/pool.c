@@ -40,9 +40,10 @@ int tf__pool_poisons_freed(void) {
  * so valgrind and the allocator see each free, and a use after free is
  * reported. A header links the live objects for tf__pool_each. */
 typedef struct pool_node {
+    tf_pool_head head; /* first: tf__pool_owner reads it */
     struct pool_node *prev, *next;
 } pool_node;
-enum { NODE_SIZE = 16 }; /* keeps objects 16-byte aligned */
+#define NODE_SIZE TF_POOL_NODE_SIZE
 _Static_assert(sizeof(pool_node) <= NODE_SIZE, "pool node header");
 
 void tf__pool_init(tf_pool *pool, size_t obj_size) {
@@ -53,6 +54,7 @@ void tf__pool_init(tf_pool *pool, size_t obj_size) {
 void *tf__pool_alloc(tf_pool *pool) {
     pool_node *n = tf__alloc(NODE_SIZE + pool->obj_size);
     if (!n) return NULL;
+    n->head.owner = pool->owner;
     n->prev = NULL;
     n->next = (pool_node *)pool->nodes;
     if (n->next) n->next->prev = n;
@@ -99,6 +101,7 @@ void tf__pool_destroy(tf_pool *pool) {
  * address order as they are first needed, so a chunk's untouched tail
  * costs no resident memory. */
 struct tf_pool_chunk {
+    tf_pool_head head;          /* first: tf__pool_owner reads it */
     tf_pool_chunk *prev, *next; /* on the pool's partial or full list */
     void *raw;                  /* what tf__alloc returned, for tf__free */
     void *free_list;            /* freed objects, linked through word 1 */
@@ -109,7 +112,8 @@ struct tf_pool_chunk {
 /* 256 KiB: the allocator's own header (a page of its own when it maps a
  * chunk) stays under 2% of a chunk, and one chunk pinned by a survivor is
  * still small. Objects too big for 64 in a chunk get bigger chunks. */
-enum { POOL_CHUNK = 256 * 1024, POOL_MIN_PER_CHUNK = 64 };
+enum { POOL_MIN_PER_CHUNK = 64 };
+#define POOL_CHUNK TF_POOL_CHUNK_SMALL
 #define HDR_SIZE ((sizeof(tf_pool_chunk) + 15) & ~(size_t)15)
 
 static char *chunk_objects(tf_pool_chunk *c) { return (char *)c + HDR_SIZE; }
@@ -151,6 +155,7 @@ static tf_pool_chunk *chunk_new(tf_pool *pool) {
                   ~(uintptr_t)(pool->chunk_size - 1);
     tf_pool_chunk *c = (tf_pool_chunk *)a;
     c->raw = raw;
+    c->head.owner = pool->owner;
     POISON(chunk_objects(c), pool->per_chunk * pool->obj_size);
     pool->chunks++;
     return c;

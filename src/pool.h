@@ -13,6 +13,20 @@
 
 typedef struct tf_pool_chunk tf_pool_chunk;
 
+/* The first field of every chunk's header (pooled) and of every object's
+ * own header (pooling off): the pool's owner, so that an object finds its
+ * owner with no pointer of its own (tf__pool_owner). */
+typedef struct tf_pool_head {
+    void *owner;
+} tf_pool_head;
+
+/* The chunk size of every pool whose objects are small (at most a 64th of
+ * it); a larger object gets a larger chunk. */
+#define TF_POOL_CHUNK_SMALL ((size_t)256 * 1024)
+/* Pooling off: the header before each object (owner, list links), a
+ * multiple of 16 to keep objects 16-byte aligned. */
+#define TF_POOL_NODE_SIZE ((size_t)32)
+
 typedef struct tf_pool {
     size_t obj_size;        /* bytes per object, a multiple of 8, >= 16 */
     size_t live;            /* objects handed out and not returned */
@@ -26,6 +40,8 @@ typedef struct tf_pool {
     tf_pool_chunk *full;    /* chunks without one */
     tf_pool_chunk *spare;   /* one empty chunk kept back, or NULL */
     void *nodes;            /* pooling off: the live objects */
+    void *owner;            /* set after tf__pool_init; given to every
+                               chunk (or object) made after */
 } tf_pool;
 
 /* Objects start with a 16-bit magic; a free object has magic 0, which lets
@@ -45,6 +61,17 @@ void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg), void *arg);
 void tf__pool_trim(tf_pool *pool);
 /* Releases every chunk; live objects become invalid. */
 void tf__pool_destroy(tf_pool *pool);
+/* The owner of the pool a live object came from: one load from its
+ * chunk's header, found by masking the object's address. Only for pools
+ * of small objects (chunk size TF_POOL_CHUNK_SMALL). */
+static inline void *tf__pool_owner(const void *obj) {
+#ifdef TF_NO_POOL
+    return ((const tf_pool_head *)(const void *)((const char *)obj - TF_POOL_NODE_SIZE))->owner;
+#else
+    return ((const tf_pool_head *)(uintptr_t)((uintptr_t)obj &
+                                             ~(uintptr_t)(TF_POOL_CHUNK_SMALL - 1)))->owner;
+#endif
+}
 /* 1 when freed objects are poisoned (pooled AddressSanitizer builds), so
  * that even reading one is reported. Tests that check that a stale
  * handle's cleared magic is refused skip then. */

@@ -7,7 +7,7 @@
 #include "executor_internal.h"
 
 int tf__task_forked(const tf_task *t) {
-    return t->exec->fork_gen !=
+    return tf__task_exec(t)->fork_gen !=
            atomic_load_explicit(&tf__fork_generation, memory_order_relaxed);
 }
 
@@ -44,7 +44,7 @@ void tf__task_wake_by_ref(tf_task *t) {
         if (atomic_compare_exchange_weak_explicit(
                 &t->state, &cur, (cur | TF_TASK_SCHEDULED) + TF_TASK_REF_ONE,
                 memory_order_acq_rel, memory_order_acquire)) {
-            tf__executor_schedule(t->exec, t);
+            tf__executor_schedule(tf__task_exec(t), t);
             return;
         }
     }

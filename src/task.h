@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "internal.h"
+#include "pool.h"
 
 /* The common prefix of every waker (library tasks and other wakers). */
 struct tf_waker {
@@ -39,7 +40,8 @@ typedef struct tf_task {
     uint16_t magic; /* TF_MAGIC_TASK, shared layout with struct tf_waker */
     /* C tasks: the slot of their (poll, drop) pair in the executor's table
      * (executor_internal.h), or TF_TASK_FN_COLD. Keeping the functions
-     * out of the task keeps it at 32 bytes, half a cache line. */
+     * out of the task, and finding the executor through the pool
+     * (tf__task_exec), keeps it at 24 bytes. */
     uint8_t fn;
     /* TF_TASK_EXTERNAL, fixed at spawn; TF_TASK_CARRIED, written by the
      * runner only. Atomic (relaxed: plain byte moves) because shutdown
@@ -47,7 +49,6 @@ typedef struct tf_task {
      * second. */
     _Atomic uint8_t flags;
     _Atomic uint32_t state;
-    struct tf_executor *exec;
     /* Ready-queue and batch link. Atomic because a producer stores it
      * while the queue's consumer may be reading it (queue.c); elsewhere
      * only its owner touches it, through the relaxed helpers below. */
@@ -58,7 +59,13 @@ typedef struct tf_task {
     } v;
 } tf_task;
 
-_Static_assert(sizeof(tf_task) == 32, "a task is half a cache line");
+_Static_assert(sizeof(tf_task) == 24, "a task is three words");
+
+/* The executor of a task: the owner of the pool it came from (every
+ * task is carved from its executor's pool, whose chunks name it). */
+static inline struct tf_executor *tf__task_exec(const tf_task *t) {
+    return (struct tf_executor *)tf__pool_owner(t);
+}
 
 /* The functions of a task whose pair found no slot. */
 typedef struct tf_task_cold {

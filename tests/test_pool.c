@@ -108,6 +108,52 @@ static uint64_t next_random(void) {
 
 /* --- tests -------------------------------------------------------------- */
 
+/* Every object of a pool of small objects names the pool's owner, in
+ * every chunk, a spare chunk reused included (the executor finds a task's
+ * executor so). Two pools with two owners side by side keep theirs. */
+static void test_objects_name_their_owner(void **state) {
+    (void)state;
+    enum { N = 30000 };
+    tf_pool a, b;
+    int owner_a, owner_b;
+    tf__pool_init(&a, sizeof(obj));
+    tf__pool_init(&b, 24);
+    a.owner = &owner_a;
+    b.owner = &owner_b;
+#ifndef TF_NO_POOL
+    assert_int_equal(a.chunk_size, TF_POOL_CHUNK_SMALL);
+    assert_int_equal(b.chunk_size, TF_POOL_CHUNK_SMALL);
+    assert_true(a.per_chunk < N); /* several chunks */
+#endif
+    obj **va = calloc(N, sizeof(*va));
+    void **vb = calloc(N, sizeof(*vb));
+    assert_non_null(va);
+    assert_non_null(vb);
+    for (int round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < N; i++) {
+            va[i] = make(&a, i);
+            vb[i] = tf__pool_alloc(&b);
+            assert_non_null(va[i]);
+            assert_non_null(vb[i]);
+            *(uint16_t *)vb[i] = 1; /* live */
+        }
+        for (uint32_t i = 0; i < N; i++) {
+            assert_ptr_equal(tf__pool_owner(va[i]), &owner_a);
+            assert_ptr_equal(tf__pool_owner(vb[i]), &owner_b);
+        }
+        /* Freed, so the next round reuses the spare and recarves. */
+        for (uint32_t i = 0; i < N; i++) {
+            drop_obj(&a, va[i], i);
+            tf__pool_free(&b, vb[i]);
+        }
+    }
+    tf__pool_destroy(&a);
+    tf__pool_destroy(&b);
+    assert_int_equal(ca.outstanding, 0);
+    free(va);
+    free(vb);
+}
+
 static void test_alloc_free_distinct(void **state) {
     (void)state;
     enum { N = 20000 };
@@ -513,6 +559,7 @@ static void test_fail_empty_and_destroy_live(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_alloc_free_distinct, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_objects_name_their_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim_after_burst_first_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim_after_burst_middle_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim_after_burst_last_survives, setup, teardown),
