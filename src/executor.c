@@ -83,6 +83,30 @@ static void core_destroy(tf_executor *e) {
     atomic_fetch_sub(&tf__live_objects, 1);
 }
 
+/* --- task memory: the spawn lock, the reserve, frees -------------------- */
+
+static void spawn_lock(tf_executor *e) {
+    unsigned spins = 0;
+    while (atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire)) {
+        while (atomic_load_explicit(&e->spawn_lock, memory_order_relaxed)) {
+            /* The holder may have been preempted (2 cores, many threads):
+             * give it the CPU instead of spinning out our time slice. */
+            if (++spins % 64 == 0) sched_yield();
+            else tf__cpu_relax();
+        }
+    }
+}
+
+/* 1 with the lock taken, 0 if it is held: for callers that hold
+ * pool_lock, which comes after it in the lock order and so must not wait. */
+static int spawn_trylock(tf_executor *e) {
+    return !atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire);
+}
+
+static void spawn_unlock(tf_executor *e) {
+    atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
+}
+
 /* Under pool_lock: frees a chain of tasks (linked through next) into the
  * pool; 1 if a chunk of it emptied. */
 static int pool_free_chain(tf_executor *e, tf_task *chain) {
@@ -111,10 +135,9 @@ static tf_task *reserve_take(tf_executor *e) {
  * lock order is spawn_lock, then pool_lock, so no waiting here); the
  * next emptied chunk, or tf_executor_free, gives the reserve back. */
 static void reserve_flush_locked(tf_executor *e) {
-    if (atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire))
-        return;
+    if (!spawn_trylock(e)) return;
     tf_task *chain = reserve_take(e);
-    atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
+    spawn_unlock(e);
     (void)pool_free_chain(e, chain);
 }
 
@@ -480,22 +503,6 @@ static uint32_t fn_slot(tf_executor *e, tf_poll_fn poll, tf_drop_fn drop) {
         if (++i == TF_TASK_FN_SLOTS) i = 0;
     }
     return TF_TASK_FN_COLD; /* every slot holds another pair */
-}
-
-static void spawn_lock(tf_executor *e) {
-    unsigned spins = 0;
-    while (atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire)) {
-        while (atomic_load_explicit(&e->spawn_lock, memory_order_relaxed)) {
-            /* The holder may have been preempted (2 cores, many threads):
-             * give it the CPU instead of spinning out our time slice. */
-            if (++spins % 64 == 0) sched_yield();
-            else tf__cpu_relax();
-        }
-    }
-}
-
-static void spawn_unlock(tf_executor *e) {
-    atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
 }
 
 /* Under spawn_lock: a block of pool objects for the reserve. 0 if the
