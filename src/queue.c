@@ -43,9 +43,9 @@
 static _Atomic uint32_t wake_latency_ns;
 /* Real-clock time until which the machine counts as busy. */
 static _Atomic uint64_t busy_until;
-/* When this thread last signalled a parked consumer, and when its latest
- * wait ended (real clock). */
-static _Thread_local uint64_t tls_signalled, tls_wait_end;
+/* 1 if this thread has signalled a parked consumer since its latest wait
+ * ended. */
+static _Thread_local int tls_signalled;
 
 /* 1 if this process may run on more than one CPU. Sampled once, at load,
  * on the thread that loads the library: a worker that pinned itself to
@@ -112,7 +112,7 @@ static void signal_one(tf_queue *q) {
          * at once on this CPU) does not find the lock still held by us. */
         uint64_t now = tf__clock_real();
         atomic_store_explicit(&q->signal_ns, now, memory_order_relaxed);
-        tls_signalled = now;
+        tls_signalled = 1;
         pthread_mutex_lock(&q->lock);
         pthread_mutex_unlock(&q->lock);
         pthread_cond_signal(&q->cond);
@@ -287,7 +287,7 @@ static uint64_t spin_length(tf_queue *q, uint64_t now) {
         atomic_exchange_explicit(&q->spinning, 1, memory_order_acquire))
         return 0;
     uint64_t len = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
-    if (tls_signalled >= tls_wait_end) {
+    if (tls_signalled) {
         uint32_t lat = atomic_load_explicit(&wake_latency_ns, memory_order_relaxed);
         len += lat < WAKE_LATENCY_MAX_NS ? lat : WAKE_LATENCY_MAX_NS;
     }
@@ -324,7 +324,7 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
         int done = spin(q, start + len, deadline, stop, arg);
         atomic_store_explicit(&q->spinning, 0, memory_order_release);
         if (done) {
-            tls_wait_end = tf__clock_real();
+            tls_signalled = 0;
             return;
         }
     }
@@ -348,9 +348,8 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
     atomic_fetch_sub_explicit(&q->sleepers, 1, memory_order_relaxed);
     uint64_t sig = atomic_load_explicit(&q->signal_ns, memory_order_relaxed);
     pthread_mutex_unlock(&q->lock);
-    uint64_t now = tf__clock_real();
-    tls_wait_end = now;
-    if (len) adapt(q, start, len, sig, now);
+    tls_signalled = 0;
+    if (len) adapt(q, start, len, sig, tf__clock_real());
 }
 
 void tf__queue_broadcast(tf_queue *q) {
