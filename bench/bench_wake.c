@@ -30,6 +30,17 @@ double peer_libuv_wake(size_t n, int cpu_a, int cpu_b);
 
 static uint64_t median(uint64_t *v, size_t n) { return bench_percentile(v, n, 50); }
 
+/* Sleeps until *w holds want. */
+static void futex_wait_for(_Atomic uint32_t *w, uint32_t want) {
+    uint32_t v;
+    while ((v = atomic_load(w)) != want)
+        syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void futex_wake_one(_Atomic uint32_t *w) {
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 /* --- libtimefuture ------------------------------------------------------ */
 
 typedef struct player {
@@ -63,7 +74,7 @@ static int play(void *s, const tf_waker *w) {
     if (p->rounds++ >= p->target) {
         tf_waker_wake_by_ref(peer); /* let the peer finish too */
         atomic_fetch_add(p->done, 1);
-        syscall(SYS_futex, (uint32_t *)p->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        futex_wake_one(p->done);
         return TF_READY;
     }
     tf_waker_wake_by_ref(peer);
@@ -82,9 +93,7 @@ static double tf_round_trip(size_t n, int cpu_a, int cpu_b) {
         exit(1); /* NOLINT(concurrency-mt-unsafe): the bench gives up, workers and all */
     tf_executor_spawn(ea, play, NULL, &a);
     tf_executor_spawn(eb, play, NULL, &b);
-    uint32_t d;
-    while ((d = atomic_load(&done)) < 2)
-        syscall(SYS_futex, (uint32_t *)&done, FUTEX_WAIT_PRIVATE, d, NULL, NULL, 0);
+    futex_wait_for(&done, 2); /* both players */
     tf_executor_run(ea); /* returns once the workers have settled them */
     tf_executor_run(eb);
     /* samples[1..n] hold round trips (samples[0] has none). */
@@ -114,26 +123,20 @@ typedef struct pp_arg {
     uint32_t me;
 } pp_arg;
 
-static void pp_wait(_Atomic uint32_t *w, uint32_t want) {
-    uint32_t v;
-    while ((v = atomic_load(w)) != want)
-        syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
-}
-
 static void *pp_main(void *arg) {
     pp_arg *a = arg;
     pingpong *pp = a->pp;
     bench_pin(pp->cpu[a->me]);
     uint64_t last = 0;
     for (size_t i = 0; i < pp->n; i++) {
-        pp_wait(&pp->turn, a->me);
+        futex_wait_for(&pp->turn, a->me);
         if (a->me == 0) {
             uint64_t now = tf_now_ns();
             if (last) pp->samples[i] = now - last;
             last = now;
         }
         atomic_store(&pp->turn, 1 - a->me);
-        syscall(SYS_futex, (uint32_t *)&pp->turn, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        futex_wake_one(&pp->turn);
     }
     return NULL;
 }
