@@ -43,8 +43,7 @@ typedef struct pool_node {
     tf_pool_head head; /* first: tf__pool_owner reads it */
     struct pool_node *prev, *next;
 } pool_node;
-#define NODE_SIZE TF_POOL_NODE_SIZE
-_Static_assert(sizeof(pool_node) <= NODE_SIZE, "pool node header");
+_Static_assert(sizeof(pool_node) <= TF_POOL_NODE_SIZE, "pool node header");
 
 void tf__pool_init(tf_pool *pool, size_t obj_size) {
     memset(pool, 0, sizeof(*pool));
@@ -52,7 +51,7 @@ void tf__pool_init(tf_pool *pool, size_t obj_size) {
 }
 
 void *tf__pool_alloc(tf_pool *pool) {
-    pool_node *n = tf__alloc(NODE_SIZE + pool->obj_size);
+    pool_node *n = tf__alloc(TF_POOL_NODE_SIZE + pool->obj_size);
     if (!n) return NULL;
     n->head.owner = pool->owner;
     n->prev = NULL;
@@ -60,11 +59,11 @@ void *tf__pool_alloc(tf_pool *pool) {
     if (n->next) n->next->prev = n;
     pool->nodes = n;
     pool->live++;
-    return (char *)n + NODE_SIZE;
+    return (char *)n + TF_POOL_NODE_SIZE;
 }
 
 int tf__pool_free(tf_pool *pool, void *obj) {
-    pool_node *n = (pool_node *)(void *)((char *)obj - NODE_SIZE);
+    pool_node *n = (pool_node *)(void *)((char *)obj - TF_POOL_NODE_SIZE);
     if (n->prev) n->prev->next = n->next;
     else pool->nodes = n->next;
     if (n->next) n->next->prev = n->prev;
@@ -78,7 +77,7 @@ void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg),
                    void *arg) {
     for (pool_node *n = pool->nodes; n;) {
         pool_node *next = n->next; /* fn may not free, but be safe */
-        void *obj = (char *)n + NODE_SIZE;
+        void *obj = (char *)n + TF_POOL_NODE_SIZE;
         if (*(uint16_t *)obj != 0) fn(obj, arg);
         n = next;
     }
@@ -109,11 +108,6 @@ struct tf_pool_chunk {
     uint32_t carved;            /* objects [0, carved) were handed out */
 };
 
-/* 256 KiB: the allocator's own header (a page of its own when it maps a
- * chunk) stays under 2% of a chunk, and one chunk pinned by a survivor is
- * still small. Objects too big for 64 in a chunk get bigger chunks. */
-enum { POOL_MIN_PER_CHUNK = 64 };
-#define POOL_CHUNK TF_POOL_CHUNK_SMALL
 #define HDR_SIZE ((sizeof(tf_pool_chunk) + 15) & ~(size_t)15)
 
 static char *chunk_objects(tf_pool_chunk *c) { return (char *)c + HDR_SIZE; }
@@ -125,8 +119,8 @@ static tf_pool_chunk *chunk_of(const tf_pool *pool, void *obj) {
 void tf__pool_init(tf_pool *pool, size_t obj_size) {
     memset(pool, 0, sizeof(*pool));
     pool->obj_size = (obj_size + 7) & ~(size_t)7;
-    size_t size = POOL_CHUNK;
-    while ((size - HDR_SIZE) / pool->obj_size < POOL_MIN_PER_CHUNK) size *= 2;
+    size_t size = TF_POOL_CHUNK_SMALL;
+    while ((size - HDR_SIZE) / pool->obj_size < TF_POOL_MIN_PER_CHUNK) size *= 2;
     pool->chunk_size = size;
     pool->per_chunk = (size - HDR_SIZE) / pool->obj_size;
 }

@@ -20,9 +20,13 @@ typedef struct tf_pool_head {
     void *owner;
 } tf_pool_head;
 
-/* The chunk size of every pool whose objects are small (at most a 64th of
- * it); a larger object gets a larger chunk. */
+/* The chunk size of every pool whose chunk holds TF_POOL_MIN_PER_CHUNK
+ * of its objects (besides the header); objects too big for that get
+ * bigger chunks. 256 KiB: the allocator's own header (a page of its own
+ * when it maps a chunk) stays under 2% of a chunk, and one chunk pinned by
+ * a survivor is still small. */
 #define TF_POOL_CHUNK_SMALL ((size_t)256 * 1024)
+#define TF_POOL_MIN_PER_CHUNK 64u
 /* Pooling off: the header before each object (owner, list links), a
  * multiple of 16 to keep objects 16-byte aligned. */
 #define TF_POOL_NODE_SIZE ((size_t)32)

@@ -60,6 +60,11 @@ typedef struct tf_task {
 } tf_task;
 
 _Static_assert(sizeof(tf_task) == 24, "a task is three words");
+/* tf__task_exec masks a task's address with TF_POOL_CHUNK_SMALL: the
+ * task pool's chunks must be that size (half of it leaves room for any
+ * chunk header). */
+_Static_assert(sizeof(tf_task) * TF_POOL_MIN_PER_CHUNK <= TF_POOL_CHUNK_SMALL / 2,
+               "task pool chunks are small ones");
 
 /* The executor of a task: the owner of the pool it came from (every
  * task is carved from its executor's pool, whose chunks name it). */
