@@ -6,8 +6,9 @@
  * runtime, detached tasks, best of the same rounds (one thread only); and
  * two floors: a FIFO with one malloc per task, and a preallocated array of
  * tasks with a preallocated ring. A second figure
- * keeps spawning out of the timing. Peak RSS is printed before the peers
- * run, so it is the library's. With a worker count, the workers poll while
+ * keeps spawning out of the timing. Every round of every contender runs in
+ * a process of its own (see tf_round), so each starts from cold memory and
+ * its peak RSS is its own. With a worker count, the workers poll while
  * this thread spawns and then helps them.
  * usage: bench_executor [tasks] [rounds] [workers] */
 #include <stdatomic.h>
@@ -26,12 +27,20 @@ double peer_libuv_executor(size_t n);
  * one thread's update overwrites another's. (A task is polled by one
  * thread at a time, so its own bit needs no more than that.) */
 static _Atomic unsigned char *seen;
+/* With no workers, one thread sets the bits: a load and a store, as the
+ * peers' poll functions do, not a locked read-modify-write per task. */
+static int seen_shared;
 
 static int pending_once(void *s, const tf_waker *w) {
     size_t i = (size_t)(uintptr_t)s;
     unsigned char bit = (unsigned char)(1u << (i & 7));
-    if (!(atomic_load_explicit(&seen[i >> 3], memory_order_relaxed) & bit)) {
-        atomic_fetch_or_explicit(&seen[i >> 3], bit, memory_order_relaxed);
+    unsigned char byte = atomic_load_explicit(&seen[i >> 3], memory_order_relaxed);
+    if (!(byte & bit)) {
+        if (seen_shared)
+            atomic_fetch_or_explicit(&seen[i >> 3], bit, memory_order_relaxed);
+        else
+            atomic_store_explicit(&seen[i >> 3], (unsigned char)(byte | bit),
+                                  memory_order_relaxed);
         tf_waker_wake_by_ref(w);
         return TF_PENDING;
     }
@@ -110,46 +119,121 @@ static double floor_prealloc(size_t n) {
     return r;
 }
 
+/* One round of each contender, each in a process of its own
+ * (bench_in_child): every one starts from the same cold memory. In one
+ * process, a contender run after another reuses the heap pages the
+ * earlier one faulted in, which (pages being the dearest part of a
+ * million tasks here) halves its cost: the order of the runs would decide
+ * the comparison. */
+typedef struct round_args {
+    size_t n;
+    uint32_t workers;
+    int round;
+} round_args;
+
+typedef struct round_out {
+    double mtps, run_mtps, ms, peak_mib;
+    int ok;
+} round_out;
+
+static void tf_round(void *arg, void *out) {
+    const round_args *a = arg;
+    round_out *o = out;
+    memset(o, 0, sizeof(*o));
+    size_t n = a->n;
+    memset((void *)seen, 0, n / 8 + 1);
+    tf_executor *e;
+    if (tf_executor_new(a->workers, &e) != TF_OK) return;
+    uint64_t t0 = tf_now_ns();
+    for (size_t i = 0; i < n; i++)
+        if (tf_executor_spawn(e, pending_once, NULL, (void *)(uintptr_t)i) != TF_OK) return;
+    uint64_t t1 = tf_now_ns();
+    tf_executor_run(e);
+    uint64_t t2 = tf_now_ns();
+    tf_executor_free(e);
+    for (size_t i = 0; i < n; i++)
+        if (!(atomic_load_explicit(&seen[i >> 3], memory_order_relaxed) & (1u << (i & 7))))
+            return;
+    o->mtps = mtps(n, t2 - t0);
+    o->run_mtps = mtps(n, t2 - t1);
+    o->ms = (double)(t2 - t0) / 1e6;
+    o->peak_mib = bench_peak_rss_mib();
+    o->ok = 1;
+}
+
+enum { C_TF, C_FIFO, C_PREALLOC, C_LIBUV, C_COUNT };
+
+static void peer_round(void *arg, void *out) {
+    const round_args *a = arg;
+    round_out *o = out;
+    memset(o, 0, sizeof(*o));
+    switch (a->round) {
+    case C_FIFO: o->mtps = floor_malloc_fifo(a->n); break;
+    case C_PREALLOC: o->mtps = floor_prealloc(a->n); break;
+#ifdef TF_BENCH_LIBUV
+    case C_LIBUV: o->mtps = peer_libuv_executor(a->n); break;
+#endif
+    default: return;
+    }
+    o->peak_mib = bench_peak_rss_mib();
+    o->ok = o->mtps > 0;
+}
+
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
     int rounds = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 3;
     uint32_t workers = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 0;
     seen = malloc(n / 8 + 1);
     if (!seen) return 1;
-    printf("%zu tasks, each pending once (self-wake) then ready, %u worker thread(s)%s:\n", n,
+    seen_shared = workers > 0;
+    printf("%zu tasks, each pending once (self-wake) then ready, %u worker thread(s)%s;\n"
+           "every round of every contender in a fresh process, rounds interleaved:\n", n,
            workers, workers ? " plus the spawning thread" : ", on the calling thread");
-    double best = 0;
+    double bestc[C_COUNT] = {0}, peak = 0;
+    int have_uv = 0, have_tk = 0;
+    double tk = 0, tk_mib = 0;
+#ifdef TF_BENCH_LIBUV
+    have_uv = 1;
+#endif
     for (int r = 0; r < rounds; r++) {
-        memset((void *)seen, 0, n / 8 + 1);
-        tf_executor *e;
-        if (tf_executor_new(workers, &e) != TF_OK) return 1;
-        uint64_t t0 = tf_now_ns();
-        for (size_t i = 0; i < n; i++)
-            if (tf_executor_spawn(e, pending_once, NULL, (void *)(uintptr_t)i) != TF_OK) return 1;
-        uint64_t t1 = tf_now_ns();
-        tf_executor_run(e);
-        uint64_t t2 = tf_now_ns();
-        tf_executor_free(e);
-        for (size_t i = 0; i < n; i++)
-            if (!(atomic_load_explicit(&seen[i >> 3], memory_order_relaxed) & (1u << (i & 7))))
-                return 1;
-        double m = mtps(n, t2 - t0);
-        if (m > best) best = m;
+        round_args a = {n, workers, r};
+        round_out o;
+        if (bench_in_child(tf_round, &a, &o, sizeof o) != 0 || !o.ok) {
+            fprintf(stderr, "round %d: the library's run failed\n", r + 1);
+            return 1;
+        }
+        if (o.mtps > bestc[C_TF]) bestc[C_TF] = o.mtps;
+        if (o.peak_mib > peak) peak = o.peak_mib;
         printf("  round %d: %.2f M tasks/s with spawning (%.1f ms), %.2f M tasks/s run only\n", r + 1,
-               m, (double)(t2 - t0) / 1e6, mtps(n, t2 - t1));
+               o.mtps, o.ms, o.run_mtps);
+        for (int c = C_FIFO; c < C_COUNT; c++) {
+            if (c == C_LIBUV && !have_uv) continue;
+            round_args pa = {n, 0, c};
+            if (bench_in_child(peer_round, &pa, &o, sizeof o) != 0 || !o.ok) {
+                fprintf(stderr, "round %d: contender %d failed\n", r + 1, c);
+                return 1;
+            }
+            if (o.mtps > bestc[c]) bestc[c] = o.mtps;
+        }
+        /* tokio's figure is for one thread: with workers it is left out.
+         * One round per run of peer_tokio: a fresh process, as above. */
+        double t = 0, t_mib = 0;
+        int got = workers || have_tk < 0 ? 0 : peer_tokio_executor(n, 1, &t, &t_mib);
+        if (got < 0 || (have_tk > 0 && got == 0)) {
+            have_tk = -1;
+        } else if (got > 0) {
+            have_tk = 1;
+            if (t > tk) tk = t;
+            if (t_mib > tk_mib) tk_mib = t_mib;
+        }
     }
-    double peak = bench_peak_rss_mib();
+    double best = bestc[C_TF], fifo = bestc[C_FIFO], pre = bestc[C_PREALLOC];
     printf("  libtimefuture best %.2f M tasks/s, peak RSS %.1f MiB\n", best, peak);
     free((void *)seen);
-    double fifo = floor_malloc_fifo(n);
-    double pre = floor_prealloc(n);
 #ifdef TF_BENCH_LIBUV
-    double uv = peer_libuv_executor(n);
+    double uv = bestc[C_LIBUV];
     printf("  peer libuv, hand-made queue: %.2f M tasks/s (libtimefuture x%.2f)\n", uv, best / uv);
 #endif
-    /* tokio's figure is for one thread: with workers it is left out. */
-    double tk = 0, tk_mib = 0;
-    int have_tk = workers ? 0 : peer_tokio_executor(n, rounds, &tk, &tk_mib);
     if (have_tk > 0)
         printf("  peer tokio, current-thread runtime: %.2f M tasks/s, peak RSS %.1f MiB (libtimefuture"
                " x%.2f)\n", tk, tk_mib, best / tk);
@@ -159,7 +243,7 @@ int main(int argc, char **argv) {
            best / fifo);
     printf("  floor, preallocated array: %.2f M tasks/s (libtimefuture x%.2f)\n", pre, best / pre);
     char what[160], tf[96], peer[192] = "", flo[128], cnt[32];
-    (void)snprintf(what, sizeof what, "%s tasks, pending once then ready, %s; best of %d rounds, peak RSS",
+    (void)snprintf(what, sizeof what, "%s tasks, pending once then ready, %s; best of %d rounds, each in a fresh process; peak RSS",
              bench_count(cnt, sizeof cnt, n), workers ? "with workers" : "one thread", rounds);
     (void)snprintf(tf, sizeof tf, "%.2f M tasks/s, %.1f MiB", best, peak);
 #ifdef TF_BENCH_LIBUV

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int bench_cmp_u64(const void *a, const void *b) {
@@ -76,6 +77,35 @@ static inline void bench_row(const char *workload, const char *tf, const char *p
     }
     fputc('\n', stdout);
     fflush(stdout);
+}
+
+/* Runs fn(arg, out) in a child process and copies the len bytes it left
+ * in out back; 0 on success, -1 when the child failed or died. A
+ * measurement run so starts from this process's memory as it is, not
+ * from a heap that an earlier run (of any contender) already faulted in,
+ * and its peak RSS is its own. */
+static inline int bench_in_child(void (*fn)(void *arg, void *out), void *arg, void *out,
+                                 size_t len) {
+    int fd[2];
+    if (pipe(fd) != 0) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        fn(arg, out);
+        fflush(stdout);
+        ssize_t w = write(fd[1], out, len);
+        _exit(w == (ssize_t)len ? 0 : 1);
+    }
+    close(fd[1]);
+    int ok = 0, status = 0;
+    if (pid > 0) {
+        ok = read(fd[0], out, len) == (ssize_t)len;
+        ok = waitpid(pid, &status, 0) == pid && ok && WIFEXITED(status) &&
+             WEXITSTATUS(status) == 0;
+    }
+    close(fd[0]);
+    return ok ? 0 : -1;
 }
 
 /* Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Chunked object pool; see pool.h. */
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "pool.h"
@@ -60,6 +61,12 @@ void *tf__pool_alloc(tf_pool *pool) {
     pool->nodes = n;
     pool->live++;
     return (char *)n + TF_POOL_NODE_SIZE;
+}
+
+size_t tf__pool_alloc_many(tf_pool *pool, void **objs, size_t max) {
+    size_t n = 0;
+    while (n < max && (objs[n] = tf__pool_alloc(pool)) != NULL) n++;
+    return n;
 }
 
 int tf__pool_free(tf_pool *pool, void *obj) {
@@ -148,6 +155,14 @@ static tf_pool_chunk *chunk_new(tf_pool *pool) {
     uintptr_t a = ((uintptr_t)raw + pool->chunk_size - 1) &
                   ~(uintptr_t)(pool->chunk_size - 1);
     tf_pool_chunk *c = (tf_pool_chunk *)a;
+    /* A pool that outgrew a chunk is filling chunks: fault this one's
+     * pages in with one call rather than one fault per page as objects
+     * are carved (a fault per page costs more than the work on the
+     * objects in it). The first chunk stays lazy, so a small pool keeps
+     * its few pages. Failure (an old kernel) only leaves it lazy. */
+#ifdef MADV_POPULATE_WRITE
+    if (pool->chunks != 0) (void)madvise(c, pool->chunk_size, MADV_POPULATE_WRITE);
+#endif
     c->raw = raw;
     c->head.owner = pool->owner;
     POISON(chunk_objects(c), pool->per_chunk * pool->obj_size);
@@ -189,6 +204,34 @@ void *tf__pool_alloc(tf_pool *pool) {
     }
     pool->live++;
     return obj;
+}
+
+size_t tf__pool_alloc_many(tf_pool *pool, void **objs, size_t max) {
+    size_t n = 0;
+    while (n < max) {
+        tf_pool_chunk *c = pool->partial;
+        if (!c || c->free_list) {
+            /* A new chunk, or freed objects to reuse first. */
+            if (!(objs[n] = tf__pool_alloc(pool))) break;
+            n++;
+            continue;
+        }
+        /* No freed object in c: every carved one is live, and the rest
+         * of the chunk is one run of fresh objects, carved at once. */
+        size_t k = pool->per_chunk - c->carved;
+        if (k > max - n) k = max - n;
+        char *o = chunk_objects(c) + (size_t)c->carved * pool->obj_size;
+        UNPOISON(o, k * pool->obj_size);
+        for (size_t i = 0; i < k; i++) objs[n++] = o + i * pool->obj_size;
+        c->carved += (uint32_t)k;
+        c->live += (uint32_t)k;
+        pool->live += k;
+        if (c->live == pool->per_chunk) {
+            list_remove(&pool->partial, c);
+            list_push(&pool->full, c);
+        }
+    }
+    return n;
 }
 
 int tf__pool_free(tf_pool *pool, void *obj) {

@@ -53,6 +53,11 @@ typedef struct tf_pool {
 void tf__pool_init(tf_pool *pool, size_t obj_size);
 /* O(1). NULL when the allocator fails; the pool is unchanged then. */
 void *tf__pool_alloc(tf_pool *pool);
+/* Up to max objects into objs, in address order where they are fresh;
+ * the same as as many tf__pool_alloc calls, with one call for a run of
+ * fresh objects. Returns how many (fewer than max only when the
+ * allocator failed). */
+size_t tf__pool_alloc_many(tf_pool *pool, void **objs, size_t max);
 /* O(1). Gives the object's chunk back to the allocator when it was the
  * chunk's last live object and an empty chunk is kept already. Returns 1
  * when the object was its chunk's last (the pool is shrinking: a caller

@@ -3,6 +3,8 @@
  * is one compare-and-swap on the state word, so a wake can never be lost
  * between "the poll returned pending" and "the task went idle"; a wake of
  * the task this thread is polling makes none (the runner re-queues it). */
+#include <pthread.h>
+
 #include "task.h"
 #include "executor_internal.h"
 
@@ -20,14 +22,22 @@ void tf__task_unref(tf_task *t) {
 _Thread_local tf_poll_slot tf__task_poll_slot
     __attribute__((tls_model("initial-exec")));
 
+/* In a child of fork() no poll of this library is in progress, even if
+ * the parent forked from inside one: the parent's task stays the
+ * parent's, and a wake of it gets the child's TF_EFORK, not a self-wake. */
+static void atfork_child(void) {
+    tf__task_poll_slot.cur = NULL;
+    tf__task_poll_slot.woken = 0;
+}
+
+__attribute__((constructor)) static void task_fork_init(void) {
+    pthread_atfork(NULL, NULL, atfork_child);
+}
+
 void tf__task_wake_by_ref(tf_task *t) {
-    /* The task this thread is polling: its runner re-queues it after the
-     * poll, no state change needed (a remote wake meanwhile still sets
-     * NOTIFIED: at worst one extra poll). */
-    if (t == tf__task_poll_slot.cur) {
-        tf__task_poll_slot.woken = 1;
-        return;
-    }
+    /* The task this thread is polling: no state change needed (a remote
+     * wake meanwhile still sets NOTIFIED: at worst one extra poll). */
+    if (tf__task_wake_self(t)) return;
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
         /* Already queued, already going to be re-queued, or finished:

@@ -92,6 +92,16 @@ typedef struct tf_poll_slot {
 extern _Thread_local tf_poll_slot tf__task_poll_slot
     __attribute__((tls_model("initial-exec")));
 
+/* A wake of the task this thread is polling: its runner re-queues it
+ * after the poll, so the wake only notes it (no atomic, no queue). 1 if t
+ * was that task. Safe before any fork check: a child's fork handler
+ * clears the slot, so no task of the parent's is "being polled" there. */
+static inline int tf__task_wake_self(const tf_task *t) {
+    if (t != tf__task_poll_slot.cur) return 0;
+    tf__task_poll_slot.woken = 1;
+    return 1;
+}
+
 static inline unsigned tf__task_flags(const tf_task *t) {
     return atomic_load_explicit(&t->flags, memory_order_relaxed);
 }

@@ -127,6 +127,9 @@ int tf_waker_wake_by_ref(const tf_waker *w) {
     if (!w) return TF_EINVAL;
     if (!is_waker(w)) return TF_EHANDLE;
     if (w->magic == TF_MAGIC_TASK) {
+        /* A self-wake first: the commonest wake, and the one that needs
+         * no look at the task's executor. */
+        if (tf__task_wake_self((const tf_task *)w)) return TF_OK;
         if (tf__task_forked((const tf_task *)w)) return TF_EFORK;
         tf__task_wake_by_ref((tf_task *)w);
         return TF_OK;

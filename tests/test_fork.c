@@ -721,6 +721,42 @@ static void test_fork_with_drivers(void **state) {
     assert_int_equal(tf_driver_free(fd_thread), TF_OK);
 }
 
+/* --- 7. fork from inside a poll ------------------------------------------
+ * The forking thread was polling a task: in the child that task is still
+ * the parent's. A wake of it must be refused (TF_EFORK) like any other
+ * touch of an inherited executor, not taken for the self-wake of a poll
+ * in progress, which needs no look at the executor. */
+
+static void child_of_poll(void *arg) {
+    const tf_waker *w = arg;
+    CEQ(tf_waker_wake_by_ref(w), TF_EFORK);
+    tf_waker *c = NULL;
+    CEQ(tf_waker_clone(w, &c), TF_EFORK);
+    CEQ(c == NULL, 1);
+}
+
+static int forked_from_poll;
+
+static int fork_in_poll(void *state, const tf_waker *w) {
+    (void)state;
+    if (forked_from_poll++) return TF_READY;
+    /* The parent's own self-wake still works after the fork. */
+    assert_int_equal(run_in_child(child_of_poll, (void *)w), 0);
+    assert_int_equal(tf_waker_wake_by_ref(w), TF_OK);
+    return TF_PENDING;
+}
+
+static void test_fork_from_inside_poll(void **state) {
+    (void)state;
+    forked_from_poll = 0;
+    tf_executor *e = NULL;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_executor_spawn(e, fork_in_poll, NULL, NULL), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    assert_int_equal(forked_from_poll, 2); /* the self-wake re-queued it */
+    assert_int_equal(tf_executor_free(e), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_with_timers_armed),
@@ -729,6 +765,7 @@ int main(void) {
         cmocka_unit_test(test_fork_while_driver_fires),
         cmocka_unit_test(test_fork_while_lock_held),
         cmocka_unit_test(test_fork_with_drivers),
+        cmocka_unit_test(test_fork_from_inside_poll),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

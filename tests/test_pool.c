@@ -481,6 +481,96 @@ static void test_random_against_model(void **state) {
     free(live);
 }
 
+/* Stamps a fresh object as make() does. */
+static obj *stamp(void *mem, uint32_t id) {
+    obj *o = mem;
+    o->magic = MAGIC;
+    o->id = id;
+    o->word1 = o;
+    for (int i = 0; i < 3; i++) o->stamp[i] = (uint64_t)id * 0x9E3779B97F4A7C15ull + (uint64_t)i;
+    return o;
+}
+
+/* tf__pool_alloc_many against a model, with random frees: blocks of every size, across chunk boundaries, from
+ * fresh chunks and from freed slots. Objects never overlap and the counts
+ * stay exact; a block from a fresh pool is one run of ascending
+ * addresses; a failing allocator gives a short block and leaves the pool
+ * consistent. */
+static void test_alloc_many_against_model(void **state) {
+    (void)state;
+    enum { CAP = 40000, STEPS = 3000, MAXB = 150 };
+    tf_pool p;
+    tf__pool_init(&p, sizeof(obj));
+    obj **v = calloc(CAP, sizeof(*v));
+    uint32_t *ids = calloc(CAP, sizeof(*ids));
+    void *block[MAXB];
+    size_t n = 0;
+    uint32_t next_id = 0;
+    for (int step = 0; step < STEPS; step++) {
+        int grow = (step / 500) % 2 == 0;
+        if (n == 0 || (n + MAXB < CAP && (int)(next_random() % 10) < (grow ? 7 : 3))) {
+            size_t want = 1 + (size_t)(next_random() % MAXB);
+            size_t got = tf__pool_alloc_many(&p, block, want);
+            assert_int_equal(got, want);
+            assert_int_equal(p.live, n + got);
+            for (size_t i = 0; i < got; i++) {
+                uint32_t id = next_id++;
+                v[n] = stamp(block[i], id);
+                ids[n++] = id;
+            }
+        } else {
+            size_t k = 1 + (size_t)(next_random() % 200);
+            while (k-- && n) {
+                size_t i = (size_t)(next_random() % n);
+                drop_obj(&p, v[i], ids[i]);
+                v[i] = v[--n];
+                ids[i] = ids[n];
+            }
+        }
+        assert_int_equal(p.live, n);
+        if (step % 250 == 0)
+            for (size_t i = 0; i < n; i++) check(v[i], ids[i]);
+    }
+    for (size_t i = 0; i < n; i++) check(v[i], ids[i]);
+    for (size_t i = 0; i < n; i++) drop_obj(&p, v[i], ids[i]);
+    assert_int_equal(p.live, 0);
+    tf__pool_destroy(&p);
+    assert_int_equal(ca.outstanding, 0);
+
+    /* A fresh pool: one block is one run of ascending addresses. */
+    tf__pool_init(&p, sizeof(obj));
+    assert_int_equal(tf__pool_alloc_many(&p, block, MAXB), MAXB);
+#ifndef TF_NO_POOL
+    for (size_t i = 1; i < MAXB; i++)
+        assert_ptr_equal((char *)block[i], (char *)block[i - 1] + sizeof(obj));
+#endif
+    for (size_t i = 0; i < MAXB; i++) stamp(block[i], (uint32_t)i);
+    for (size_t i = 0; i < MAXB; i++) drop_obj(&p, block[i], (uint32_t)i);
+
+    /* The allocator failing: a short block, then nothing, and the objects
+     * handed out are whole and counted. */
+    ca.fail_from = ca.calls + 2; /* one more chunk (or object), then none */
+    size_t got = 0, total = 0;
+    obj **w = v;
+    while ((got = tf__pool_alloc_many(&p, block, MAXB)) == MAXB) {
+        for (size_t i = 0; i < got; i++) w[total + i] = stamp(block[i], (uint32_t)(total + i));
+        total += got;
+        assert_true(total < CAP);
+    }
+    for (size_t i = 0; i < got; i++) w[total + i] = stamp(block[i], (uint32_t)(total + i));
+    total += got;
+    assert_int_equal(p.live, total);
+    assert_int_equal(tf__pool_alloc_many(&p, block, MAXB), 0);
+    assert_int_equal(p.live, total);
+    ca.fail_from = 0;
+    for (size_t i = 0; i < total; i++) drop_obj(&p, w[i], (uint32_t)i);
+    assert_int_equal(p.live, 0);
+    tf__pool_destroy(&p);
+    assert_int_equal(ca.outstanding, 0);
+    free(v);
+    free(ids);
+}
+
 /* An allocation failure returns NULL and changes nothing: the live
  * objects stay intact, later frees and allocations work. */
 static void test_alloc_failure_leaves_pool_consistent(void **state) {
@@ -559,6 +649,7 @@ static void test_fail_empty_and_destroy_live(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_alloc_free_distinct, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_many_against_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects_name_their_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim_after_burst_first_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim_after_burst_middle_survives, setup, teardown),
