@@ -107,16 +107,11 @@ static void spawn_unlock(tf_executor *e) {
     atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
 }
 
-/* Under pool_lock: frees a chain of tasks (linked through next) into the
- * pool; 1 if a chunk of it emptied. */
+/* Under pool_lock: frees a chain of tasks (linked through next, the
+ * word the pool links through) into the pool; 1 if a chunk of it
+ * emptied. */
 static int pool_free_chain(tf_executor *e, tf_task *chain) {
-    int emptied = 0;
-    while (chain) {
-        tf_task *next = tf__task_next(chain);
-        emptied |= tf__pool_free(&e->pool, chain);
-        chain = next;
-    }
-    return emptied;
+    return tf__pool_free_list(&e->pool, chain);
 }
 
 /* Under spawn_lock: takes the whole spawn reserve. */

@@ -306,3 +306,13 @@ void tf__pool_destroy(tf_pool *pool) {
 }
 
 #endif
+
+int tf__pool_free_list(tf_pool *pool, void *first) {
+    int emptied = 0;
+    while (first) {
+        void *next = ((void **)first)[1];
+        emptied |= tf__pool_free(pool, first);
+        first = next;
+    }
+    return emptied;
+}

@@ -63,6 +63,10 @@ size_t tf__pool_alloc_many(tf_pool *pool, void **objs, size_t max);
  * when the object was its chunk's last (the pool is shrinking: a caller
  * holding objects back may give them back too), else 0. */
 int tf__pool_free(tf_pool *pool, void *obj);
+/* Frees a NULL-terminated list of objects linked through their word 1
+ * (the word after the first, which the pool's own free list uses too);
+ * 1 if a chunk emptied, as tf__pool_free. */
+int tf__pool_free_list(tf_pool *pool, void *first);
 /* Calls fn on every live object; fn must not free into the pool. */
 void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg), void *arg);
 /* Gives back the empty chunk kept against alloc/free churn, so that only
