@@ -409,31 +409,44 @@ impl Pool {
                     None => break,
                 },
             };
-            // SAFETY: a chunk of this pool with a free or uncarved slot,
+            // SAFETY: a chunk of this pool on the partial list (so with a
+            // free or uncarved slot: live = carved - freed < per_chunk),
             // ours under the lock; slots lie within it.
             unsafe {
-                let slot = if !(*chunk).free.is_null() {
-                    let slot = (*chunk).free;
-                    (*chunk).free = next_of(slot);
-                    slot
-                } else {
-                    let slot = (chunk as *mut u8).add(HEADER + (*chunk).carved * size);
-                    (*chunk).carved += 1;
-                    slot
-                };
-                (*chunk).live += 1;
-                if (*chunk).live == per_chunk {
+                let base = (chunk as *mut u8).add(HEADER);
+                let (mut free, mut carved, mut live) =
+                    ((*chunk).free, (*chunk).carved, (*chunk).live);
+                // As many as wanted from this chunk: freed slots first,
+                // then fresh ones.
+                while len < n && live < per_chunk {
+                    let slot = if !free.is_null() {
+                        let slot = free;
+                        free = next_of(slot);
+                        slot
+                    } else {
+                        carved += 1;
+                        base.add((carved - 1) * size)
+                    };
+                    live += 1;
+                    if tail.is_null() {
+                        head = slot;
+                    } else {
+                        set_next(tail, slot);
+                    }
+                    tail = slot;
+                    len += 1;
+                }
+                (*chunk).free = free;
+                (*chunk).carved = carved;
+                (*chunk).live = live;
+                if live == per_chunk {
                     self.unlink(chunk);
                 }
-                set_next(slot, ptr::null_mut());
-                if tail.is_null() {
-                    head = slot;
-                } else {
-                    set_next(tail, slot);
-                }
-                tail = slot;
             }
-            len += 1;
+        }
+        if !tail.is_null() {
+            // SAFETY: the last slot taken, ours.
+            unsafe { set_next(tail, ptr::null_mut()) };
         }
         (head, len)
     }
