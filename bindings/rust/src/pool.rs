@@ -20,10 +20,11 @@
 //!   region is still unmapped on its own when it empties (the kernel then
 //!   splits the huge page), and the region's unused chunks go as soon as
 //!   the class shrinks.
-//! - Each thread keeps a short free list per class, so alloc and free are a
-//!   few plain loads and stores; the class's chunks, behind a mutex, are
-//!   visited once per batch (`REFILL` slots taken, `CACHE_MAX` given back).
-//!   A thread's list goes back when the thread exits.
+//! - Each thread keeps a short free list per class, and a run of slots
+//!   never used yet, so alloc and free are a few plain loads and stores;
+//!   the class's chunks, behind a mutex, are visited once per batch
+//!   (`REFILL` freed slots or `FRESH` new ones taken, `CACHE_MAX` given
+//!   back). A thread's slots go back when the thread exits.
 //! - fork() takes every class's lock first (as the C allocator does its
 //!   own), so that a child never inherits one held by a thread that did
 //!   not survive.
@@ -52,6 +53,9 @@ const SIZES: [usize; 10] = [8, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 const CLASSES: usize = SIZES.len();
 /// Slots a thread takes from a class at once when its list is empty.
 const REFILL: usize = 32;
+/// Never-used slots a thread takes at once instead, when the class has no
+/// freed ones: a run of adjacent slots, handed out by bumping a pointer.
+const FRESH: usize = 64;
 /// The length at which a thread's list goes back to the class.
 const CACHE_MAX: usize = 64;
 
@@ -121,10 +125,15 @@ pub(crate) unsafe fn free<T>(ptr: NonNull<T>) {
 // Per-thread lists
 // ---------------------------------------------------------------------------
 
-/// A thread's free slots of one class, linked through their first word.
+/// A thread's free slots of one class.
 struct Local {
+    /// Freed slots, linked through their first word.
     head: Cell<*mut u8>,
     len: Cell<usize>,
+    /// A run of never-used slots, adjacent in one chunk: the next one, and
+    /// how many are left from it on.
+    fresh: Cell<*mut u8>,
+    fresh_left: Cell<usize>,
 }
 
 struct Cache {
@@ -136,6 +145,8 @@ struct Cache {
 const EMPTY_LOCAL: Local = Local {
     head: Cell::new(ptr::null_mut()),
     len: Cell::new(0),
+    fresh: Cell::new(ptr::null_mut()),
+    fresh_left: Cell::new(0),
 };
 
 impl Drop for Cache {
@@ -143,10 +154,19 @@ impl Drop for Cache {
         // The thread is exiting: its slots go back, so that their chunks
         // can be freed.
         for (class, local) in self.classes.iter().enumerate() {
-            let head = local.head.replace(ptr::null_mut());
+            let size = SIZES[class];
+            let mut head = local.head.replace(ptr::null_mut());
             local.len.set(0);
+            // The unused run joins the list.
+            let run = local.fresh.replace(ptr::null_mut());
+            for i in 0..local.fresh_left.replace(0) {
+                let slot = run.wrapping_add(i * size);
+                // SAFETY: a slot of the run, ours, unused.
+                unsafe { set_next(slot, head) };
+                head = slot;
+            }
             // SAFETY: the list holds free slots of this class, ours alone.
-            unsafe { lock(class).give_list(SIZES[class], head) };
+            unsafe { lock(class).give_list(size, head) };
         }
     }
 }
@@ -184,29 +204,43 @@ unsafe fn set_next(slot: *mut u8, next: *mut u8) {
 fn alloc_slot(class: usize) -> Option<NonNull<u8>> {
     let cached = CACHE.try_with(|cache| {
         let local = &cache.classes[class];
-        match NonNull::new(local.head.get()) {
-            Some(head) => {
-                // SAFETY: the head of this thread's list: a free slot, ours.
-                local.head.set(unsafe { next_of(head.as_ptr()) });
-                local.len.set(local.len.get() - 1);
-                Some(head)
-            }
-            None => refill(local, class),
+        if let Some(head) = NonNull::new(local.head.get()) {
+            // SAFETY: the head of this thread's list: a free slot, ours.
+            local.head.set(unsafe { next_of(head.as_ptr()) });
+            local.len.set(local.len.get() - 1);
+            return Some(head);
         }
+        let left = local.fresh_left.get();
+        if left > 0 {
+            let slot = local.fresh.get();
+            local.fresh_left.set(left - 1);
+            // The next slot of the run: at most one past the chunk's last.
+            local.fresh.set(slot.wrapping_add(SIZES[class]));
+            return NonNull::new(slot);
+        }
+        refill(local, class)
     });
     // A thread whose list is gone (it is exiting) uses the class directly.
     cached.unwrap_or_else(|_| alloc_uncached(class))
 }
 
-/// Take a batch from the class into the thread's empty list, and hand out
-/// its first slot.
+/// Take a batch from the class into the thread's empty list (or run), and
+/// hand out its first slot.
 #[cold]
 #[inline(never)]
 fn refill(local: &Local, class: usize) -> Option<NonNull<u8>> {
     // Before any chunk exists (every chunk is taken through here or
     // alloc_uncached), and outside the lock.
     register_fork_handlers();
-    let (head, len) = lock(class).take(SIZES[class], REFILL);
+    let size = SIZES[class];
+    let mut pool = lock(class);
+    if let Some((run, len)) = pool.take_fresh(size, FRESH) {
+        local.fresh.set(run.as_ptr().wrapping_add(size));
+        local.fresh_left.set(len - 1);
+        return Some(run);
+    }
+    let (head, len) = pool.take(size, REFILL);
+    drop(pool);
     let head = NonNull::new(head)?;
     // SAFETY: the head of the list just taken: a free slot, ours.
     local.head.set(unsafe { next_of(head.as_ptr()) });
@@ -449,6 +483,34 @@ impl Pool {
             unsafe { set_next(tail, ptr::null_mut()) };
         }
         (head, len)
+    }
+
+    /// Hand out a run of up to `n` adjacent never-used slots of `size`
+    /// bytes, (first, length), if the chunk alloc would take from has no
+    /// freed slot (freed memory is reused first).
+    fn take_fresh(&mut self, size: usize, n: usize) -> Option<(NonNull<u8>, usize)> {
+        let per_chunk = per_chunk(size);
+        let chunk = match NonNull::new(self.partial) {
+            Some(chunk) => chunk.as_ptr(),
+            None => self.empty_chunk()?,
+        };
+        // SAFETY: a chunk of this pool on the partial list, ours under the
+        // lock; with no freed slot, live = carved < per_chunk, and the run
+        // lies within the chunk.
+        unsafe {
+            if !(*chunk).free.is_null() {
+                return None;
+            }
+            let carved = (*chunk).carved;
+            let len = n.min(per_chunk - carved);
+            let run = (chunk as *mut u8).add(HEADER + carved * size);
+            (*chunk).carved = carved + len;
+            (*chunk).live += len;
+            if (*chunk).live == per_chunk {
+                self.unlink(chunk);
+            }
+            Some((NonNull::new_unchecked(run), len))
+        }
     }
 
     /// The spare or a new chunk, put on the partial list.
@@ -744,6 +806,52 @@ mod tests {
         assert!(!spare.is_null());
         // SAFETY: the test's pool is dropped here; nothing refers into it.
         unsafe { unmap(spare as *mut u8, CHUNK) };
+    }
+
+    /// Runs of never-used slots are cut after the freed slots are reused,
+    /// and count as handed out until given back.
+    #[test]
+    fn a_fresh_run_follows_the_freed_slots() {
+        let size = 24;
+        let mut pool = Pool::new();
+        let (run, len) = pool.take_fresh(size, 10).unwrap();
+        assert_eq!((len, pool.chunks), (10, 1));
+        assert_eq!(run.as_ptr() as usize % CHUNK, HEADER);
+        let slots: Vec<*mut u8> = (0..10)
+            .map(|i| run.as_ptr().wrapping_add(i * size))
+            .collect();
+        // Three come back: they are handed out again before a new run.
+        for &slot in &slots[..3] {
+            // SAFETY: slots of the run, unused.
+            unsafe {
+                set_next(slot, ptr::null_mut());
+                pool.give_list(size, slot);
+            }
+        }
+        assert!(pool.take_fresh(size, 10).is_none());
+        let (head, len) = pool.take(size, 3);
+        assert_eq!(len, 3);
+        let (run, len) = pool.take_fresh(size, 10).unwrap();
+        assert_eq!(len, 10);
+        assert_eq!(run.as_ptr() as usize % CHUNK, HEADER + 10 * size);
+        // Everything back: the chunk is empty, kept as the spare.
+        // SAFETY: every slot handed out above, unused.
+        unsafe {
+            pool.give_list(size, head);
+            for &slot in &slots[3..] {
+                set_next(slot, ptr::null_mut());
+                pool.give_list(size, slot);
+            }
+            for i in 0..10 {
+                let slot = run.as_ptr().add(i * size);
+                set_next(slot, ptr::null_mut());
+                pool.give_list(size, slot);
+            }
+        }
+        assert!(pool.partial.is_null());
+        assert_eq!(pool.chunks, 1);
+        // SAFETY: the test's pool is dropped here; nothing refers into it.
+        unsafe { unmap(pool.spare as *mut u8, CHUNK) };
     }
 
     #[repr(align(16))]
