@@ -4,7 +4,9 @@
 # release mode against a C build directory and print its figures:
 #   bench/bench_rust.sh [BUILD_DIR [TASKS [SLEEPS [ROUNDS]]]]   (default BUILD_DIR: build/)
 # The task figures are medians of interleaved rounds, each beside the C
-# API's figure from the same run (ratio), with peak RSS and /proc/loadavg.
+# API's figure from the same run (ratio), with peak RSS and /proc/loadavg;
+# then the RSS before, at the peak of and after a burst of tasks made and
+# run while one lives on (as bench_memory reports it for the C library).
 # Use a Release build of the C library: a Debug one slows both sides.
 set -euo pipefail
 

@@ -8,9 +8,17 @@
 //!    the C API's median from the same run. The "C API" line is the same
 //!    workload through the raw C calls with a C-ABI poll function, which is
 //!    exactly what a C program pays. A separate run with a counting
-//!    allocator shows the heap allocations per task of each Rust path.
+//!    allocator shows the heap allocations per task of each Rust path
+//!    (task cells come from the crate's pool, which maps its own memory:
+//!    they are not among them).
 //! 2. The same on 2 worker threads (one run each).
-//! 3. 1,000 sequential sleeps of 100 us: mean and p99 of the time each took.
+//! 3. Memory after a burst: TASKS tasks made and run to completion while
+//!    one lives on (with handles: a finished task's cell, held by its
+//!    handle, from the middle of the burst; detached: an unfinished task
+//!    spawned before it), in a child process of its own: the resident set
+//!    (VmRSS) before, at the peak and after, as bench_memory reports it
+//!    for the C library.
+//! 4. 1,000 sequential sleeps of 100 us: mean and p99 of the time each took.
 //!
 //! Usage: bench [TASKS [SLEEPS [ROUNDS]]]
 
@@ -194,6 +202,86 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// Resident set size of this process in MiB (VmRSS).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Pending until its executor is dropped (never woken).
+struct Forever(#[allow(dead_code)] u64);
+
+impl Future for Forever {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
+/// One burst of `tasks` tasks while one lives on (see the top comment):
+/// the RSS before, at the peak and after, in MiB.
+fn burst(tasks: u64, detached: bool) -> Result<[f64; 3], Error> {
+    let executor = Executor::new(0)?;
+    let before = rss_mib();
+    let mut keeper = None;
+    if detached {
+        executor.spawn_detached(Forever(0))?;
+        for _ in 0..tasks {
+            executor.spawn_detached(YieldOnce { yielded: false })?;
+        }
+    } else {
+        for i in 0..tasks {
+            let handle = executor.spawn(YieldOnce { yielded: false })?;
+            if i == tasks / 2 {
+                keeper = Some(handle);
+            }
+        }
+    }
+    let peak = rss_mib();
+    let left = u64::from(detached);
+    while executor.task_count()? > left {
+        executor.run_ready()?;
+    }
+    let after = rss_mib();
+    assert!(keeper.map_or(true, |handle| handle.is_finished()));
+    Ok([before, peak, after])
+}
+
+/// Child process: both bursts, printing "before peak after" for each.
+fn burst_child(tasks: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let mut figures = Vec::new();
+    for detached in [false, true] {
+        figures.extend(burst(tasks, detached)?);
+    }
+    let text: Vec<String> = figures.iter().map(f64::to_string).collect();
+    println!("{}", text.join(" "));
+    Ok(())
+}
+
+fn bench_burst(tasks: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let figures = spawn_child("burst", tasks, false)?;
+    println!(
+        "memory after a burst of {tasks} tasks made and run while one lives on (own process):"
+    );
+    let labels = ["Executor::spawn", "Executor::spawn_detached"];
+    for (label, figures) in labels.iter().zip(figures.chunks(3)) {
+        let (before, peak, after) = (figures[0], figures[1], figures[2]);
+        println!(
+            "  {label}: RSS {before:.1} MiB before, {peak:.1} MiB peak, {after:.1} MiB after \
+             ({:+.1} MiB, {:.0}% of the burst's {:.1} MiB kept)",
+            after - before,
+            100.0 * (after - before) / (peak - before),
+            peak - before,
+        );
+    }
+    Ok(())
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -329,6 +417,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.first().map(String::as_str) == Some("--child") {
         let mode = args.get(1).ok_or("--child needs a mode")?;
         let tasks = args.get(2).ok_or("--child needs a task count")?.parse()?;
+        if mode == "burst" {
+            return burst_child(tasks);
+        }
         return child(mode, tasks, args.get(3).map(String::as_str) == Some("count"));
     }
     let tasks: u64 = args.first().map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
@@ -346,6 +437,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rust tasks, 2 worker threads plus the spawning thread: {:.2} M tasks/s",
         rust_tasks(tasks, 2)? / 1e6
     );
+    bench_burst(tasks)?;
 
     // A task on the executor's worker, awaited from this thread.
     let executor = Executor::new(1)?;

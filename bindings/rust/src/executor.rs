@@ -13,12 +13,13 @@ use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::{check, Error};
+use crate::pool;
 use crate::sys;
 use crate::waker::{abort_on_panic, BorrowedWaker};
 
@@ -73,8 +74,7 @@ const TAKEN: usize = 16;
 
 /// The part of a task cell that does not depend on the future's type.
 /// Two words: with a small future and output the whole cell is 24 bytes,
-/// which glibc's allocator serves from its smallest block (32 bytes with
-/// its header).
+/// a slot of the pool's 24-byte class.
 #[repr(C)]
 struct Header {
     /// TASK | HANDLE | COMPLETE | WAKER | TAKEN.
@@ -135,23 +135,31 @@ struct Leftovers<T> {
 /// Free a cell that nobody else holds, and return what it still held.
 ///
 /// # Safety
-/// `header` is the header of a `Box<TaskCell<F>>` whose reference bits
-/// have both been let go of, and whose stage is no longer the future.
+/// `header` is the header of a `TaskCell<F>` from `pool::alloc` whose
+/// reference bits have both been let go of, and whose stage is no longer
+/// the future.
 unsafe fn free_cell<F: Future>(header: NonNull<Header>) -> Leftovers<F::Output> {
-    // SAFETY: as the caller promises: nobody else refers to the cell.
-    let cell = unsafe { Box::from_raw(header.as_ptr() as *mut TaskCell<F>) };
-    let state = cell.header.state.load(Ordering::Relaxed);
-    debug_assert!(state & COMPLETE != 0, "a cell freed with its future");
-    let output = if state & TAKEN == 0 {
-        // SAFETY: COMPLETE without TAKEN: the stage holds the output.
-        Some(unsafe { ManuallyDrop::take(&mut (*cell.stage.get()).output) })
-    } else {
-        None
-    };
-    let waker = cell.header.waker.into_inner();
-    Leftovers {
-        _output: output,
-        _waker: waker,
+    let cell = header.cast::<TaskCell<F>>();
+    // SAFETY: as the caller promises: nobody else refers to the cell, so
+    // what it holds is ours to move out; the rest (the state word, the
+    // ManuallyDrop stage) needs no drop, and the memory goes back after
+    // the last read of it.
+    unsafe {
+        let cell = cell.as_ptr();
+        let state = (*cell).header.state.load(Ordering::Relaxed);
+        debug_assert!(state & COMPLETE != 0, "a cell freed with its future");
+        let output = if state & TAKEN == 0 {
+            // COMPLETE without TAKEN: the stage holds the output.
+            Some(ManuallyDrop::take(&mut (*(*cell).stage.get()).output))
+        } else {
+            None
+        };
+        let waker = ptr::read((*cell).header.waker.get());
+        pool::free(NonNull::new_unchecked(cell));
+        Leftovers {
+            _output: output,
+            _waker: waker,
+        }
     }
 }
 
@@ -297,13 +305,13 @@ fn drop_quietly<T>(value: T) {
 }
 
 /// `tf_poll_fn` of a future spawned with [`Executor::spawn_detached`]: the
-/// state is a `Box<F>` and nothing else.
+/// state is the future alone, in memory from `pool::alloc::<F>`.
 unsafe extern "C" fn poll_detached<F: Future>(
     state: *mut c_void,
     waker: *const sys::tf_waker,
 ) -> c_int {
-    // SAFETY: state is the Box<F> given to tf_executor_spawn, polled on one
-    // thread at a time and never after drop_detached; the box never moves.
+    // SAFETY: state is the F given to tf_executor_spawn, polled on one
+    // thread at a time and never after drop_detached; it never moves.
     let future = unsafe { Pin::new_unchecked(&mut *(state as *mut F)) };
     match poll_lent(future, waker) {
         Poll::Pending => sys::TF_PENDING,
@@ -316,8 +324,31 @@ unsafe extern "C" fn poll_detached<F: Future>(
 
 /// `tf_drop_fn` of a future spawned with [`Executor::spawn_detached`].
 unsafe extern "C" fn drop_detached<F: Future>(state: *mut c_void) {
-    // SAFETY: state is the Box<F>; the library calls this exactly once.
-    drop_quietly(unsafe { Box::from_raw(state as *mut F) });
+    // SAFETY: state is the F from pool::alloc (never null); the library
+    // calls this exactly once.
+    let future = unsafe { NonNull::new_unchecked(state as *mut F) };
+    drop_quietly(FreeOnDrop(future));
+}
+
+/// A pinned value in pool memory, dropped in place and then freed, as a
+/// `Box` would be: the memory goes back even if the drop panics.
+struct FreeOnDrop<T>(NonNull<T>);
+
+impl<T> Drop for FreeOnDrop<T> {
+    fn drop(&mut self) {
+        /// Frees the memory after the value's drop, even on unwind.
+        struct Free<T>(NonNull<T>);
+        impl<T> Drop for Free<T> {
+            fn drop(&mut self) {
+                // SAFETY: from pool::alloc::<T>, its value dropped (or its
+                // drop unwinding), never used again.
+                unsafe { pool::free(self.0) };
+            }
+        }
+        let free = Free(self.0);
+        // SAFETY: FreeOnDrop owns the live value, dropped once, here.
+        unsafe { ptr::drop_in_place(free.0.as_ptr()) };
+    }
 }
 
 /// The output of a task spawned with [`Executor::spawn`]: a future that
@@ -546,15 +577,19 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let cell = Box::into_raw(Box::new(TaskCell {
-            header: Header {
-                state: AtomicUsize::new(TASK | HANDLE),
-                waker: UnsafeCell::new(None),
-            },
-            stage: UnsafeCell::new(Stage {
-                future: ManuallyDrop::new(future),
-            }),
-        }));
+        let cell = pool::alloc::<TaskCell<F>>().as_ptr();
+        // SAFETY: fresh memory for one cell.
+        unsafe {
+            cell.write(TaskCell {
+                header: Header {
+                    state: AtomicUsize::new(TASK | HANDLE),
+                    waker: UnsafeCell::new(None),
+                },
+                stage: UnsafeCell::new(Stage {
+                    future: ManuallyDrop::new(future),
+                }),
+            })
+        };
         // SAFETY: poll_task/drop_task match TaskCell<F>; on success the
         // task holds the cell's TASK reference.
         let status = unsafe {
@@ -567,16 +602,19 @@ impl Executor {
         };
         if let Err(error) = check(status) {
             // On failure the cell is still only ours.
-            // SAFETY: the box was not handed over; the stage is ManuallyDrop,
-            // so the future is dropped here by hand.
-            unsafe {
-                let mut cell = Box::from_raw(cell);
-                ManuallyDrop::drop(&mut cell.stage.get_mut().future);
-            }
+            // SAFETY: the cell was not handed over; the future, never
+            // polled (so never pinned), moves out before the memory goes
+            // back, and is dropped last. The header holds no waker.
+            let future = unsafe {
+                let future = ManuallyDrop::take(&mut (*(*cell).stage.get()).future);
+                pool::free(NonNull::new_unchecked(cell));
+                future
+            };
+            drop(future);
             return Err(error);
         }
-        // SAFETY: Box::into_raw is never null; the header is the first field
-        // of the repr(C) cell, and the stage a field of it.
+        // SAFETY: pool::alloc never returns null; the header is the first
+        // field of the repr(C) cell, and the stage a field of it.
         let (header, stage) = unsafe {
             (
                 NonNull::new_unchecked(cell as *mut Header),
@@ -596,8 +634,8 @@ impl Executor {
     /// dropped, and a panic ends the task (the panic hook reports it).
     ///
     /// Cheaper than [`spawn`](Executor::spawn) with the handle dropped: the
-    /// task's Rust state is the boxed future alone (no allocation at all for
-    /// a zero-sized future).
+    /// task's Rust state is the future alone (no allocation at all for a
+    /// zero-sized future).
     ///
     /// ```
     /// # fn main() -> Result<(), timefuture::Error> {
@@ -624,9 +662,12 @@ impl Executor {
     where
         F: Future + Send + 'static,
     {
-        let state = Box::into_raw(Box::new(future));
-        // SAFETY: poll_detached/drop_detached match Box<F>; on success the
-        // task owns the box.
+        let state = pool::alloc::<F>();
+        // SAFETY: fresh memory for one F.
+        unsafe { state.as_ptr().write(future) };
+        let state = state.as_ptr();
+        // SAFETY: poll_detached/drop_detached match F; on success the task
+        // owns it.
         let status = unsafe {
             sys::tf_executor_spawn(
                 self.raw.as_ptr(),
@@ -636,8 +677,8 @@ impl Executor {
             )
         };
         if let Err(error) = check(status) {
-            // SAFETY: the box was not handed over.
-            drop(unsafe { Box::from_raw(state) });
+            // SAFETY: not handed over: still ours alone, and never polled.
+            drop(FreeOnDrop(unsafe { NonNull::new_unchecked(state) }));
             return Err(error);
         }
         Ok(())

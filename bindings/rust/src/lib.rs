@@ -52,6 +52,7 @@ mod error;
 mod executor;
 mod instant;
 mod interval;
+mod pool;
 mod sys;
 mod timeout;
 mod timer;
