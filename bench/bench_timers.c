@@ -376,10 +376,28 @@ static const char *met_by(const result *t0, double v0, const result *t1, double 
     return buf;
 }
 
+/* The figures of the summary, in its units: ms, MiB, us. */
+typedef enum { F_ARM, F_TOTAL, F_RSS, F_P50, F_P99, F_MAX, F_A_P50, F_A_P99 } figure;
+
+static double figure_of(const result *r, figure f) {
+    switch (f) {
+    case F_ARM: return r->arm / 1e6;
+    case F_TOTAL: return r->total / 1e6;
+    case F_RSS: return r->peak_mib;
+    case F_P50: return (double)r->p50 / 1e3;
+    case F_P99: return (double)r->p99 / 1e3;
+    case F_MAX: return (double)r->max / 1e3;
+    case F_A_P50: return (double)r->a_p50 / 1e3;
+    default: return (double)r->a_p99 / 1e3;
+    }
+}
+
 /* One figure of every implementation, its target (timefuture's) and which
  * timefuture run met it; limit < 0: no target to check. */
-static void row(const char *what, const result *const rs[5], const double v[5],
-                const char *target, double limit) {
+static void row(const char *what, const result *const rs[5], figure f, const char *target,
+                double limit) {
+    double v[5];
+    for (int i = 0; i < 5; i++) v[i] = figure_of(rs[i], f);
     printf("  %-34s", what);
     for (int i = 0; i < 5; i++) {
         if (rs[i]->ok)
@@ -487,22 +505,16 @@ int main(int argc, char **argv) {
     (void)snprintf(h1, sizeof h1, "tf %uw", (unsigned)threads);
     printf("  %-34s %11s %11s %11s %11s %11s   %-8s %s\n", "", "tf 0w", h1, "libuv", "tokio",
            "heap floor", big ? "target" : "", big ? "met by" : "");
-#define ROW(label, field, scale, target, limit)                                            \
-    do {                                                                                   \
-        const double v[5] = {(double)t0.field / (scale), (double)t1.field / (scale),       \
-                             (double)uv.field / (scale), (double)tk.field / (scale),       \
-                             (double)hp.field / (scale)};                                  \
-        row(label, rs, v, big ? target : "", big ? (limit) : -1.0);                        \
-    } while (0)
-    ROW("arm (create + spawn), ms", arm, 1e6, "<= 150", 150);
-    ROW("total wall, ms", total, 1e6, "<= 1100", 1100);
-    ROW("peak rss, MiB", peak_mib, 1, "<= 80", 80);
-    ROW("late p50, all timers, us", p50, 1e3, "", -1);
-    ROW("late p99, all timers, us", p99, 1e3, "", -1);
-    ROW("late max, all timers, us", max, 1e3, "", -1);
-    ROW("late p50, armed before deadline", a_p50, 1e3, "<= 1000", 1000);
-    ROW("late p99, armed before deadline", a_p99, 1e3, "<= 20000", 20000);
-#undef ROW
+    /* The targets are for a million timers. */
+    row("arm (create + spawn), ms", rs, F_ARM, big ? "<= 150" : "", big ? 150 : -1);
+    row("total wall, ms", rs, F_TOTAL, big ? "<= 1100" : "", big ? 1100 : -1);
+    row("peak rss, MiB", rs, F_RSS, big ? "<= 80" : "", big ? 80 : -1);
+    row("late p50, all timers, us", rs, F_P50, "", -1);
+    row("late p99, all timers, us", rs, F_P99, "", -1);
+    row("late max, all timers, us", rs, F_MAX, "", -1);
+    row("late p50, armed before deadline", rs, F_A_P50, big ? "<= 1000" : "", big ? 1000 : -1);
+    row("late p99, armed before deadline", rs, F_A_P99, big ? "<= 20000" : "",
+        big ? 20000 : -1);
     printf("  %-34s %11zu %11zu %11zu %11zu %11zu\n", "  (timers armed before deadline)",
            t0.n_armed, t1.n_armed, uv.n_armed, tk.n_armed, hp.n_armed);
     if (!big) printf("  (target for fewer timers: late p99, armed before deadline, below libuv's)\n");

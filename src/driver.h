@@ -125,7 +125,13 @@ void tf__driver_release_cache(void);
 /* Timer memory of d: alloc takes it from the reserve (reserve_lock, and
  * pool_lock to refill it); release gives it to the pool (pool_lock). Either
  * may be called under lock. */
+#ifdef TF_NO_POOL
+/* Every object its own allocation: a block would only hide allocation
+ * failures (a refill that gets some objects succeeds) from fault tests. */
+#define TF_TIMER_RESERVE_BLOCK 1u
+#else
 #define TF_TIMER_RESERVE_BLOCK 64u
+#endif
 struct tf_timer *tf__timer_alloc(tf_driver *d);
 void tf__timer_release(tf_driver *d, struct tf_timer *t);
 /* Gives d's reserve back to its pool, so that its live count is the
