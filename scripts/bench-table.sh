@@ -121,8 +121,8 @@ if [[ $quick == 1 ]]; then
     run bench_executor 1 ./bench_executor 100000 3
     run bench_wake 1 ./bench_wake 10000
     run bench_sleep 2 ./bench_sleep 100
-    run bench_timers 1 ./bench_timers 200000 1000
-    run bench_timers_small 1 ./bench_timers 20000 1000
+    run bench_timers 1 ./bench_timers 200000 1000 1
+    run bench_timers_small 1 ./bench_timers 20000 1000 1
     run bench_memory 1 ./bench_memory 100000
     run bench_driver 1 ./bench_driver 20000 3
     run bench_slack 1 ./bench_slack --quick
@@ -131,8 +131,8 @@ else
     run bench_executor 1 ./bench_executor 1000000 3
     run bench_wake 1 ./bench_wake 100000
     run bench_sleep 2 ./bench_sleep 1000
-    run bench_timers 1 ./bench_timers 1000000 1000
-    run bench_timers_small 1 ./bench_timers 100000 1000
+    run bench_timers 1 ./bench_timers 1000000 1000 1
+    run bench_timers_small 1 ./bench_timers 100000 1000 1
     run bench_memory 1 ./bench_memory 1000000
     run bench_driver 1 ./bench_driver 200000 5
     run bench_slack 1 ./bench_slack

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/timerfd.h>
@@ -311,6 +312,31 @@ static void *driver_main(void *arg) {
     return NULL;
 }
 
+/* The reserve's spinlock: held for a few instructions (a pop, or a
+ * block's refill from the pool). */
+static void reserve_lock(tf_driver *d) {
+    unsigned spins = 0;
+    while (atomic_exchange_explicit(&d->reserve_lock, 1, memory_order_acquire)) {
+        tf__hook(TF_HOOK_TIMER_RESERVE_SPIN, d);
+        while (atomic_load_explicit(&d->reserve_lock, memory_order_relaxed)) {
+            /* The holder may have been preempted (2 cores, many threads):
+             * give it the CPU instead of spinning out our time slice. */
+            if (++spins % 64 == 0) sched_yield();
+            else tf__cpu_relax();
+        }
+    }
+}
+
+/* 1 with the lock taken, 0 if it is held: for callers that hold
+ * pool_lock, which comes after it in the lock order and so must not wait. */
+static int reserve_trylock(tf_driver *d) {
+    return !atomic_exchange_explicit(&d->reserve_lock, 1, memory_order_acquire);
+}
+
+static void reserve_unlock(tf_driver *d) {
+    atomic_store_explicit(&d->reserve_lock, 0, memory_order_release);
+}
+
 /* fork(): every driver's locks are taken (registry order) so that the
  * child gets them in a consistent state. */
 static void atfork_prepare(void) {
@@ -327,6 +353,9 @@ static void atfork_prepare(void) {
          * would wait for itself. */
         while (d->firing && tls_firing != d)
             pthread_cond_wait(&d->fire_done, &d->lock);
+        /* A reserve being changed by another thread would reach the
+         * child half-done, its lock held for ever. */
+        reserve_lock(d);
         pthread_mutex_lock(&d->pool_lock);
     }
 }
@@ -336,6 +365,7 @@ static void atfork_parent(void) {
         tf_driver *d = atomic_load_explicit(&registry[i], memory_order_relaxed);
         if (!d) continue;
         pthread_mutex_unlock(&d->pool_lock);
+        reserve_unlock(d);
         pthread_mutex_unlock(&d->lock);
     }
     pthread_mutex_unlock(&registry_lock);
@@ -380,6 +410,7 @@ static void atfork_child(void) {
             d->sleep_until = UINT64_MAX;
         }
         pthread_mutex_unlock(&d->pool_lock);
+        reserve_unlock(d);
         pthread_mutex_unlock(&d->lock);
     }
     pthread_mutex_unlock(&registry_lock);
@@ -571,12 +602,14 @@ int tf__driver_wait_not_firing_locked(tf_driver *d, struct tf_timer *t) {
 
 void tf__driver_release_cache(void) {
     driver_stop(&default_driver);
+    tf__timer_reserve_release(&default_driver);
     pthread_mutex_lock(&default_driver.pool_lock);
     if (default_driver.timers.live == 0) tf__pool_destroy(&default_driver.timers);
     pthread_mutex_unlock(&default_driver.pool_lock);
 }
 
 size_t tf__driver_live_timers(void) {
+    tf__timer_reserve_release(&default_driver);
     pthread_mutex_lock(&default_driver.pool_lock);
     size_t n = default_driver.timers.live;
     pthread_mutex_unlock(&default_driver.pool_lock);
@@ -590,16 +623,79 @@ int tf__driver_others_alive(void) {
     return n;
 }
 
-struct tf_timer *tf__timer_alloc(tf_driver *d) {
+/* Under reserve_lock: takes the whole reserve. */
+static struct tf_timer *reserve_take(tf_driver *d) {
+    struct tf_timer *chain = d->reserve;
+    d->reserve = NULL;
+    d->reserve_n = 0;
+    return chain;
+}
+
+/* Under pool_lock: frees a chain of reserved timers into the pool. */
+static void pool_free_chain(tf_driver *d, struct tf_timer *chain) {
+    while (chain) {
+        struct tf_timer *next = chain->next;
+        (void)tf__pool_free(&d->timers, chain);
+        chain = next;
+    }
+}
+
+/* Under reserve_lock, the reserve empty: a block of pool objects for it,
+ * handed out in the pool's order (a burst's timers then lie in memory in
+ * the order they were armed, which the driver's walks of them follow). 0
+ * if the allocator gave none. */
+static int reserve_fill(tf_driver *d) {
+    struct tf_timer **tail = &d->reserve;
     pthread_mutex_lock(&d->pool_lock);
-    struct tf_timer *t = tf__pool_alloc(&d->timers);
+    tf__hook(TF_HOOK_TIMER_RESERVE_FILL, d);
+    for (uint32_t i = 0; i < TF_TIMER_RESERVE_BLOCK; i++) {
+        struct tf_timer *t = tf__pool_alloc(&d->timers);
+        if (!t) break;
+        t->magic = 0; /* not a timer yet: a stale handle to it is refused */
+        *tail = t;
+        tail = &t->next;
+        d->reserve_n++;
+    }
     pthread_mutex_unlock(&d->pool_lock);
+    *tail = NULL;
+    return d->reserve != NULL;
+}
+
+struct tf_timer *tf__timer_alloc(tf_driver *d) {
+    reserve_lock(d);
+    struct tf_timer *t = d->reserve;
+    if (TF_UNLIKELY(!t) && reserve_fill(d)) t = d->reserve;
+    if (t) {
+        d->reserve = t->next;
+        d->reserve_n--;
+    }
+    reserve_unlock(d);
     return t;
 }
 
 void tf__timer_release(tf_driver *d, struct tf_timer *t) {
     pthread_mutex_lock(&d->pool_lock);
-    tf__pool_free(&d->timers, t);
+    if (TF_UNLIKELY(tf__pool_free(&d->timers, t)) && reserve_trylock(d)) {
+        /* A chunk emptied: the pool is shrinking, so the reserve goes
+         * back. Its objects were carved last, at the top of the heap, and
+         * a heap gives memory back to the system from its top only: kept,
+         * they would hold a whole burst's memory after the burst. An alloc
+         * holding reserve_lock now makes this skip (no waiting here, by
+         * the lock order); the next emptied chunk gives the reserve
+         * back. */
+        struct tf_timer *chain = reserve_take(d);
+        reserve_unlock(d);
+        pool_free_chain(d, chain);
+    }
+    pthread_mutex_unlock(&d->pool_lock);
+}
+
+void tf__timer_reserve_release(tf_driver *d) {
+    reserve_lock(d);
+    struct tf_timer *chain = reserve_take(d);
+    reserve_unlock(d);
+    pthread_mutex_lock(&d->pool_lock);
+    pool_free_chain(d, chain);
     pthread_mutex_unlock(&d->pool_lock);
 }
 
@@ -703,6 +799,7 @@ int tf_driver_free(tf_driver *d) {
     if (d == &default_driver) return TF_EINVAL;
     if (tls_firing == d) return TF_EBUSY; /* its thread cannot join itself */
     pthread_mutex_lock(&d->lock);
+    tf__timer_reserve_release(d); /* counted live by the pool */
     pthread_mutex_lock(&d->pool_lock);
     int busy = d->timers.live != 0 || d->advancing != 0;
     pthread_mutex_unlock(&d->pool_lock);

@@ -25,7 +25,16 @@ struct tf_driver {
     pthread_cond_t fire_done; /* broadcast after each batch of wakes */
     tf_wheel wheel;
     /* Timer memory has its own lock, so freeing a fired timer does not
-     * contend with the driver. Order: lock, then pool_lock. */
+     * contend with the driver. New timers come from a reserve taken from
+     * the pool TF_TIMER_RESERVE_BLOCK at a time, under a spinlock: one
+     * atomic exchange per timer instead of a mutex's lock and unlock. The
+     * reserve goes back to the pool when one of its chunks empties
+     * (tf__timer_release), so that it never pins a burst's memory, and
+     * before anything counts the live timers. Order: lock, then
+     * reserve_lock, then pool_lock. */
+    _Atomic int reserve_lock;
+    uint32_t reserve_n;         /* under reserve_lock */
+    struct tf_timer *reserve;   /* under reserve_lock, linked through next */
     pthread_mutex_t pool_lock;
     tf_pool timers;
     pthread_t thread;
@@ -113,9 +122,21 @@ int tf__timer_state_firing(uint8_t st);
 /* Stops the default driver's thread and releases its cached timer memory
  * if no timer is alive (tf_set_allocator). */
 void tf__driver_release_cache(void);
-/* Timer memory of d (takes pool_lock; may be called under lock). */
+/* Timer memory of d: alloc takes it from the reserve (reserve_lock, and
+ * pool_lock to refill it); release gives it to the pool (pool_lock). Either
+ * may be called under lock. */
+#ifdef TF_NO_POOL
+/* Every object its own allocation: a block would only hide allocation
+ * failures (a refill that gets some objects succeeds) from fault tests. */
+#define TF_TIMER_RESERVE_BLOCK 1u
+#else
+#define TF_TIMER_RESERVE_BLOCK 64u
+#endif
 struct tf_timer *tf__timer_alloc(tf_driver *d);
 void tf__timer_release(tf_driver *d, struct tf_timer *t);
+/* Gives d's reserve back to its pool, so that its live count is the
+ * timers alive (tf_driver_free, tf_set_allocator). */
+void tf__timer_reserve_release(tf_driver *d);
 /* Test hook: makes the default driver advance to the clock's current value
  * (fire everything due, including timers re-armed into the past by those
  * wakes) and waits until it has; starts the driver if needed. TF_EBUSY on

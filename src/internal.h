@@ -94,6 +94,13 @@ enum {
     TF_HOOK_TIMER_PUSHED,         /* a new timer was pushed on its driver's
                                      inbox, sleep_until not yet read (driver;
                                      object: the driver) */
+    TF_HOOK_TIMER_RESERVE_FILL,   /* a driver's timer reserve is empty and
+                                     about to be refilled, reserve_lock and
+                                     pool_lock held (driver; object: the
+                                     driver) */
+    TF_HOOK_TIMER_RESERVE_SPIN,   /* a thread found a driver's reserve_lock
+                                     held and spins for it (driver; object:
+                                     the driver) */
 };
 typedef void (*tf__hook_fn)(int point, void *object);
 extern _Atomic(tf__hook_fn) tf__hook_current;

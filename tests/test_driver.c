@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "driver.h"
 #include "internal.h"
 #include "testutil.h"
 
@@ -941,6 +942,69 @@ static void test_inbox_keeps_arming_order(void **state) {
     assert_int_equal(tf_driver_free(d), TF_OK);
 }
 
+/* New timers come from a reserve taken from the pool a block at a time, so
+ * after a burst its rest sits in the chunk carved last, at the top of the
+ * heap. Once the burst's timers are freed the pool must hold nothing back
+ * but its one spare chunk: a reserve kept would pin the top chunk and,
+ * with it, every freed chunk of the burst below it in the heap. */
+static void test_timer_reserve_not_pinned(void **state) {
+    (void)state;
+#ifdef TF_NO_POOL
+    skip(); /* no chunks: nothing to pin, and nothing flushes the reserve */
+#else
+    tf_driver *d = manual_driver(0);
+    /* Over three chunks, and not a whole number of blocks, so the last
+     * block leaves timers in the reserve. */
+    size_t n = 3 * d->timers.per_chunk + 1;
+    if (n % TF_TIMER_RESERVE_BLOCK == 0) n++;
+    tf_timer **t = calloc(n, sizeof(*t));
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(tf_timer_new_at_on(d, 1000 + i, &t[i]), TF_OK);
+    assert_int_not_equal(d->reserve_n, 0);
+    for (size_t i = 0; i < n; i++) assert_int_equal(tf_timer_free(t[i]), TF_OK);
+    pthread_mutex_lock(&d->pool_lock);
+    size_t live = d->timers.live, chunks = d->timers.chunks;
+    pthread_mutex_unlock(&d->pool_lock);
+    assert_int_equal(live, 0);
+    assert_true(chunks <= 1);
+    assert_int_equal(d->reserve_n, 0);
+    /* Arming again refills the reserve from what is left. */
+    assert_int_equal(tf_timer_new_at_on(d, 10, &t[0]), TF_OK);
+    assert_int_equal(tf_driver_advance(d, 10, NULL), TF_OK);
+    assert_int_equal(tf_timer_peek(t[0]), TF_READY);
+    assert_int_equal(tf_timer_free(t[0]), TF_OK);
+    free(t);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+#endif
+}
+
+/* The reserve holds pool objects that are no timers: they must not make a
+ * driver whose timers are all freed look busy, nor keep the allocator
+ * from changing; and a stale handle into the reserve is refused. */
+static void test_timer_reserve_is_not_live(void **state) {
+    (void)state;
+    tf_driver *d = manual_driver(0);
+    tf_timer *t = NULL;
+    assert_int_equal(tf_timer_new_at_on(d, 5, &t), TF_OK);
+    assert_int_equal(d->reserve_n, TF_TIMER_RESERVE_BLOCK - 1);
+    /* The next timer the reserve hands out is not one yet. */
+    if (d->reserve) assert_int_equal(tf_timer_peek(d->reserve), TF_EHANDLE);
+    assert_int_equal(tf_driver_free(d), TF_EBUSY); /* t is alive */
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+    /* The default driver's reserve neither (counting gives it back). */
+    assert_int_equal(tf__driver_live_timers(), 0);
+    assert_int_equal(tf_timer_new(3600 * SEC, &t), TF_OK);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_driver_default()->reserve_n, TF_TIMER_RESERVE_BLOCK - 1);
+    assert_int_equal(tf__driver_live_timers(), 0);
+    assert_int_equal(tf_driver_default()->reserve_n, 0);
+    static const tf_allocator al = TF_ALLOCATOR_INIT(f_alloc, f_free, NULL);
+    assert_int_equal(tf_set_allocator(&al), TF_OK);
+    assert_int_equal(tf_set_allocator(NULL), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_arguments),
@@ -961,6 +1025,8 @@ int main(void) {
         cmocka_unit_test(test_inbox_arm_as_the_driver_goes_idle),
         cmocka_unit_test(test_inbox_arm_wakes_a_sleeping_driver),
         cmocka_unit_test(test_inbox_keeps_arming_order),
+        cmocka_unit_test(test_timer_reserve_not_pinned),
+        cmocka_unit_test(test_timer_reserve_is_not_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

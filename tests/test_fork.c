@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "driver.h"
 #include "internal.h"
 #include "testutil.h"
 
@@ -721,7 +722,7 @@ static void test_fork_with_drivers(void **state) {
     assert_int_equal(tf_driver_free(fd_thread), TF_OK);
 }
 
-/* --- 7. fork from inside a poll ------------------------------------------
+/* --- 6. fork from inside a poll ------------------------------------------
  * The forking thread was polling a task: in the child that task is still
  * the parent's. A wake of it must be refused (TF_EFORK) like any other
  * touch of an inherited executor, not taken for the self-wake of a poll
@@ -757,6 +758,90 @@ static void test_fork_from_inside_poll(void **state) {
     assert_int_equal(tf_executor_free(e), TF_OK);
 }
 
+/* --- 7. fork while another thread refills a driver's timer reserve ------ */
+
+/* The reserve has a spinlock of its own: a fork while another thread holds
+ * it must wait for it, or the child gets the reserve half-changed and its
+ * lock held for ever (no thread of the child will release it). The arming
+ * thread holds it (and the pool's lock), inside the refill, until a thread
+ * spins for it: fork's preparation, which must take it. If nothing does,
+ * the thread gives up after RV_LIMIT_S and says so; the limit only turns
+ * that bug into a failure instead of a hang. */
+#define RV_LIMIT_S 10
+static tf_driver *rv_driver;
+static atomic_int rv_in_fill, rv_go, rv_gave_up;
+
+/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
+static void reserve_hook(int point, void *object) {
+    if (object != rv_driver) return;
+    if (point == TF_HOOK_TIMER_RESERVE_SPIN) atomic_store(&rv_go, 1);
+    if (point == TF_HOOK_TIMER_RESERVE_FILL && !atomic_exchange(&rv_in_fill, 1)) {
+        uint64_t limit = tf_now_ns() + (uint64_t)RV_LIMIT_S * SEC;
+        while (!atomic_load(&rv_go)) {
+            if (tf_now_ns() > limit) {
+                atomic_store(&rv_gave_up, 1);
+                break;
+            }
+            sleep_ms(1);
+        }
+    }
+}
+
+static void *reserve_arm(void *arg) {
+    if (tf_timer_new_at_on(rv_driver, 100, (tf_timer **)arg) != TF_OK) *(tf_timer **)arg = NULL;
+    return NULL;
+}
+
+static void child_reserve(void *arg) {
+    (void)arg;
+    tf__set_hook(NULL);
+    /* The reserve is whole: its count is its length. */
+    uint32_t len = 0;
+    for (const struct tf_timer *t = rv_driver->reserve; t; t = t->next) len++;
+    CEQ(len, rv_driver->reserve_n);
+    tf_timer *t = NULL;
+    CEQ(tf_timer_new_at_on(rv_driver, 50, &t), TF_OK);
+    CEQ(tf_driver_advance(rv_driver, 50, NULL), TF_OK);
+    CEQ(tf_timer_peek(t), TF_READY);
+    CEQ(tf_timer_free(t), TF_OK);
+}
+
+static void test_fork_while_reserve_refills(void **state) {
+    (void)state;
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    o.clock = TF_CLOCK_MANUAL;
+    o.mode = TF_DRIVER_MODE_HOST;
+    assert_int_equal(tf_driver_new(&o, &rv_driver), TF_OK);
+    atomic_store(&rv_in_fill, 0);
+    atomic_store(&rv_go, 0);
+    atomic_store(&rv_gave_up, 0);
+    tf__set_hook(reserve_hook);
+    tf_timer *armed = NULL;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, reserve_arm, &armed), 0);
+    for (int i = 0; i < 20000 && !atomic_load(&rv_in_fill); i++) sleep_ms(1);
+    assert_int_equal(atomic_load(&rv_in_fill), 1);
+    (void)fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        child_failures = 0;
+        child_reserve(NULL);
+        exit(child_failures ? 1 : 0); /* NOLINT(concurrency-mt-unsafe): one thread */
+    }
+    atomic_store(&rv_go, 1); /* if fork() did not wait for the lock */
+    assert_true(pid > 0);
+    int status = wait_child(pid);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    tf__set_hook(NULL);
+    assert_non_null(armed);
+    assert_int_equal(tf_driver_advance(rv_driver, 100, NULL), TF_OK);
+    assert_int_equal(tf_timer_peek(armed), TF_READY);
+    assert_int_equal(tf_timer_free(armed), TF_OK);
+    assert_int_equal(tf_driver_free(rv_driver), TF_OK);
+    assert_int_equal(status, 0);
+    assert_int_equal(atomic_load(&rv_gave_up), 0); /* fork() waited for it */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_with_timers_armed),
@@ -766,6 +851,7 @@ int main(void) {
         cmocka_unit_test(test_fork_while_lock_held),
         cmocka_unit_test(test_fork_with_drivers),
         cmocka_unit_test(test_fork_from_inside_poll),
+        cmocka_unit_test(test_fork_while_reserve_refills),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
