@@ -28,7 +28,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -266,26 +265,25 @@ static void run_heap(size_t n, uint64_t spread, uint32_t workers, result *r) {
 }
 
 /* Runs fn in a child process (its own RSS) and returns what it found. */
+typedef struct child_job {
+    void (*fn)(size_t, uint64_t, uint32_t, result *);
+    size_t n;
+    uint64_t spread;
+    uint32_t workers;
+} child_job;
+
+static void run_job(void *arg, void *out) {
+    const child_job *j = arg;
+    result *r = out;
+    memset(r, 0, sizeof(*r));
+    j->fn(j->n, j->spread, j->workers, r);
+}
+
 static void in_child(void (*fn)(size_t, uint64_t, uint32_t, result *), size_t n,
                      uint64_t spread, uint32_t workers, result *r) {
-    int fd[2];
+    child_job j = {fn, n, spread, workers};
     memset(r, 0, sizeof(*r));
-    if (pipe(fd) != 0) return;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        result mine = {0};
-        fn(n, spread, workers, &mine);
-        ssize_t w = write(fd[1], &mine, sizeof(mine));
-        _exit(w == (ssize_t)sizeof(mine) ? 0 : 1);
-    }
-    close(fd[1]);
-    if (pid > 0) {
-        if (read(fd[0], r, sizeof(*r)) != (ssize_t)sizeof(*r)) r->ok = 0;
-        waitpid(pid, NULL, 0);
-    }
-    close(fd[0]);
+    if (bench_in_child(run_job, &j, r, sizeof(*r)) != 0) r->ok = 0;
 }
 
 /* In a peer's "result" line, the number after key (" name "); 0 if
