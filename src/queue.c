@@ -79,6 +79,7 @@ int tf__queue_init(tf_queue *q) {
     atomic_init(&q->spin_ns, SPIN_MAX_NS);
     atomic_init(&q->spinning, 0);
     atomic_init(&q->signal_ns, 0);
+    atomic_init(&q->spun_sleepers, 0);
     if (tf__mutex_init(&q->lock) != 0) return TF_ENOMEM;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -110,8 +111,12 @@ static void signal_one(tf_queue *q) {
          * the waiter is inside cond_wait and the signal reaches it. It is
          * sent after the unlock, so that the woken waiter (which may run
          * at once on this CPU) does not find the lock still held by us. */
-        uint64_t now = tf__clock_real();
-        atomic_store_explicit(&q->signal_ns, now, memory_order_relaxed);
+        /* The time only matters to a sleeper that spun before it parked
+         * (adapt); it is a clock read on every signal otherwise. The
+         * sleeper counted itself there before it counted itself a
+         * sleeper, which the load of sleepers above saw. */
+        if (atomic_load_explicit(&q->spun_sleepers, memory_order_relaxed) != 0)
+            atomic_store_explicit(&q->signal_ns, tf__clock_real(), memory_order_relaxed);
         tls_signalled = 1;
         pthread_mutex_lock(&q->lock);
         pthread_mutex_unlock(&q->lock);
@@ -278,14 +283,20 @@ static int spin(tf_queue *q, uint64_t until, uint64_t deadline,
     }
 }
 
-/* The spin's length, or 0 for none; takes q->spinning when nonzero. */
-static uint64_t spin_length(tf_queue *q, uint64_t now) {
+/* The spin's length, or 0 for none; takes q->spinning when nonzero, and
+ * then sets *start to the real-clock time, which only a spin needs (the
+ * checks that need no clock come first: a consumer whose producer shares
+ * its CPU parks with no clock read). */
+static uint64_t spin_length(tf_queue *q, uint64_t *start) {
     if (!multi_cpu() ||
         atomic_load_explicit(&q->push_cpu, memory_order_relaxed) == sched_getcpu() ||
-        now < atomic_load_explicit(&busy_until, memory_order_relaxed) ||
-        atomic_load_explicit(&q->spinning, memory_order_relaxed) ||
+        atomic_load_explicit(&q->spinning, memory_order_relaxed))
+        return 0;
+    uint64_t now = tf__clock_real();
+    if (now < atomic_load_explicit(&busy_until, memory_order_relaxed) ||
         atomic_exchange_explicit(&q->spinning, 1, memory_order_acquire))
         return 0;
+    *start = now;
     uint64_t len = atomic_load_explicit(&q->spin_ns, memory_order_relaxed);
     if (tls_signalled) {
         uint32_t lat = atomic_load_explicit(&wake_latency_ns, memory_order_relaxed);
@@ -318,8 +329,8 @@ static void adapt(tf_queue *q, uint64_t start, uint64_t len, uint64_t sig,
 
 void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
                     void *arg) {
-    uint64_t start = tf__clock_real();
-    uint64_t len = spin_length(q, start);
+    uint64_t start = 0;
+    uint64_t len = spin_length(q, &start);
     if (len) {
         int done = spin(q, start + len, deadline, stop, arg);
         atomic_store_explicit(&q->spinning, 0, memory_order_release);
@@ -327,6 +338,7 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
             tls_signalled = 0;
             return;
         }
+        atomic_fetch_add_explicit(&q->spun_sleepers, 1, memory_order_relaxed);
     }
     pthread_mutex_lock(&q->lock);
     atomic_fetch_add_explicit(&q->sleepers, 1, memory_order_seq_cst);
@@ -349,7 +361,10 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
     uint64_t sig = atomic_load_explicit(&q->signal_ns, memory_order_relaxed);
     pthread_mutex_unlock(&q->lock);
     tls_signalled = 0;
-    if (len) adapt(q, start, len, sig, tf__clock_real());
+    if (len) {
+        atomic_fetch_sub_explicit(&q->spun_sleepers, 1, memory_order_relaxed);
+        adapt(q, start, len, sig, tf__clock_real());
+    }
 }
 
 void tf__queue_broadcast(tf_queue *q) {

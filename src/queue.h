@@ -45,6 +45,7 @@ typedef struct tf_queue { // NOLINT(clang-analyzer-optin.performance.Padding): a
     _Atomic uint32_t spin_ns;        /* adaptive spin budget (queue.c) */
     _Atomic uint32_t spinning;       /* a consumer is spinning */
     _Atomic uint64_t signal_ns;      /* real-clock time of the latest signal */
+    _Atomic uint32_t spun_sleepers;  /* parked consumers that spun first */
     pthread_mutex_t lock;
     pthread_cond_t cond;
 } tf_queue;
