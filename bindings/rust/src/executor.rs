@@ -1092,3 +1092,34 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     check(status)?;
     state.output.take().ok_or(Error::State)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-byte future with no output, as the bench's.
+    struct Small(#[allow(dead_code)] bool);
+
+    impl Future for Small {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    #[test]
+    fn a_small_task_s_cell_is_two_words() {
+        // The state word alone, then the stage (the future, or the output
+        // with its boxed error): a slot of the pool's 16-byte class.
+        assert_eq!(std::mem::size_of::<Header>(), 8);
+        assert_eq!(std::mem::size_of::<TaskCell<Small>>(), 16);
+        // The waker slot's address leaves the flag bits clear.
+        assert_eq!(std::mem::align_of::<WakerSlot>(), FLAGS + 1);
+        let slot = pool::alloc::<WakerSlot>();
+        assert_eq!(slot.as_ptr() as usize & FLAGS, 0);
+        assert_eq!(slot_of(slot.as_ptr() as usize | WAKER | TASK), Some(slot));
+        assert_eq!(slot_of(TASK | HANDLE | COMPLETE | WAKER | TAKEN), None);
+        // SAFETY: from pool::alloc, never written.
+        unsafe { pool::free(slot) };
+    }
+}
