@@ -885,3 +885,61 @@ fn a_refused_spawn_drops_the_future_and_frees_its_cell() {
     executor.run().unwrap();
     assert_eq!(timefuture::block_on(handle).unwrap(), Ok(3));
 }
+
+/// A waker whose clone first runs a hook (once), counting its live clones:
+/// user code that runs inside JoinHandle::poll, between its reads of the
+/// state word.
+mod hooked_waker {
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    thread_local! {
+        static HOOK: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+    /// Clones alive (the waker made by `new` included).
+    pub static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+    fn clone(_: *const ()) -> RawWaker {
+        let hook = HOOK.with(|hook| hook.borrow_mut().take());
+        if let Some(hook) = hook {
+            hook();
+        }
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        RawWaker::new(std::ptr::null(), &TABLE)
+    }
+    fn noop(_: *const ()) {}
+    fn release(_: *const ()) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+    // Waking by value consumes the clone.
+    static TABLE: RawWakerVTable = RawWakerVTable::new(clone, release, noop, release);
+
+    /// A waker whose next clone on this thread runs `hook` first.
+    pub fn new(hook: impl FnOnce() + 'static) -> Waker {
+        HOOK.with(|slot| *slot.borrow_mut() = Some(Box::new(hook)));
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the table's functions keep the (empty) contract.
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &TABLE)) }
+    }
+}
+
+#[test]
+fn a_waker_slot_made_as_the_task_completes_is_freed_by_the_handle() {
+    // The handle's first poll finds the task unfinished, and makes a waker
+    // slot for a clone of its waker; the clone runs the task to completion,
+    // so the step that would hand the slot over finds COMPLETE: the slot
+    // never reaches the cell, and the handle must free it (every time).
+    let executor = Arc::new(Executor::new(0).unwrap());
+    let mut handle = executor.spawn(async { 9u32 }).unwrap();
+    let runner = Arc::clone(&executor);
+    let waker = hooked_waker::new(move || {
+        runner.run_ready().unwrap();
+    });
+    assert_eq!(poll_once(&mut handle, &waker), Poll::Ready(Ok(9)));
+    assert_eq!(hooked_waker::LIVE.load(Ordering::SeqCst), 1, "the slot's clone leaked");
+    drop(handle);
+    drop(waker);
+    assert_eq!(hooked_waker::LIVE.load(Ordering::SeqCst), 0);
+    assert_eq!(executor.task_count().unwrap(), 0);
+}
