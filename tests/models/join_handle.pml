@@ -3,8 +3,13 @@
  * word shared by a task spawned with Executor::spawn and its JoinHandle,
  * with the TASK and HANDLE reference bits, COMPLETE, WAKER (the waker slot
  * holds the awaiting task's waker and is the task side's to read) and
- * TAKEN (the output is gone), moved by `complete`, `release`,
- * `JoinHandle::poll` and `take_output`.
+ * TAKEN (the output is gone), moved by `complete`, `release` (and
+ * drop_task's form of it), `JoinHandle::poll` and `take_output`. The word
+ * also holds the waker slot's address: the handle's first poll that
+ * stores a waker makes the slot and puts its address in the word in the
+ * step that sets WAKER; if that step finds COMPLETE instead, the slot
+ * never made it into the word and the handle frees it. A slot in the word
+ * goes with the cell.
  *
  * Threads: the task side (its final poll or the executor's shutdown, which
  * complete the cell alike, then its drop function) and the handle side,
@@ -21,6 +26,7 @@
  * Properties:
  *   no use after free       every access checks the cell is not freed;
  *                           freed exactly once
+ *   every waker slot made is freed exactly once, none used after
  *   the slot is never written while the task side reads it
  *   output created once, read only after COMPLETE, dropped exactly once
  *   no lost wake            a handle whose last poll was Pending is woken
@@ -33,7 +39,10 @@
  * REPLACE_IN_PLACE (a different waker overwrites the slot without first
  * taking it back by clearing WAKER, while the task may be reading it) and
  * RELEASE_BY_STORE (a reference is let go of with a load and a store, not
- * one read-modify-write: two releases at once leak the cell).
+ * one read-modify-write: two releases at once leak the cell),
+ * SLOT_NOT_IN_WORD (WAKER is set without the new slot's address: the task
+ * finds no slot to wake) and SLOT_KEPT_ON_COMPLETE (a new slot whose
+ * hand-over found COMPLETE is not freed: it leaks).
  */
 
 #ifndef NPOLL
@@ -52,6 +61,9 @@ byte frees = 0;
 byte created = 0;      /* outputs the task stored or dropped at once */
 byte out_drops = 0;    /* outputs taken by the handle or dropped */
 byte slot = 0;         /* the waker in the slot: 0 none, 1 or 2 */
+bit in_word = 0;       /* the slot's address is in the state word */
+byte slot_allocs = 0;
+byte slot_frees = 0;
 bit slot_reading = 0;
 bit slot_writing = 0;
 byte woken = 0;        /* the waker the task woke, 0 none */
@@ -65,6 +77,11 @@ inline free_cell() {
     freed = 1;
     if
     :: (st & TAKEN) == 0 -> assert(created == 1); out_drops++
+    :: else -> skip
+    fi;
+    /* The slot in the word goes with the cell. */
+    if
+    :: in_word -> slot_frees++
     :: else -> skip
     fi;
     slot = 0
@@ -104,7 +121,8 @@ proctype Task() {
     atomic { assert(!freed); s = st; st = st | COMPLETE }
     if
     :: (s & WAKER) != 0 ->
-      atomic { assert(!freed); assert(!slot_writing); slot_reading = 1 }
+      /* WAKER set: the slot is in the word (set in the same step). */
+      atomic { assert(!freed); assert(in_word); assert(!slot_writing); slot_reading = 1 }
       atomic { assert(slot != 0); woken = slot; slot_reading = 0 }
     :: else -> skip
     fi
@@ -132,7 +150,7 @@ inline take(s) {
 }
 
 /* JoinHandle::poll with waker w. */
-inline poll(w, s, same, ok) {
+inline poll(w, s, same, ok, fresh) {
   atomic { assert(!freed); s = st }
   if
   :: (s & COMPLETE) != 0 -> take(s)
@@ -166,8 +184,17 @@ inline poll(w, s, same, ok) {
     fi;
     if
     :: !same && !ready ->
-      /* The slot is ours: store the waker. */
-      atomic { assert(!freed); assert(!slot_reading); slot_writing = 1 }
+      /* The slot is ours: store the waker, in a new slot if the word
+       * has none yet. */
+      atomic {
+        assert(!freed);
+        assert(!slot_reading);
+        slot_writing = 1;
+        if
+        :: !in_word -> fresh = 1; slot_allocs++
+        :: else -> fresh = 0
+        fi
+      }
       atomic { slot = w; slot_writing = 0 };
       /* Hand it over: set WAKER unless COMPLETE. */
       atomic {
@@ -181,10 +208,25 @@ inline poll(w, s, same, ok) {
         :: else -> ok = 0
         fi
 #endif
+        ;
+        if
+#ifndef SLOT_NOT_IN_WORD
+        :: ok && fresh -> in_word = 1
+#endif
+        :: else -> skip
+        fi
       }
       if
       :: ok -> pending_with = w
-      :: else -> take(s)
+      :: else ->
+        /* A new slot that never made it into the word is still ours. */
+        if
+#ifndef SLOT_KEPT_ON_COMPLETE
+        :: fresh -> slot_frees++
+#endif
+        :: else -> skip
+        fi;
+        take(s)
       fi
     :: else -> skip
     fi
@@ -192,7 +234,7 @@ inline poll(w, s, same, ok) {
 }
 
 proctype Handle() {
-  byte s, w, same, ok, polls = 0;
+  byte s, w, same, ok, fresh, polls = 0;
   do
   :: ready -> break
   :: !ready && polls < NPOLL ->
@@ -201,11 +243,11 @@ proctype Handle() {
     :: w = 1
     :: w = 2
     fi;
-    poll(w, s, same, ok)
+    poll(w, s, same, ok, fresh)
   :: !ready && polls > 0 && pending_with != 0 ->
     /* Awaited: wait for the wake of the waker the last poll left. */
     woken == pending_with;
-    poll(w, s, same, ok);
+    poll(w, s, same, ok, fresh);
     assert(ready);
     break
   :: !ready -> break /* dropped, perhaps while pending */
@@ -222,5 +264,6 @@ init {
   (task_done && handle_done);
   assert(frees == 1);
   assert(created == 1);
-  assert(out_drops == 1)
+  assert(out_drops == 1);
+  assert(slot_frees == slot_allocs)
 }

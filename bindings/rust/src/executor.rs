@@ -71,18 +71,35 @@ const WAKER: usize = 8;
 /// The output has been moved out of the stage (or was dropped at once,
 /// nobody holding a handle).
 const TAKEN: usize = 16;
+/// The flag bits. The rest of the word is the address of the waker slot,
+/// or 0 before the handle's first Pending poll: set once, by the handle,
+/// in the step that first sets WAKER, and freed with the cell.
+const FLAGS: usize = 31;
 
-/// The part of a task cell that does not depend on the future's type.
-/// Two words: with a small future and output the whole cell is 24 bytes,
-/// a slot of the pool's 24-byte class.
+/// The waker of the task awaiting a JoinHandle, in pool memory of its own
+/// so that a cell whose handle is never polled does not carry its two
+/// words; aligned so that its address leaves the flag bits clear. Owned as
+/// the WAKER bit says.
+#[repr(C, align(32))]
+struct WakerSlot {
+    waker: UnsafeCell<Waker>,
+}
+
+const _: () = assert!(std::mem::align_of::<WakerSlot>() > FLAGS);
+
+/// The waker slot whose address a state word holds, if any.
+#[inline]
+fn slot_of(state: usize) -> Option<NonNull<WakerSlot>> {
+    NonNull::new((state & !FLAGS) as *mut WakerSlot)
+}
+
+/// The part of a task cell that does not depend on the future's type: one
+/// word, so that with a small future and output the whole cell is 16
+/// bytes, a slot of the pool's 16-byte class.
 #[repr(C)]
 struct Header {
-    /// TASK | HANDLE | COMPLETE | WAKER | TAKEN.
+    /// TASK | HANDLE | COMPLETE | WAKER | TAKEN, and the slot's address.
     state: AtomicUsize,
-    /// The waker of the task awaiting the JoinHandle, boxed so that a cell
-    /// whose handle is never polled does not carry its two words. Owned as
-    /// the WAKER bit says.
-    waker: UnsafeCell<Option<Box<Waker>>>,
 }
 
 /// The future until it completes, then its output: never both, so they
@@ -104,32 +121,37 @@ struct TaskCell<F: Future> {
     stage: UnsafeCell<Stage<F>>,
 }
 
-impl Header {
-    /// Wake the task awaiting the handle, if it left a waker, after the
-    /// fetch that set COMPLETE returned `before`.
-    ///
-    /// # Safety
-    /// Called once, by the task side, right after setting COMPLETE.
-    unsafe fn wake_joiner(&self, before: usize) {
-        if before & WAKER == 0 {
+/// Wake the task awaiting the handle, if it left a waker, after the fetch
+/// that set COMPLETE returned `before`.
+///
+/// # Safety
+/// Called once, by the task side, right after setting COMPLETE, with the
+/// cell alive (the task's reference).
+unsafe fn wake_joiner(before: usize) {
+    if before & WAKER == 0 {
+        return;
+    }
+    let slot = match slot_of(before) {
+        Some(slot) => slot,
+        None => {
+            debug_assert!(false, "WAKER without a waker slot");
             return;
         }
-        // SAFETY: WAKER was set when we set COMPLETE, so the handle will
-        // not change the slot again (it does so only after clearing WAKER,
-        // which fails once COMPLETE is set); it may read it, as we do. The
-        // cell is alive: the task's reference.
-        if let Some(waker) = unsafe { &*self.waker.get() } {
-            // The JoinHandle's waker is user code: it must not unwind into C.
-            abort_on_panic("waking a JoinHandle", || waker.wake_by_ref());
-        }
-    }
+    };
+    // SAFETY: WAKER was set when we set COMPLETE, so the handle will not
+    // change the slot again (it does so only after clearing WAKER, which
+    // fails once COMPLETE is set); it may read it, as we do. The slot lives
+    // as long as the cell.
+    let waker = unsafe { &*(*slot.as_ptr()).waker.get() };
+    // The JoinHandle's waker is user code: it must not unwind into C.
+    abort_on_panic("waking a JoinHandle", || waker.wake_by_ref());
 }
 
 /// What a freed cell still held: user values, for the caller to drop where
 /// a panic of their destructors may go.
 struct Leftovers<T> {
     _output: Option<Output<T>>,
-    _waker: Option<Box<Waker>>,
+    _waker: Option<Waker>,
 }
 
 /// Free a cell that nobody else holds, and return what it still held.
@@ -154,12 +176,25 @@ unsafe fn free_cell<F: Future>(header: NonNull<Header>) -> Leftovers<F::Output> 
         } else {
             None
         };
-        let waker = ptr::read((*cell).header.waker.get());
         pool::free(NonNull::new_unchecked(cell));
         Leftovers {
             _output: output,
-            _waker: waker,
+            _waker: slot_of(state).map(|slot| take_slot(slot)),
         }
+    }
+}
+
+/// Move the waker out of a slot and free the slot.
+///
+/// # Safety
+/// `slot` is from `pool::alloc` and holds a waker, ours alone; it is not
+/// used again.
+unsafe fn take_slot(slot: NonNull<WakerSlot>) -> Waker {
+    // SAFETY: as the caller promises.
+    unsafe {
+        let waker = ptr::read((*slot.as_ptr()).waker.get());
+        pool::free(slot);
+        waker
     }
 }
 
@@ -174,8 +209,9 @@ unsafe fn release(header: &Header, bit: usize) -> bool {
     let other = (TASK | HANDLE) & !bit;
     // Acquire: pairs with the other holder's release, so its last uses of
     // the cell happen before our free.
-    // The bit is set (ours), so subtracting it clears it: a single
-    // fetch-and-add, where fetch_and would need a compare-exchange loop.
+    // The bit is set (ours), so subtracting it clears it, and leaves the
+    // slot's address alone: a single fetch-and-add, where fetch_and would
+    // need a compare-exchange loop.
     header.state.load(Ordering::Acquire) & other == 0
         || header.state.fetch_sub(bit, Ordering::AcqRel) & other == 0
 }
@@ -218,6 +254,7 @@ unsafe extern "C" fn poll_task<F: Future>(
 /// # Safety
 /// Called once per cell, by the task side, whose stage no longer holds the
 /// future and which has not set COMPLETE yet.
+#[inline(always)]
 unsafe fn complete<F: Future>(
     header: &Header,
     stage: *mut Stage<F>,
@@ -226,7 +263,8 @@ unsafe fn complete<F: Future>(
     let state = header.state.load(Ordering::Acquire);
     if state & HANDLE == 0 {
         // Nobody will read the outcome, nor can anyone start to: a plain
-        // store, and no waker (only the handle leaves one).
+        // store, and nobody to wake (a handle that left a waker is gone;
+        // the slot goes with the cell).
         header
             .state
             .store(state | COMPLETE | TAKEN, Ordering::Relaxed);
@@ -239,7 +277,7 @@ unsafe fn complete<F: Future>(
     // see the waker the handle stored before setting WAKER.
     let before = header.state.fetch_or(COMPLETE, Ordering::AcqRel);
     // SAFETY: we just set COMPLETE, once.
-    unsafe { header.wake_joiner(before) };
+    unsafe { wake_joiner(before) };
 }
 
 /// `tf_drop_fn` of a future spawned with a JoinHandle: runs when the task
@@ -250,26 +288,47 @@ unsafe extern "C" fn drop_task<F: Future>(state: *mut c_void) {
     // the cell alive (the task's reference).
     let header = unsafe { &(*cell).header };
     if header.state.load(Ordering::Relaxed) & COMPLETE == 0 {
-        // The executor is going away with the task unfinished: the future
-        // is still in the stage, and ours to drop.
-        // SAFETY: as above; COMPLETE is clear, so the stage is the future.
-        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
-            ManuallyDrop::drop(&mut (*(*cell).stage.get()).future)
-        }));
-        let outcome = match dropped {
-            Ok(()) => Err(Error::Shutdown),
-            Err(payload) => Err(Error::Panicked(take_message(payload))),
-        };
-        // SAFETY: the future is gone, COMPLETE is clear.
-        unsafe { complete::<F>(header, (*cell).stage.get(), outcome) };
+        // SAFETY: as above, COMPLETE clear: the stage is the future.
+        unsafe { shut_down(cell) };
     }
-    // SAFETY: the task's reference, not used again unless it was the last.
-    if unsafe { release(header, TASK) } {
+    // Let go of the task's reference (`release`, with its first load used
+    // once more). Acquire: pairs with the handle's release.
+    let state = header.state.load(Ordering::Acquire);
+    if state == TASK | COMPLETE | TAKEN {
+        // The handle is gone, and with it the output, and it left no waker
+        // slot: the cell holds nothing but its memory (a task spawned with
+        // its handle dropped at once ends here).
+        // SAFETY: the last reference; nothing in the cell needs a drop.
+        unsafe { pool::free(NonNull::new_unchecked(cell)) };
+        return;
+    }
+    if state & HANDLE == 0 || header.state.fetch_sub(TASK, Ordering::AcqRel) & HANDLE == 0 {
         // SAFETY: the last reference, and the stage holds no future.
         let leftovers = unsafe { free_cell::<F>(NonNull::new_unchecked(cell as *mut Header)) };
         // An output nobody took, a waker: user code, called from C.
         drop_quietly(leftovers);
     }
+}
+
+/// The executor is going away with the task unfinished: drop the future,
+/// and complete the cell with the outcome.
+///
+/// # Safety
+/// Called by drop_task, with the cell alive and COMPLETE clear: the stage
+/// is the future, and ours to drop.
+#[cold]
+#[inline(never)]
+unsafe fn shut_down<F: Future>(cell: *mut TaskCell<F>) {
+    // SAFETY: as the caller promises.
+    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+        ManuallyDrop::drop(&mut (*(*cell).stage.get()).future)
+    }));
+    let outcome = match dropped {
+        Ok(()) => Err(Error::Shutdown),
+        Err(payload) => Err(Error::Panicked(take_message(payload))),
+    };
+    // SAFETY: the future is gone, COMPLETE is clear.
+    unsafe { complete::<F>(&(*cell).header, (*cell).stage.get(), outcome) };
 }
 
 /// Poll `future` with the C waker lent to this call, catching a panic.
@@ -417,10 +476,19 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // SAFETY: our reference, not used again unless it was the last.
         if unsafe { release(self.header(), HANDLE) } {
-            // SAFETY: the last reference; the task's drop function has run,
-            // so the stage holds no future.
-            drop(unsafe { (self.free)(self.header) });
+            self.free();
         }
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Free the cell, the handle holding its last reference.
+    #[cold]
+    #[inline(never)]
+    fn free(&mut self) {
+        // SAFETY: the last reference; the task's drop function has run, so
+        // the stage holds no future.
+        drop(unsafe { (self.free)(self.header) });
     }
 }
 
@@ -434,11 +502,11 @@ impl<T> Future for JoinHandle<T> {
             return Poll::Ready(self.take_output(state));
         }
         if state & WAKER != 0 {
-            // SAFETY: WAKER is set: the task side may read the slot, never
-            // change it.
-            let same = unsafe { &*header.waker.get() }
-                .as_ref()
-                .map_or(false, |waker| waker.will_wake(cx.waker()));
+            // SAFETY: WAKER is set: the slot exists, and the task side may
+            // read it, never change it.
+            let same = slot_of(state).map_or(false, |slot| unsafe {
+                (*(*slot.as_ptr()).waker.get()).will_wake(cx.waker())
+            });
             if same {
                 return Poll::Pending;
             }
@@ -459,28 +527,43 @@ impl<T> Future for JoinHandle<T> {
             }
             state &= !WAKER;
         }
-        // WAKER is clear: the slot is ours. Cloning (user code) before any
-        // change leaves the cell consistent if it panics.
+        // WAKER is clear: the slot, if there is one yet, is ours. Cloning
+        // (user code) before any change leaves the cell consistent if it
+        // panics.
         let waker = cx.waker().clone();
-        // SAFETY: as just said.
-        let slot = unsafe { &mut *header.waker.get() };
-        let old = match slot {
-            Some(boxed) => Some(std::mem::replace(&mut **boxed, waker)),
+        let (slot, old) = match slot_of(state) {
+            Some(slot) => {
+                // SAFETY: as just said.
+                let old = unsafe { std::mem::replace(&mut *(*slot.as_ptr()).waker.get(), waker) };
+                (slot, Some(old))
+            }
             None => {
-                *slot = Some(Box::new(waker));
-                None
+                let slot = pool::alloc::<WakerSlot>();
+                // SAFETY: fresh memory for one slot.
+                unsafe {
+                    slot.as_ptr().write(WakerSlot {
+                        waker: UnsafeCell::new(waker),
+                    })
+                };
+                (slot, None)
             }
         };
-        // Release: the task that sees WAKER sees the waker.
+        // A new slot's address goes into the word with WAKER.
+        let set = match old {
+            None => WAKER | slot.as_ptr() as usize,
+            Some(_) => WAKER,
+        };
+        debug_assert_eq!(set & FLAGS, WAKER, "a misaligned waker slot");
+        // Release: the task that sees WAKER sees the slot and its waker.
         let outcome = loop {
             if state & COMPLETE != 0 {
-                // Finished meanwhile: the slot stays ours (dropped with the
-                // cell), and the output is ready.
+                // Finished meanwhile: the output is ready. A slot in the
+                // word stays there (it goes with the cell).
                 break Poll::Ready(());
             }
             match header.state.compare_exchange_weak(
                 state,
-                state | WAKER,
+                state | set,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -492,7 +575,14 @@ impl<T> Future for JoinHandle<T> {
         drop(old);
         match outcome {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => Poll::Ready(self.take_output(state)),
+            Poll::Ready(()) => {
+                if slot_of(state).is_none() {
+                    // The new slot never made it into the word: still ours.
+                    // SAFETY: written above, shared with nobody.
+                    drop(unsafe { take_slot(slot) });
+                }
+                Poll::Ready(self.take_output(state))
+            }
         }
     }
 }
@@ -571,7 +661,10 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] or [`Error::Shutdown`]; the future is dropped.
-    #[inline]
+    // Always inlined: the handle then stays in registers, and a handle
+    // dropped at once costs its release alone (returned through memory, the
+    // result cost about an eighth of a task's time in bench_rust.sh).
+    #[inline(always)]
     pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Error>
     where
         F: Future + Send + 'static,
@@ -583,7 +676,6 @@ impl Executor {
             cell.write(TaskCell {
                 header: Header {
                     state: AtomicUsize::new(TASK | HANDLE),
-                    waker: UnsafeCell::new(None),
                 },
                 stage: UnsafeCell::new(Stage {
                     future: ManuallyDrop::new(future),
@@ -600,18 +692,9 @@ impl Executor {
                 cell as *mut c_void,
             )
         };
-        if let Err(error) = check(status) {
-            // On failure the cell is still only ours.
-            // SAFETY: the cell was not handed over; the future, never
-            // polled (so never pinned), moves out before the memory goes
-            // back, and is dropped last. The header holds no waker.
-            let future = unsafe {
-                let future = ManuallyDrop::take(&mut (*(*cell).stage.get()).future);
-                pool::free(NonNull::new_unchecked(cell));
-                future
-            };
-            drop(future);
-            return Err(error);
+        if status < 0 {
+            // SAFETY: the cell was not handed over.
+            return Err(unsafe { spawn_failed(cell, status) });
         }
         // SAFETY: pool::alloc never returns null; the header is the first
         // field of the repr(C) cell, and the stage a field of it.
@@ -657,7 +740,8 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoMemory`] or [`Error::Shutdown`]; the future is dropped.
-    #[inline]
+    // Always inlined, as spawn.
+    #[inline(always)]
     pub fn spawn_detached<F>(&self, future: F) -> Result<(), Error>
     where
         F: Future + Send + 'static,
@@ -676,10 +760,9 @@ impl Executor {
                 state as *mut c_void,
             )
         };
-        if let Err(error) = check(status) {
+        if status < 0 {
             // SAFETY: not handed over: still ours alone, and never polled.
-            drop(FreeOnDrop(unsafe { NonNull::new_unchecked(state) }));
-            return Err(error);
+            return Err(unsafe { spawn_detached_failed(state, status) });
         }
         Ok(())
     }
@@ -830,6 +913,41 @@ impl Executor {
     }
 }
 
+/// Undo a spawn that the library refused: free the cell, drop the future
+/// (last), and return the error.
+///
+/// # Safety
+/// `cell` is a written cell from `pool::alloc`, not handed over (so still
+/// ours alone), and `status` negative. Its future was never polled (so
+/// never pinned) and its header holds no waker slot.
+#[cold]
+#[inline(never)]
+unsafe fn spawn_failed<F: Future>(cell: *mut TaskCell<F>, status: c_int) -> Error {
+    // SAFETY: as the caller promises: the future moves out before the
+    // memory goes back.
+    let future = unsafe {
+        let future = ManuallyDrop::take(&mut (*(*cell).stage.get()).future);
+        pool::free(NonNull::new_unchecked(cell));
+        future
+    };
+    drop(future);
+    Error::from_code(status)
+}
+
+/// Undo a detached spawn that the library refused: drop the future, free
+/// its memory and return the error.
+///
+/// # Safety
+/// `state` holds a future from `pool::alloc`, not handed over (so still
+/// ours alone) and never polled; `status` is negative.
+#[cold]
+#[inline(never)]
+unsafe fn spawn_detached_failed<F>(state: *mut F, status: c_int) -> Error {
+    // SAFETY: as the caller promises.
+    drop(FreeOnDrop(unsafe { NonNull::new_unchecked(state) }));
+    Error::from_code(status)
+}
+
 impl Drop for Executor {
     fn drop(&mut self) {
         // SAFETY: we own the executor; nothing else uses it after this.
@@ -973,4 +1091,35 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     }
     check(status)?;
     state.output.take().ok_or(Error::State)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-byte future with no output, as the bench's.
+    struct Small(#[allow(dead_code)] bool);
+
+    impl Future for Small {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    #[test]
+    fn a_small_task_s_cell_is_two_words() {
+        // The state word alone, then the stage (the future, or the output
+        // with its boxed error): a slot of the pool's 16-byte class.
+        assert_eq!(std::mem::size_of::<Header>(), 8);
+        assert_eq!(std::mem::size_of::<TaskCell<Small>>(), 16);
+        // The waker slot's address leaves the flag bits clear.
+        assert_eq!(std::mem::align_of::<WakerSlot>(), FLAGS + 1);
+        let slot = pool::alloc::<WakerSlot>();
+        assert_eq!(slot.as_ptr() as usize & FLAGS, 0);
+        assert_eq!(slot_of(slot.as_ptr() as usize | WAKER | TASK), Some(slot));
+        assert_eq!(slot_of(TASK | HANDLE | COMPLETE | WAKER | TAKEN), None);
+        // SAFETY: from pool::alloc, never written.
+        unsafe { pool::free(slot) };
+    }
 }

@@ -767,3 +767,179 @@ fn outputs_are_dropped_once_whichever_side_lets_go_last() {
         assert_eq!(drops.load(Ordering::SeqCst), 2000);
     }
 }
+
+#[test]
+fn a_handle_dropped_while_pending_leaves_its_waker_to_the_task() {
+    // The handle's first Pending poll puts its waker in a slot of its own,
+    // whose address the cell's state word keeps: the task, last to let go,
+    // frees it with the cell, and wakes nobody (the handle is gone).
+    let executor = Executor::new(0).unwrap();
+    let mut handle = executor
+        .spawn(async {
+            YieldOnce(false).await;
+            5u8
+        })
+        .unwrap();
+    let counter = Counter::new();
+    let waker = Waker::from(Arc::clone(&counter));
+    assert!(poll_once(&mut handle, &waker).is_pending());
+    assert_eq!(Arc::strong_count(&counter), 3, "the slot holds a clone");
+    drop(handle);
+    assert_eq!(Arc::strong_count(&counter), 3, "the slot goes with the cell");
+    executor.run().unwrap();
+    assert_eq!(Arc::strong_count(&counter), 2, "the task freed the slot");
+    assert_eq!(counter.wakes(), 0);
+    // The same after the slot's waker was replaced, and on shutdown.
+    let mut handle = executor.spawn(std::future::pending::<u8>()).unwrap();
+    let other = Counter::new();
+    let other_waker = Waker::from(Arc::clone(&other));
+    assert!(poll_once(&mut handle, &waker).is_pending());
+    assert!(poll_once(&mut handle, &other_waker).is_pending());
+    assert_eq!((Arc::strong_count(&counter), Arc::strong_count(&other)), (2, 3));
+    drop(handle);
+    drop(executor);
+    assert_eq!((Arc::strong_count(&counter), Arc::strong_count(&other)), (2, 2));
+    assert_eq!((counter.wakes(), other.wakes()), (0, 0));
+}
+
+#[test]
+fn waker_slots_are_freed_once_while_tasks_finish_on_workers() {
+    // A handle's first poll makes a waker slot and hands it over in the
+    // step that sets WAKER, unless the task completed meanwhile: then the
+    // slot is still the handle's to free. Every waker clone a poll keeps
+    // must go once, whichever way each race went.
+    let counters = [Counter::new(), Counter::new()];
+    let wakers = [
+        Waker::from(Arc::clone(&counters[0])),
+        Waker::from(Arc::clone(&counters[1])),
+    ];
+    for threads in [1, 2] {
+        let executor = Executor::new(threads).unwrap();
+        let mut kept = Vec::new();
+        for i in 0..2000u64 {
+            let mut handle = executor.spawn(async move { i }).unwrap();
+            // Poll until Ready, alternating the wakers: the poll races the
+            // worker's completion of the task.
+            let mut polls = 0;
+            let output = loop {
+                match poll_once(&mut handle, &wakers[polls % 2]) {
+                    Poll::Ready(output) => break output,
+                    Poll::Pending => polls += 1,
+                }
+                if polls > 2 {
+                    std::thread::yield_now();
+                }
+            };
+            assert_eq!(output, Ok(i));
+            // Half the handles outlive their executor.
+            if i % 2 == 0 {
+                kept.push(handle);
+            }
+        }
+        drop(executor);
+        drop(kept);
+    }
+    // Each clone the slots took was dropped: only ours are left.
+    drop(wakers);
+    assert_eq!(Arc::strong_count(&counters[0]), 1, "a waker slot leaked");
+    assert_eq!(Arc::strong_count(&counters[1]), 1, "a waker slot leaked");
+}
+
+#[test]
+fn a_refused_spawn_drops_the_future_and_frees_its_cell() {
+    // In a child of fork() the library refuses to spawn on an executor of
+    // the parent: both spawns give the future back to be dropped at once.
+    extern "C" {
+        fn fork() -> i32;
+        fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+        fn _exit(status: i32) -> !;
+    }
+    let executor = Executor::new(0).unwrap();
+    // SAFETY: the child only spawns (which fails), checks flags and exits.
+    let pid = unsafe { fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let with = Arc::new(AtomicBool::new(false));
+            let without = Arc::new(AtomicBool::new(false));
+            let flag = DropFlag(Arc::clone(&with));
+            let refused = executor.spawn(async move {
+                let _flag = flag;
+            });
+            let ok = matches!(refused, Err(Error::Fork)) && with.load(Ordering::SeqCst);
+            let flag = DropFlag(Arc::clone(&without));
+            let refused = executor.spawn_detached(async move {
+                let _flag = flag;
+            });
+            ok && refused == Err(Error::Fork) && without.load(Ordering::SeqCst)
+        }));
+        // SAFETY: ends the child without running the parent's exit code.
+        unsafe { _exit(if matches!(code, Ok(true)) { 0 } else { 1 }) };
+    }
+    let mut status = -1;
+    // SAFETY: our child; status is a valid place.
+    assert_eq!(unsafe { waitpid(pid, &mut status, 0) }, pid);
+    assert_eq!(status, 0, "the child's spawns were not refused cleanly");
+    // The parent's executor still works.
+    let handle = executor.spawn(async { 3 }).unwrap();
+    executor.run().unwrap();
+    assert_eq!(timefuture::block_on(handle).unwrap(), Ok(3));
+}
+
+/// A waker whose clone first runs a hook (once), counting its live clones:
+/// user code that runs inside JoinHandle::poll, between its reads of the
+/// state word.
+mod hooked_waker {
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    thread_local! {
+        static HOOK: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+    /// Clones alive (the waker made by `new` included).
+    pub static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+    fn clone(_: *const ()) -> RawWaker {
+        let hook = HOOK.with(|hook| hook.borrow_mut().take());
+        if let Some(hook) = hook {
+            hook();
+        }
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        RawWaker::new(std::ptr::null(), &TABLE)
+    }
+    fn noop(_: *const ()) {}
+    fn release(_: *const ()) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+    // Waking by value consumes the clone.
+    static TABLE: RawWakerVTable = RawWakerVTable::new(clone, release, noop, release);
+
+    /// A waker whose next clone on this thread runs `hook` first.
+    pub fn new(hook: impl FnOnce() + 'static) -> Waker {
+        HOOK.with(|slot| *slot.borrow_mut() = Some(Box::new(hook)));
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the table's functions keep the (empty) contract.
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &TABLE)) }
+    }
+}
+
+#[test]
+fn a_waker_slot_made_as_the_task_completes_is_freed_by_the_handle() {
+    // The handle's first poll finds the task unfinished, and makes a waker
+    // slot for a clone of its waker; the clone runs the task to completion,
+    // so the step that would hand the slot over finds COMPLETE: the slot
+    // never reaches the cell, and the handle must free it (every time).
+    let executor = Arc::new(Executor::new(0).unwrap());
+    let mut handle = executor.spawn(async { 9u32 }).unwrap();
+    let runner = Arc::clone(&executor);
+    let waker = hooked_waker::new(move || {
+        runner.run_ready().unwrap();
+    });
+    assert_eq!(poll_once(&mut handle, &waker), Poll::Ready(Ok(9)));
+    assert_eq!(hooked_waker::LIVE.load(Ordering::SeqCst), 1, "the slot's clone leaked");
+    drop(handle);
+    drop(waker);
+    assert_eq!(hooked_waker::LIVE.load(Ordering::SeqCst), 0);
+    assert_eq!(executor.task_count().unwrap(), 0);
+}
