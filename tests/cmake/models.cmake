@@ -66,3 +66,7 @@ tf_add_model(model_join_handle_replace_in_place_fails join_handle.pml
   -DREPLACE_IN_PLACE --expect-error --expect-text "assertion violated  !(slot_writing)")
 tf_add_model(model_join_handle_release_by_store_fails join_handle.pml
   -DRELEASE_BY_STORE --expect-error --expect-text "assertion violated (frees==1)")
+tf_add_model(model_join_handle_slot_not_in_word_fails join_handle.pml
+  -DSLOT_NOT_IN_WORD --expect-error --expect-text "assertion violated in_word")
+tf_add_model(model_join_handle_slot_kept_on_complete_fails join_handle.pml
+  -DSLOT_KEPT_ON_COMPLETE --expect-error --expect-text "assertion violated (slot_frees==slot_allocs)")
