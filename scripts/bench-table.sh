@@ -128,7 +128,7 @@ if [[ $quick == 1 ]]; then
     run bench_slack 1 ./bench_slack --quick
     sleeps=100
 else
-    run bench_executor 1 ./bench_executor 1000000 3
+    run bench_executor 1 ./bench_executor 1000000 5
     run bench_wake 1 ./bench_wake 100000
     run bench_sleep 2 ./bench_sleep 1000
     run bench_timers 1 ./bench_timers 1000000 1000 1
@@ -162,7 +162,7 @@ fi
 # The Rust binding: its task figures are medians of interleaved rounds
 # beside the C API's from the same run.
 if command -v cargo >/dev/null 2>&1; then
-    if [[ $quick == 1 ]]; then rust_args=(100000 100 1); else rust_args=(1000000 1000 3); fi
+    if [[ $quick == 1 ]]; then rust_args=(100000 100 1); else rust_args=(1000000 1000 9); fi
     say "running bench/bench_rust.sh ${rust_args[*]}"
     if ! "$root/bench/bench_rust.sh" "$build" "${rust_args[@]}" >"$logs/bench_rust.log" 2>&1; then
         tail -30 "$logs/bench_rust.log" >&2
