@@ -8,7 +8,7 @@
  * tasks with a preallocated ring. A second figure
  * keeps spawning out of the timing. Every round of every contender runs in
  * a process of its own (see tf_round), so each starts from cold memory and
- * its peak RSS is its own. With a worker count, the workers poll while
+ * its peak RSS is its own; with no workers, all of them on CPU 0. With a worker count, the workers poll while
  * this thread spawns and then helps them.
  * usage: bench_executor [tasks] [rounds] [workers] */
 #include <stdatomic.h>
@@ -186,6 +186,10 @@ int main(int argc, char **argv) {
     seen = malloc(n / 8 + 1);
     if (!seen) return 1;
     seen_shared = workers > 0;
+    /* One thread: every contender (each round a child of this process,
+     * tokio's a child of it too) runs on the same CPU, so that none is
+     * moved between CPUs mid-round, which here slows a round by half. */
+    if (!workers) bench_pin(0);
     printf("%zu tasks, each pending once (self-wake) then ready, %u worker thread(s)%s;\n"
            "every round of every contender in a fresh process, rounds interleaved:\n", n,
            workers, workers ? " plus the spawning thread" : ", on the calling thread");
