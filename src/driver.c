@@ -315,27 +315,14 @@ static void *driver_main(void *arg) {
 /* The reserve's spinlock: held for a few instructions (a pop, or a
  * block's refill from the pool). */
 static void reserve_lock(tf_driver *d) {
-    unsigned spins = 0;
-    while (atomic_exchange_explicit(&d->reserve_lock, 1, memory_order_acquire)) {
-        tf__hook(TF_HOOK_TIMER_RESERVE_SPIN, d);
-        while (atomic_load_explicit(&d->reserve_lock, memory_order_relaxed)) {
-            /* The holder may have been preempted (2 cores, many threads):
-             * give it the CPU instead of spinning out our time slice. */
-            if (++spins % 64 == 0) sched_yield();
-            else tf__cpu_relax();
-        }
-    }
+    tf__spin_lock(&d->reserve_lock, TF_HOOK_TIMER_RESERVE_SPIN, d);
 }
 
 /* 1 with the lock taken, 0 if it is held: for callers that hold
  * pool_lock, which comes after it in the lock order and so must not wait. */
-static int reserve_trylock(tf_driver *d) {
-    return !atomic_exchange_explicit(&d->reserve_lock, 1, memory_order_acquire);
-}
+static int reserve_trylock(tf_driver *d) { return tf__spin_trylock(&d->reserve_lock); }
 
-static void reserve_unlock(tf_driver *d) {
-    atomic_store_explicit(&d->reserve_lock, 0, memory_order_release);
-}
+static void reserve_unlock(tf_driver *d) { tf__spin_unlock(&d->reserve_lock); }
 
 /* fork(): every driver's locks are taken (registry order) so that the
  * child gets them in a consistent state. */

@@ -85,27 +85,13 @@ static void core_destroy(tf_executor *e) {
 
 /* --- task memory: the spawn lock, the reserve, frees -------------------- */
 
-static void spawn_lock(tf_executor *e) {
-    unsigned spins = 0;
-    while (atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire)) {
-        while (atomic_load_explicit(&e->spawn_lock, memory_order_relaxed)) {
-            /* The holder may have been preempted (2 cores, many threads):
-             * give it the CPU instead of spinning out our time slice. */
-            if (++spins % 64 == 0) sched_yield();
-            else tf__cpu_relax();
-        }
-    }
-}
+static void spawn_lock(tf_executor *e) { tf__spin_lock(&e->spawn_lock, 0, NULL); }
 
 /* 1 with the lock taken, 0 if it is held: for callers that hold
  * pool_lock, which comes after it in the lock order and so must not wait. */
-static int spawn_trylock(tf_executor *e) {
-    return !atomic_exchange_explicit(&e->spawn_lock, 1, memory_order_acquire);
-}
+static int spawn_trylock(tf_executor *e) { return tf__spin_trylock(&e->spawn_lock); }
 
-static void spawn_unlock(tf_executor *e) {
-    atomic_store_explicit(&e->spawn_lock, 0, memory_order_release);
-}
+static void spawn_unlock(tf_executor *e) { tf__spin_unlock(&e->spawn_lock); }
 
 /* Under pool_lock: frees a chain of tasks (linked through next, the
  * word the pool links through) into the pool; 1 if a chunk of it

@@ -4,6 +4,7 @@
 #define TF_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -120,6 +121,30 @@ static inline void tf__cpu_relax(void) {
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/* A spinlock for a few instructions (the spawn and timer reserves): one
+ * exchange to take it uncontended. A waiter yields every 64 spins: the
+ * holder may have been preempted (2 cores, many threads), and yielding
+ * gives it the CPU instead of spinning out our time slice. hook_point,
+ * when nonzero, is called (tf__hook) each time the lock is found held. */
+static inline int tf__spin_trylock(atomic_int *lock) {
+    return !atomic_exchange_explicit(lock, 1, memory_order_acquire);
+}
+
+static inline void tf__spin_lock(atomic_int *lock, int hook_point, void *hook_object) {
+    unsigned spins = 0;
+    while (!tf__spin_trylock(lock)) {
+        if (hook_point) tf__hook(hook_point, hook_object);
+        while (atomic_load_explicit(lock, memory_order_relaxed)) {
+            if (++spins % 64 == 0) sched_yield();
+            else tf__cpu_relax();
+        }
+    }
+}
+
+static inline void tf__spin_unlock(atomic_int *lock) {
+    atomic_store_explicit(lock, 0, memory_order_release);
 }
 
 #endif /* TF_INTERNAL_H */
