@@ -101,10 +101,10 @@ run() {
     fi
     total_errors=$((total_errors + errors))
   else
-    if printf '%s\n' "$out" | grep -q 'max search depth too small'; then
+    if grep -q 'max search depth too small' <<<"$out"; then
       die "$name ($label): depth $depth too small, the search was cut short"
     fi
-    if printf '%s\n' "$out" | grep -qi 'search not completed'; then
+    if grep -qi 'search not completed' <<<"$out"; then
       printf '%s\n' "$out"
       die "$name ($label): search not completed"
     fi
@@ -121,7 +121,9 @@ if [ $expect_error -eq 1 ]; then
     echo "FAIL: $name ${defs[*]}: expected the checker to find an error, it found none"
     exit 1
   fi
-  if [ -n "$expect_text" ] && ! printf '%s\n' "$all_output" | grep -qF -- "$expect_text"; then
+  # Here-strings, not pipes: under pipefail, grep -q leaving at its first
+  # match can kill printf with SIGPIPE and fail a pipeline that matched.
+  if [ -n "$expect_text" ] && ! grep -qF -- "$expect_text" <<<"$all_output"; then
     echo "FAIL: $name ${defs[*]}: an error was found, but not the expected one ($expect_text)"
     exit 1
   fi
