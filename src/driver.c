@@ -620,31 +620,25 @@ static struct tf_timer *reserve_take(tf_driver *d) {
 
 /* Under pool_lock: frees a chain of reserved timers into the pool. */
 static void pool_free_chain(tf_driver *d, struct tf_timer *chain) {
-    while (chain) {
-        struct tf_timer *next = chain->next;
-        (void)tf__pool_free(&d->timers, chain);
-        chain = next;
-    }
+    (void)tf__pool_free_list(&d->timers, chain, offsetof(struct tf_timer, next));
 }
+
+_Static_assert(TF_TIMER_RESERVE_BLOCK <= TF_POOL_CHAIN_MAX, "a refill is one chain");
 
 /* Under reserve_lock, the reserve empty: a block of pool objects for it,
  * handed out in the pool's order (a burst's timers then lie in memory in
  * the order they were armed, which the driver's walks of them follow). 0
  * if the allocator gave none. */
 static int reserve_fill(tf_driver *d) {
-    struct tf_timer **tail = &d->reserve;
+    /* Magic 0: not a timer yet, so a stale handle to it is refused. */
+    void *first;
     pthread_mutex_lock(&d->pool_lock);
     tf__hook(TF_HOOK_TIMER_RESERVE_FILL, d);
-    for (uint32_t i = 0; i < TF_TIMER_RESERVE_BLOCK; i++) {
-        struct tf_timer *t = tf__pool_alloc(&d->timers);
-        if (!t) break;
-        t->magic = 0; /* not a timer yet: a stale handle to it is refused */
-        *tail = t;
-        tail = &t->next;
-        d->reserve_n++;
-    }
+    size_t n = tf__pool_alloc_chain(&d->timers, TF_TIMER_RESERVE_BLOCK,
+                                    offsetof(struct tf_timer, next), &first);
     pthread_mutex_unlock(&d->pool_lock);
-    *tail = NULL;
+    d->reserve = first;
+    d->reserve_n = (uint32_t)n;
     return d->reserve != NULL;
 }
 

@@ -25,6 +25,7 @@
 #else
 #define TF_SPAWN_BLOCK 64u
 #endif
+_Static_assert(TF_SPAWN_BLOCK <= TF_POOL_CHAIN_MAX, "a refill is one chain");
 
 
 /* The executors this thread is running (run, run_ready, drain), innermost
@@ -93,11 +94,10 @@ static int spawn_trylock(tf_executor *e) { return tf__spin_trylock(&e->spawn_loc
 
 static void spawn_unlock(tf_executor *e) { tf__spin_unlock(&e->spawn_lock); }
 
-/* Under pool_lock: frees a chain of tasks (linked through next, the
- * word the pool links through) into the pool; 1 if a chunk of it
- * emptied. */
+/* Under pool_lock: frees a chain of tasks (linked through next) into the
+ * pool; 1 if a chunk of it emptied. */
 static int pool_free_chain(tf_executor *e, tf_task *chain) {
-    return tf__pool_free_list(&e->pool, chain);
+    return tf__pool_free_list(&e->pool, chain, offsetof(tf_task, next));
 }
 
 /* Under spawn_lock: takes the whole spawn reserve. */
@@ -492,17 +492,11 @@ static int reserve_fill(tf_executor *e) {
     /* In the order the pool hands them out (address order in a fresh
      * chunk), so that tasks spawned in a row are queued, and walked, in
      * ascending addresses, which the hardware prefetcher follows. */
-    void *objs[TF_SPAWN_BLOCK];
+    /* Magic 0: not a task yet, so shutdown's walk skips it. */
+    void *first;
     pthread_mutex_lock(&e->pool_lock);
-    size_t n = tf__pool_alloc_many(&e->pool, objs, TF_SPAWN_BLOCK);
-    tf_task *next = NULL;
-    for (size_t i = n; i-- > 0;) {
-        tf_task *t = objs[i];
-        t->magic = 0; /* not a task yet: shutdown's walk skips it */
-        atomic_init(&t->next, next);
-        next = t;
-    }
-    e->reserve = next;
+    size_t n = tf__pool_alloc_chain(&e->pool, TF_SPAWN_BLOCK, offsetof(tf_task, next), &first);
+    e->reserve = first;
     e->reserve_n = (uint32_t)n;
     pthread_mutex_unlock(&e->pool_lock);
     return e->reserve != NULL;

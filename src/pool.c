@@ -307,10 +307,25 @@ void tf__pool_destroy(tf_pool *pool) {
 
 #endif
 
-int tf__pool_free_list(tf_pool *pool, void *first) {
+size_t tf__pool_alloc_chain(tf_pool *pool, size_t max, size_t link_offset, void **first) {
+    void *objs[TF_POOL_CHAIN_MAX];
+    if (max > TF_POOL_CHAIN_MAX) max = TF_POOL_CHAIN_MAX;
+    size_t n = tf__pool_alloc_many(pool, objs, max);
+    void *next = NULL;
+    for (size_t i = n; i-- > 0;) {
+        *(uint16_t *)objs[i] = 0; /* not handed out yet: as if freed */
+        memcpy((char *)objs[i] + link_offset, &next, sizeof(next));
+        next = objs[i];
+    }
+    *first = next;
+    return n;
+}
+
+int tf__pool_free_list(tf_pool *pool, void *first, size_t link_offset) {
     int emptied = 0;
     while (first) {
-        void *next = ((void **)first)[1];
+        void *next; /* read first: the free reuses the object's words */
+        memcpy(&next, (char *)first + link_offset, sizeof(next));
         emptied |= tf__pool_free(pool, first);
         first = next;
     }

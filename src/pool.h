@@ -63,10 +63,16 @@ size_t tf__pool_alloc_many(tf_pool *pool, void **objs, size_t max);
  * when the object was its chunk's last (the pool is shrinking: a caller
  * holding objects back may give them back too), else 0. */
 int tf__pool_free(tf_pool *pool, void *obj);
-/* Frees a NULL-terminated list of objects linked through their word 1
- * (the word after the first, which the pool's own free list uses too);
- * 1 if a chunk emptied, as tf__pool_free. */
-int tf__pool_free_list(tf_pool *pool, void *first);
+/* Up to max (at most TF_POOL_CHAIN_MAX) objects as a NULL-terminated list
+ * in tf__pool_alloc_many's order, each linked to the next by the pointer
+ * at link_offset in it and with magic 0 (so that a walk of live objects,
+ * or a stale handle's check, takes none of them for a live one until the
+ * caller makes it one). *first is its head; returns its length. */
+#define TF_POOL_CHAIN_MAX 64u
+size_t tf__pool_alloc_chain(tf_pool *pool, size_t max, size_t link_offset, void **first);
+/* Frees a NULL-terminated list of objects, each linked to the next by the
+ * pointer at link_offset in it; 1 if a chunk emptied, as tf__pool_free. */
+int tf__pool_free_list(tf_pool *pool, void *first, size_t link_offset);
 /* Calls fn on every live object; fn must not free into the pool. */
 void tf__pool_each(tf_pool *pool, void (*fn)(void *obj, void *arg), void *arg);
 /* Gives back the empty chunk kept against alloc/free churn, so that only

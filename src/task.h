@@ -4,7 +4,6 @@
 #define TF_TASK_H
 
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "internal.h"
@@ -61,9 +60,6 @@ typedef struct tf_task {
 } tf_task;
 
 _Static_assert(sizeof(tf_task) == 24, "a task is three words");
-/* Chains of dead tasks go back to the pool as they are linked
- * (tf__pool_free_list): next must be the word the pool links through. */
-_Static_assert(offsetof(tf_task, next) == sizeof(void *), "next is word 1");
 /* tf__task_exec masks a task's address with TF_POOL_CHUNK_SMALL: the
  * task pool's chunks must be that size (half of it leaves room for any
  * chunk header). */

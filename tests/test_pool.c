@@ -547,6 +547,32 @@ static void test_alloc_many_against_model(void **state) {
     for (size_t i = 0; i < MAXB; i++) stamp(block[i], (uint32_t)i);
     for (size_t i = 0; i < MAXB; i++) drop_obj(&p, block[i], (uint32_t)i);
 
+    /* A chain: the same order, linked through the given word, magic 0
+     * (a walk of live objects sees none of them). */
+    void *first = NULL;
+    assert_int_equal(tf__pool_alloc_chain(&p, TF_POOL_CHAIN_MAX + 10, offsetof(obj, word1), &first),
+                     TF_POOL_CHAIN_MAX);
+    size_t k = 0;
+    for (obj *o = first; o; o = o->word1, k++) {
+        block[k] = o;
+        assert_int_equal(o->magic, 0);
+#ifndef TF_NO_POOL
+        if (k) assert_true((char *)block[k] > (char *)block[k - 1]);
+#endif
+    }
+    assert_int_equal(k, TF_POOL_CHAIN_MAX);
+    assert_int_equal(p.live, TF_POOL_CHAIN_MAX);
+    visit none = {NULL, 0, 0};
+    tf__pool_each(&p, count_visit, &none);
+    assert_int_equal(none.seen, 0);
+#ifndef TF_NO_POOL
+    const int emptied = 1; /* the chain was its chunk's only objects */
+#else
+    const int emptied = 0; /* no chunks */
+#endif
+    assert_int_equal(tf__pool_free_list(&p, first, offsetof(obj, word1)), emptied);
+    assert_int_equal(p.live, 0);
+
     /* The allocator failing: a short block, then nothing, and the objects
      * handed out are whole and counted. */
     ca.fail_from = ca.calls + 2; /* one more chunk (or object), then none */
