@@ -34,10 +34,7 @@ __attribute__((constructor)) static void task_fork_init(void) {
     pthread_atfork(NULL, NULL, atfork_child);
 }
 
-void tf__task_wake_by_ref(tf_task *t) {
-    /* The task this thread is polling: no state change needed (a remote
-     * wake meanwhile still sets NOTIFIED: at worst one extra poll). */
-    if (tf__task_wake_self(t)) return;
+void tf__task_wake_other(tf_task *t) {
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
         /* Already queued, already going to be re-queued, or finished:

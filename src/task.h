@@ -128,7 +128,14 @@ int tf__task_forked(const tf_task *t);
 
 /* Drops one reference; frees the task when it was the last. */
 void tf__task_unref(tf_task *t);
-void tf__task_wake_by_ref(tf_task *t);
+/* Wakes t, which is not the task this thread is polling (that one is
+ * tf__task_wake_self's): queues it, or notes the wake if it is running. */
+void tf__task_wake_other(tf_task *t);
+/* Wakes t (a remote wake of the task being polled still sets NOTIFIED:
+ * at worst one extra poll). */
+static inline void tf__task_wake_by_ref(tf_task *t) {
+    if (!tf__task_wake_self(t)) tf__task_wake_other(t);
+}
 
 /* Transition SCHEDULED -> RUNNING. Returns 0 if the task was completed by a
  * shutdown while queued (the queue's reference is then released). */

@@ -131,7 +131,7 @@ int tf_waker_wake_by_ref(const tf_waker *w) {
          * no look at the task's executor. */
         if (tf__task_wake_self((const tf_task *)w)) return TF_OK;
         if (tf__task_forked((const tf_task *)w)) return TF_EFORK;
-        tf__task_wake_by_ref((tf_task *)w);
+        tf__task_wake_other((tf_task *)w);
         return TF_OK;
     }
     switch (w->kind) {
