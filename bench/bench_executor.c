@@ -8,8 +8,9 @@
  * tasks with a preallocated ring. A second figure
  * keeps spawning out of the timing. Every round of every contender runs in
  * a process of its own (see tf_round), so each starts from cold memory and
- * its peak RSS is its own; with no workers, all of them on CPU 0. With a worker count, the workers poll while
- * this thread spawns and then helps them.
+ * its peak RSS is its own; with no workers, all of them on CPU 0. With a
+ * worker count, the workers poll while this thread spawns and then helps
+ * them.
  * usage: bench_executor [tasks] [rounds] [workers] */
 #include <stdatomic.h>
 
@@ -127,8 +128,8 @@ static double floor_prealloc(size_t n) {
  * the comparison. */
 typedef struct round_args {
     size_t n;
-    uint32_t workers;
-    int round;
+    uint32_t workers; /* the library's executor */
+    int contender;    /* peer_round's: one of C_* */
 } round_args;
 
 typedef struct round_out {
@@ -167,7 +168,7 @@ static void peer_round(void *arg, void *out) {
     const round_args *a = arg;
     round_out *o = out;
     memset(o, 0, sizeof(*o));
-    switch (a->round) {
+    switch (a->contender) {
     case C_FIFO: o->mtps = floor_malloc_fifo(a->n); break;
     case C_PREALLOC: o->mtps = floor_prealloc(a->n); break;
 #ifdef TF_BENCH_LIBUV
@@ -200,7 +201,7 @@ int main(int argc, char **argv) {
     have_uv = 1;
 #endif
     for (int r = 0; r < rounds; r++) {
-        round_args a = {n, workers, r};
+        round_args a = {n, workers, C_TF};
         round_out o;
         if (bench_in_child(tf_round, &a, &o, sizeof o) != 0 || !o.ok) {
             fprintf(stderr, "round %d: the library's run failed\n", r + 1);

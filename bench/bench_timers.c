@@ -417,16 +417,18 @@ static void row_figures(char *buf, size_t len, const result *r, int full) {
         (void)snprintf(buf, len, "%.0f us", (double)r->a_p99 / 1e3);
 }
 
+/* A timefuture run's figure over another's: the total, or (smaller runs)
+ * the lateness p99. */
+static double ratio(const result *t, const result *o, int full) {
+    return full ? t->total / o->total : (double)t->a_p99 / (double)(o->a_p99 ? o->a_p99 : 1);
+}
+
 /* " (total x0.53 with 0 workers, x0.52 with 1)" for a peer or the floor:
  * each timefuture run's figure over its. */
 static void ratios(char *buf, size_t len, const result *t0, const result *t1, const result *o,
                    int full) {
-    double a = full ? t0->total / o->total
-                    : (double)t0->a_p99 / (double)(o->a_p99 ? o->a_p99 : 1);
-    double b = full ? t1->total / o->total
-                    : (double)t1->a_p99 / (double)(o->a_p99 ? o->a_p99 : 1);
     (void)snprintf(buf, len, " (%sx%.2f with 0 workers, x%.2f with %u)", full ? "total " : "",
-                   a, b, (unsigned)t1->workers);
+                   ratio(t0, o, full), ratio(t1, o, full), (unsigned)t1->workers);
 }
 
 /* The table row. Above 100,000 timers: total / arming / lateness p50 and

@@ -191,26 +191,25 @@ fn rust_detached_tasks(tasks: u64) -> Result<f64, Error> {
     Ok(tasks as f64 / seconds)
 }
 
-/// Peak resident set size of this process in MiB (VmHWM).
-fn peak_rss_mib() -> f64 {
+/// A figure of /proc/self/status given in kB (`key` with its colon), in MiB.
+fn status_mib(key: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|line| line.starts_with("VmHWM:"))
+        .find(|line| line.starts_with(key))
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|kib| kib.parse::<f64>().ok())
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// Peak resident set size of this process in MiB (VmHWM).
+fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
 /// Resident set size of this process in MiB (VmRSS).
 fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    status_mib("VmRSS:")
 }
 
 /// Pending until its executor is dropped (never woken).
