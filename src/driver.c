@@ -200,8 +200,7 @@ static struct tf_timer *wake_batch(struct tf_timer *fired) {
         if (st != TF_TIMER_FIRING_RESET) {
             /* A waker run earlier in this batch may have cancelled or freed
              * t: then its waker is dropped, not woken. */
-            tf_waker *w = t->waker;
-            t->waker = NULL;
+            tf_waker *w = atomic_exchange_explicit(&t->waker, NULL, memory_order_acq_rel);
             if (w) {
                 if (st == TF_TIMER_FIRING)
                     tf_waker_wake(w);
@@ -467,18 +466,15 @@ void tf__driver_drain_locked(tf_driver *d) {
         list = t;
         t = next;
     }
-    int filed = 0;
+    int filed = list != NULL;
     while (list) {
         t = list;
         list = t->next;
-        if (tf__wheel_insert(&d->wheel, t)) {
-            /* Due already (never polled: a poll files the inbox first, so
-             * there is no waker). Our last access: it may be freed now. */
-            atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
-            continue;
-        }
+        /* Due already (the wheel advanced after it was pushed): filed so
+         * that the next advance fires it, as a poll may have stored its
+         * waker without the lock. */
+        if (tf__wheel_insert(&d->wheel, t)) tf__wheel_insert_due(&d->wheel, t);
         count_slack(d, t, 1);
-        filed = 1;
     }
     /* One retarget for the whole inbox, not one per timer. (0: a batch
      * fires, the next look is now anyway.) */

@@ -102,6 +102,14 @@ enum {
     TF_HOOK_TIMER_RESERVE_SPIN,   /* a thread found a driver's reserve_lock
                                      held and spins for it (driver; object:
                                      the driver) */
+    TF_HOOK_TIMER_POLL_STORE,     /* a poll of an armed timer without the
+                                     driver's lock is about to store its
+                                     waker in the empty slot (timer;
+                                     object: the timer) */
+    TF_HOOK_TIMER_POLL_STORED,    /* a poll stored its waker in an armed
+                                     timer without the driver's lock, before
+                                     it reads the state again (timer;
+                                     object: the timer) */
 };
 typedef void (*tf__hook_fn)(int point, void *object);
 extern _Atomic(tf__hook_fn) tf__hook_current;

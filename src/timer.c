@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The timer future's public API. A new timer is pushed on its driver's
- * inbox without the lock (driver.h); every other state change happens
- * under the lock of the timer's driver, which files the inbox first; wakers are cloned, woken and dropped outside it whenever
- * that may run the caller's code. */
+ * inbox without the lock (driver.h), and a poll stores its first waker
+ * without it (the waker slot's protocol: timer_internal.h); every other
+ * state change happens under the lock of the timer's driver, which files
+ * the inbox first; wakers are cloned, woken and dropped outside it
+ * whenever that may run the caller's code. */
 #include "clock.h"
 #include "internal.h"
 #include "driver.h"
@@ -31,7 +33,7 @@ int tf_timer_new_at_on(tf_driver *d, uint64_t deadline_ns, tf_timer **out) {
     t->level = 0;
     t->driver = d->index;
     t->reserved = 0;
-    t->waker = NULL;
+    atomic_init(&t->waker, NULL);
     t->next = t->prev = NULL;
     __atomic_store_n(&t->deadline, deadline_ns, __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
@@ -70,14 +72,63 @@ int tf_timer_driver(const tf_timer *t, tf_driver **out) {
     return TF_OK;
 }
 
+/* Takes the stored waker, after a state change that ends the timer's
+ * waiting: a poll storing its waker without the lock then either sees the
+ * new state or has its clone taken here. */
+static tf_waker *take_waker(tf_timer *t) {
+    return atomic_exchange_explicit(&t->waker, NULL, memory_order_acq_rel);
+}
+
 /* Under the lock, for an ARMED timer whose deadline has passed before the
  * driver got to it: fire it here. Returns the waker to drop. */
 static tf_waker *fire_now_locked(tf_driver *d, tf_timer *t) {
     tf__driver_unfile_locked(d, t);
     atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
-    tf_waker *w = t->waker;
-    t->waker = NULL;
-    return w;
+    return take_waker(t);
+}
+
+/* What tf_timer_poll returns to go the locked way. */
+#define POLL_LOCKED 1
+
+/* The first poll of an armed timer, without the driver's lock: the poll of
+ * a task that starts by awaiting a timer, arriving as fast as timers are
+ * made, must not wait for a driver thread that holds its lock to fire or
+ * cascade thousands of them. It stores a clone of a library waker (a
+ * refcount: no caller code) into the empty slot, then reads the state
+ * again: still armed, whoever ends the timer takes the clone and wakes it
+ * (it changes the state first); else the poll takes its clone back unless
+ * that was taken already, and goes the locked way. TF_PENDING, or
+ * POLL_LOCKED for everything else: another waker stored, a caller's
+ * waker, a deadline passed (the locked way fires it), a driver thread to
+ * start. */
+static int poll_unlocked(tf_driver *d, tf_timer *t, const tf_waker *w) {
+    tf_waker *cur = atomic_load_explicit(&t->waker, memory_order_acquire);
+    if (cur ? cur != w : !tf__waker_is_library(w)) return POLL_LOCKED;
+    if (d->mode == TF_DRIVER_MODE_THREAD &&
+        !atomic_load_explicit(&d->running, memory_order_relaxed))
+        return POLL_LOCKED;
+    if (tf__driver_clock(d) >= __atomic_load_n(&t->deadline, __ATOMIC_RELAXED))
+        return POLL_LOCKED;
+    if (cur) return TF_PENDING; /* polled again by the same task */
+    tf_waker *clone;
+    if (tf_waker_clone(w, &clone) != TF_OK) return POLL_LOCKED;
+    tf__hook(TF_HOOK_TIMER_POLL_STORE, t);
+    tf_waker *expect = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&t->waker, &expect, clone,
+                                                 memory_order_acq_rel,
+                                                 memory_order_relaxed)) {
+        tf_waker_drop(clone);
+        return POLL_LOCKED;
+    }
+    tf__hook(TF_HOOK_TIMER_POLL_STORED, t);
+    if (atomic_load_explicit(&t->state, memory_order_acquire) == TF_TIMER_ARMED)
+        return TF_PENDING;
+    expect = clone;
+    if (atomic_compare_exchange_strong_explicit(&t->waker, &expect, NULL,
+                                                memory_order_acq_rel,
+                                                memory_order_relaxed))
+        tf_waker_drop(clone);
+    return POLL_LOCKED;
 }
 
 int tf_timer_poll(tf_timer *t, const tf_waker *w) {
@@ -85,10 +136,13 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
     if (rc) return rc;
     if (!w) return TF_EINVAL;
     if (!tf__waker_valid(w)) return TF_EHANDLE;
-    if (atomic_load_explicit(&t->state, memory_order_acquire) == TF_TIMER_FIRED)
-        return TF_READY;
-
+    uint8_t first = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (first == TF_TIMER_FIRED) return TF_READY;
     tf_driver *d = tf__driver_of(t);
+    if (first == TF_TIMER_ARMED) {
+        rc = poll_unlocked(d, t, w);
+        if (rc != POLL_LOCKED) return rc;
+    }
     tf_waker *clone = NULL, *old = NULL;
     tf__driver_lock(d);
     for (;;) {
@@ -111,7 +165,8 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
         rc = tf__driver_ensure_locked(d);
         if (rc) break;
         rc = TF_PENDING;
-        if (t->waker && tf__waker_same(t->waker, w)) break;
+        tf_waker *cur = atomic_load_explicit(&t->waker, memory_order_acquire);
+        if (cur && tf__waker_same(cur, w)) break;
         if (!clone) {
             if (tf__waker_is_library(w)) {
                 /* A refcount: no caller code. Fails only for a task of an
@@ -128,8 +183,7 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
                 continue;
             }
         }
-        old = t->waker;
-        t->waker = clone;
+        old = atomic_exchange_explicit(&t->waker, clone, memory_order_acq_rel);
         clone = NULL;
         break;
     }
@@ -166,8 +220,7 @@ int tf_timer_reset_at(tf_timer *t, uint64_t deadline_ns) {
     atomic_store_explicit(&t->state, TF_TIMER_ARMED, memory_order_relaxed);
     if (tf__driver_arm_locked(d, t)) {
         atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_release);
-        wake = t->waker;
-        t->waker = NULL;
+        wake = take_waker(t);
     }
     pthread_mutex_unlock(&d->lock);
     if (wake) tf_waker_wake(wake);
@@ -193,14 +246,12 @@ int tf_timer_cancel(tf_timer *t) {
     uint8_t st = atomic_load_explicit(&t->state, memory_order_acquire);
     if (on_driver && (st == TF_TIMER_FIRING || st == TF_TIMER_FIRING_RESET)) {
         atomic_store(&t->state, TF_TIMER_FIRING_CANCEL);
-        wake = t->waker;
-        t->waker = NULL;
+        wake = take_waker(t);
         rc = TF_OK;
     } else if (st == TF_TIMER_ARMED) {
         tf__driver_unfile_locked(d, t);
         atomic_store(&t->state, TF_TIMER_CANCELLED);
-        wake = t->waker;
-        t->waker = NULL;
+        wake = take_waker(t);
         rc = TF_OK;
     } else {
         rc = TF_ESTATE;
@@ -261,7 +312,7 @@ int tf_timer_free(tf_timer *t) {
         /* Out of the wheel and out of any batch: the driver is done with
          * it (these states are set after its last access), and no other
          * call may use it now. */
-        tf_waker *drop = t->waker;
+        tf_waker *drop = atomic_load_explicit(&t->waker, memory_order_relaxed);
         tf__timer_release(tf__driver_of(t), t);
         if (drop) tf_waker_drop(drop);
         return TF_OK;
@@ -270,8 +321,7 @@ int tf_timer_free(tf_timer *t) {
     tf__driver_lock(d);
     int on_driver = tf__driver_wait_not_firing_locked(d, t);
     st = atomic_load_explicit(&t->state, memory_order_acquire);
-    tf_waker *drop = t->waker;
-    t->waker = NULL;
+    tf_waker *drop = take_waker(t);
     if (on_driver && tf__timer_state_firing(st)) {
         /* The driver's batch still links it: the driver frees it. */
         t->magic = TF_MAGIC_DEAD;

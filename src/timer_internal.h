@@ -28,7 +28,13 @@ struct tf_timer {
     uint16_t driver;     /* its driver's registry index (driver.h) */
     uint16_t reserved;
     uint64_t deadline;
-    tf_waker *waker;     /* stored clone, owned by the timer */
+    /* The stored clone, owned by the timer. Every write after creation is
+     * an atomic read-modify-write: a poll stores the first clone without
+     * the driver's lock (NULL to clone, tf_timer_poll), and whoever ends
+     * an armed timer changes its state first and takes the waker after
+     * (exchange to NULL), so that either it takes that clone or the poll
+     * sees the new state and takes its clone back. */
+    tf_waker *_Atomic waker;
     struct tf_timer *next, *prev;
 };
 

@@ -80,9 +80,26 @@ int tf__wheel_insert(tf_wheel *w, struct tf_timer *t) {
     return 0;
 }
 
+/* t->level of a timer filed by tf__wheel_insert_due: level 0, in the slot
+ * of the wheel's time rather than of its deadline. */
+#define LEVEL_DUE TF_WHEEL_LEVELS
+
+void tf__wheel_insert_due(tf_wheel *w, struct tf_timer *t) {
+    t->level = LEVEL_DUE;
+    slot_append(w, 0, slot_of(w->elapsed, 0), t);
+    w->count++;
+}
+
 /* Unlinking keeps a sorted slot sorted: no cache to invalidate. */
 void tf__wheel_remove(tf_wheel *w, struct tf_timer *t) {
-    unsigned level = t->level, s = slot_of(t->deadline, level);
+    unsigned level = t->level, s;
+    if (level == LEVEL_DUE) {
+        /* Still in the slot of the wheel's time: it fires in that slot. */
+        level = 0;
+        s = slot_of(w->elapsed, 0);
+    } else {
+        s = slot_of(t->deadline, level);
+    }
     tf_wheel_slot *sl = &w->slots[level][s];
     if (t->prev)
         t->prev->next = t->next;

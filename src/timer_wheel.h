@@ -49,6 +49,12 @@ static inline uint64_t tf__wheel_elapsed(const tf_wheel *w) {
 /* Files t by t->deadline. Returns 0, or 1 (t not filed) when the deadline
  * is not after the wheel's time, i.e. the timer has expired already. */
 int tf__wheel_insert(tf_wheel *w, struct tf_timer *t);
+/* Files t, whose deadline is not after the wheel's time, so that the next
+ * advance fires it: into the level-0 slot of the wheel's time, which no
+ * advance leaves before it has fired that slot's due timers. For a timer
+ * that must go through a firing (its waker is woken there), where
+ * tf__wheel_insert would refuse it. */
+void tf__wheel_insert_due(tf_wheel *w, struct tf_timer *t);
 void tf__wheel_remove(tf_wheel *w, struct tf_timer *t);
 /* When the wheel next needs attention: the exact earliest deadline when it
  * lies in the level-0 slot that comes first, else the start of the first

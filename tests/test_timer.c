@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Timers: never early, the TimerFuture waker rules (store on pending,
- * replace unless will_wake), reset, cancel, free, ordering, ranges.
+ * replace unless will_wake), reset, cancel, free, ordering, ranges, and
+ * a first poll that stores its waker without the driver's lock against
+ * a fire or a cancel at each of its steps (forced with hooks).
  * Static build: the tests marked "fake clock" run under the test's clock
  * (fake_clock.h), where time stands still unless the test moves it and
  * timers fire only when it syncs the driver, so that "still pending"
@@ -12,6 +14,8 @@
 #include <cmocka.h>
 
 #include "fake_clock.h"
+#include "internal.h"
+#include "task.h"
 #include "testutil.h"
 #include "timer_internal.h"
 
@@ -364,6 +368,177 @@ static void test_block_on_timer(void **state) {
     assert_int_equal(tf_block_on(NULL, NULL), TF_EINVAL);
 }
 
+/* ---- the first poll without the driver's lock --------------------------
+ * A task awaits a timer of a host driver on a manual clock, so that only
+ * the test fires timers; a hook fires or cancels the timer at one step of
+ * the poll's lock-free store of its (task) waker. Whichever comes first,
+ * that first poll must return what the timer now is, and no wake may be
+ * lost or delivered to a clone already dropped. */
+enum { AT_STORE = TF_HOOK_TIMER_POLL_STORE, AT_STORED = TF_HOOK_TIMER_POLL_STORED };
+enum { DO_FIRE, DO_CANCEL };
+
+typedef struct {
+    tf_timer *t;
+    int polls, first_rc, last_rc;
+    tf_waker *keep; /* the test's own reference to the task */
+} await_task;
+
+static int await_poll(void *s, const tf_waker *w) {
+    await_task *a = s;
+    if (!a->keep) assert_int_equal(tf_waker_clone(w, &a->keep), TF_OK);
+    int rc = tf_timer_poll(a->t, w);
+    if (a->polls++ == 0) a->first_rc = rc;
+    a->last_rc = rc;
+    return rc == TF_PENDING ? TF_PENDING : TF_READY;
+}
+
+static struct {
+    int point, action, done;
+    tf_driver *d;
+    tf_timer *t;
+    uint64_t fired;
+} race;
+
+/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
+static void race_hook(int point, void *object) {
+    if (point != race.point || object != race.t || race.done) return;
+    race.done = 1;
+    if (race.action == DO_FIRE) {
+        uint64_t deadline;
+        assert_int_equal(tf_timer_deadline(race.t, &deadline), TF_OK);
+        assert_int_equal(tf_driver_advance(race.d, deadline, &race.fired), TF_OK);
+    } else {
+        assert_int_equal(tf_timer_cancel(race.t), TF_OK);
+    }
+}
+
+/* One first poll raced at `point` by `action`; returns the task's record. */
+static await_task race_first_poll(int point, int action) {
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    o.clock = TF_CLOCK_MANUAL;
+    o.mode = TF_DRIVER_MODE_HOST;
+    tf_executor *e;
+    await_task a = {0};
+    assert_int_equal(tf_driver_new(&o, &race.d), TF_OK);
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_timer_new_at_on(race.d, 100, &a.t), TF_OK);
+    race.point = point;
+    race.action = action;
+    race.done = 0;
+    race.t = a.t;
+    race.fired = 0;
+    tf__set_hook(race_hook);
+    assert_int_equal(tf_executor_spawn(e, await_poll, NULL, &a), TF_OK);
+    assert_int_equal(tf_executor_run_ready(e, NULL), TF_OK);
+    tf__set_hook(NULL);
+    assert_int_equal(race.done, 1); /* the poll went the lock-free way */
+    uint64_t left;
+    assert_int_equal(tf_executor_count(e, &left, NULL), TF_OK);
+    assert_int_equal(left, 0); /* answered, not left waiting */
+    /* Every clone the library took is gone, none twice: the test's own
+     * reference is the task's last. */
+    const tf_task *task = (const tf_task *)a.keep;
+    assert_int_equal(task->magic, TF_MAGIC_TASK);
+    assert_int_equal(atomic_load(&task->state) / TF_TASK_REF_ONE, 1);
+    assert_int_equal(tf_waker_drop(a.keep), TF_OK);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    assert_int_equal(tf_timer_free(a.t), TF_OK);
+    assert_int_equal(tf_driver_free(race.d), TF_OK);
+    return a;
+}
+
+/* The driver takes the slot's clone (stored a moment before) and wakes
+ * it; the poll sees the timer fired and answers ready. */
+static void test_unlocked_poll_fired_after_store(void **state) {
+    (void)state;
+    await_task a = race_first_poll(AT_STORED, DO_FIRE);
+    assert_int_equal(race.fired, 1);
+    assert_int_equal(a.first_rc, TF_READY);
+    assert_int_equal(a.polls, 1);
+}
+
+/* The driver fires with the slot still empty: nobody will wake the clone
+ * the poll then stores, so the poll must see the fire and answer ready
+ * (taking its clone back). */
+static void test_unlocked_poll_fired_before_store(void **state) {
+    (void)state;
+    await_task a = race_first_poll(AT_STORE, DO_FIRE);
+    assert_int_equal(race.fired, 1);
+    assert_int_equal(a.first_rc, TF_READY);
+    assert_int_equal(a.polls, 1);
+}
+
+/* A cancel takes the stored clone and wakes it; the poll answers
+ * cancelled. */
+static void test_unlocked_poll_cancelled_after_store(void **state) {
+    (void)state;
+    await_task a = race_first_poll(AT_STORED, DO_CANCEL);
+    assert_int_equal(a.first_rc, TF_ECANCELED);
+    assert_int_equal(a.polls, 1);
+}
+
+/* A cancel with the slot still empty: the poll must see it. */
+static void test_unlocked_poll_cancelled_before_store(void **state) {
+    (void)state;
+    await_task a = race_first_poll(AT_STORE, DO_CANCEL);
+    assert_int_equal(a.first_rc, TF_ECANCELED);
+    assert_int_equal(a.polls, 1);
+}
+
+/* No race: the lock-free store is what a later fire wakes, once. */
+static void test_unlocked_poll_is_woken_by_fire(void **state) {
+    (void)state;
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    o.clock = TF_CLOCK_MANUAL;
+    o.mode = TF_DRIVER_MODE_HOST;
+    tf_driver *d;
+    tf_executor *e;
+    await_task a = {0};
+    assert_int_equal(tf_driver_new(&o, &d), TF_OK);
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_timer_new_at_on(d, 100, &a.t), TF_OK);
+    assert_int_equal(tf_executor_spawn(e, await_poll, NULL, &a), TF_OK);
+    uint64_t polled, fired;
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(polled, 1);
+    assert_int_equal(a.last_rc, TF_PENDING);
+    assert_int_equal(tf_driver_advance(d, 99, &fired), TF_OK);
+    assert_int_equal(fired, 0);
+    assert_int_equal(tf_driver_advance(d, 100, &fired), TF_OK);
+    assert_int_equal(fired, 1);
+    assert_int_equal(tf_executor_run_ready(e, &polled), TF_OK);
+    assert_int_equal(polled, 1);
+    assert_int_equal(a.polls, 2);
+    assert_int_equal(a.last_rc, TF_READY);
+    assert_int_equal(tf_waker_drop(a.keep), TF_OK);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    assert_int_equal(tf_timer_free(a.t), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
+/* Fake clock: a task polls a timer whose deadline has passed on the
+ * clock before the driver got to it: ready at once, the way without the
+ * lock giving way to the locked one that fires it. */
+static void test_unlocked_poll_after_deadline_is_ready(void **state) {
+    (void)state;
+    tf_executor *e;
+    await_task a = {0};
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_timer_new(10 * MS, &a.t), TF_OK);
+    uint64_t deadline;
+    assert_int_equal(tf_timer_deadline(a.t, &deadline), TF_OK);
+    fake_clock_set(deadline); /* no sync: the driver has not fired it */
+    assert_int_equal(tf_timer_peek(a.t), TF_PENDING);
+    assert_int_equal(tf_executor_spawn(e, await_poll, NULL, &a), TF_OK);
+    assert_int_equal(tf_executor_run_ready(e, NULL), TF_OK);
+    assert_int_equal(a.polls, 1);
+    assert_int_equal(a.first_rc, TF_READY);
+    assert_int_equal(tf_timer_peek(a.t), TF_READY);
+    assert_int_equal(tf_waker_drop(a.keep), TF_OK);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    assert_int_equal(tf_timer_free(a.t), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fires_not_early, fake_start, fake_stop),
@@ -377,6 +552,12 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_equal_deadlines_fire_in_arming_order, fake_start, fake_stop),
         cmocka_unit_test(test_many_timers_none_early),
         cmocka_unit_test(test_block_on_timer),
+        cmocka_unit_test(test_unlocked_poll_fired_after_store),
+        cmocka_unit_test(test_unlocked_poll_fired_before_store),
+        cmocka_unit_test(test_unlocked_poll_cancelled_after_store),
+        cmocka_unit_test(test_unlocked_poll_cancelled_before_store),
+        cmocka_unit_test(test_unlocked_poll_is_woken_by_fire),
+        cmocka_unit_test_setup_teardown(test_unlocked_poll_after_deadline_is_ready, fake_start, fake_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -243,6 +243,48 @@ static void test_expired_insert_is_refused(void **state) {
     free(w);
 }
 
+/* Timers whose deadline the wheel's time has passed, filed to fire at the
+ * next advance (the driver's inbox can hold such timers): their deadline
+ * kept, reported as the next event, removable, and fired by the first
+ * advance, with the slot's own timers that are due, before any later
+ * slot, whatever the wheel's time was within its level-0 slot. */
+static void test_due_insert_fires_at_next_advance(void **state) {
+    (void)state;
+    const uint64_t width = UINT64_C(1) << TF_WHEEL_BASE_SHIFT;
+    const uint64_t starts[] = {UINT64_C(5) << 40, (UINT64_C(5) << 40) + width - 1,
+                               (UINT64_C(5) << 40) + 3 * width / 2};
+    for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
+        tf_wheel *w = malloc(sizeof(*w));
+        uint64_t now = starts[k];
+        tf__wheel_init(w, now);
+        struct tf_timer later = {0}, past = {0}, gone = {0}, far = {0};
+        later.deadline = now + 1;            /* this slot or the next one */
+        far.deadline = now + 64 * width;     /* a higher level */
+        assert_int_equal(tf__wheel_insert(w, &later), 0);
+        assert_int_equal(tf__wheel_insert(w, &far), 0);
+        past.deadline = now - 3 * width;     /* slots behind the wheel's time */
+        gone.deadline = now;
+        assert_int_equal(tf__wheel_insert(w, &past), 1);
+        tf__wheel_insert_due(w, &past);
+        tf__wheel_insert_due(w, &gone);
+        assert_int_equal(w->count, 4);
+        assert_int_equal(past.deadline, now - 3 * width);
+        assert_true(tf__wheel_next(w) <= now);
+        tf__wheel_remove(w, &gone);
+        assert_int_equal(w->count, 3);
+        /* Advancing to the wheel's own time fires the due one alone. */
+        assert_ptr_equal(tf__wheel_advance(w, now), &past);
+        assert_null(past.next);
+        assert_int_equal(w->count, 2);
+        assert_int_equal(tf__wheel_next(w), now + 1);
+        assert_ptr_equal(tf__wheel_advance(w, now + 1), &later);
+        tf__wheel_remove(w, &far);
+        assert_int_equal(w->count, 0);
+        assert_int_equal(tf__wheel_next(w), UINT64_MAX);
+        free(w);
+    }
+}
+
 static void test_far_deadline_cascades_exactly(void **state) {
     (void)state;
     tf_wheel *w = malloc(sizeof(*w));
@@ -333,6 +375,7 @@ int main(void) {
         cmocka_unit_test(test_model_from_low_time),
         cmocka_unit_test(test_model_near_top_of_range),
         cmocka_unit_test(test_expired_insert_is_refused),
+        cmocka_unit_test(test_due_insert_fires_at_next_advance),
         cmocka_unit_test(test_far_deadline_cascades_exactly),
         cmocka_unit_test(test_level0_slot_fired_piecemeal),
     };

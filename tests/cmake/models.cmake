@@ -49,6 +49,10 @@ tf_add_model(model_timer_driver_drops_reset_waker_fails timer.pml
   -DDRIVER_DROPS_RESET_WAKER --expect-error --expect-text "!(waiting[")
 tf_add_model(model_timer_fired_before_wake_fails timer.pml
   -DFIRED_BEFORE_WAKE --expect-error --expect-text "!(waiting[")
+tf_add_model(model_timer_poll_no_recheck_fails timer.pml
+  -DPOLL_NO_RECHECK --expect-error --expect-text "!(waiting[")
+tf_add_model(model_timer_take_not_atomic_fails timer.pml
+  -DTAKE_NOT_ATOMIC --expect-error --expect-text "(refs1>0)")
 
 # New timers through a driver's inbox against its thread going to sleep.
 tf_add_model(model_timer_inbox timer_inbox.pml)

@@ -20,7 +20,11 @@
  *           inside a batch, on the driver thread.
  *   user    another thread: NOPS calls on T0 (cancel, reset to the future
  *           or the past, poll with waker 1), then waits until T0 settles,
- *           checks it, and frees it.
+ *           checks it, and frees it. A poll of an armed T0 first tries
+ *           the way without the lock (poll_unlocked): it stores its clone
+ *           into an empty waker slot with a compare-and-swap, reads the
+ *           state again, and takes its clone back (compare-and-swap) if
+ *           the timer is no longer armed, going the locked way then.
  *   clock   makes the deadline of any filed timer pass, at any moment.
  *   init    at the end: waits until T1 settles, stops the driver as
  *           driver_stop does, checks, frees T1 if the code did not.
@@ -29,6 +33,13 @@
  * driver's inbox, which every locked call files first, so the calls here
  * see filed timers only; timer_inbox.pml checks the inbox against the
  * driver going to sleep.
+ *
+ * The waker slot is shared without the lock: every write to it is one
+ * atomic step (an exchange or a compare-and-swap), and whoever ends an
+ * armed timer changes its state before it takes the waker. refs1 counts
+ * the clones of waker 1 not yet woken or dropped: a clone consumed twice
+ * (woken by the driver after the poll took it back and dropped it) is a
+ * use after free.
  *
  * Abstractions: a deadline is "due" or not; the wheel is one "filed" bit
  * per timer; the driver's timed wait returns once a filed timer is due or
@@ -42,6 +53,8 @@
  *                 (until a reset returned)
  *   no use after free   the driver never touches a released timer;
  *                 each timer released exactly once
+ *   one owner     every clone of waker 1 is woken or dropped exactly once
+ *                 (refs1 never goes below 0, and is 0 at the end)
  *   reset fires   a timer that settled (fired or cancelled) leaves no task
  *                 waiting on it: a reset timer fired again with its stored
  *                 waker; and a filed timer always settles (else the waiting
@@ -55,7 +68,12 @@
  * FIRED_BEFORE_WAKE (the timer is marked FIRED before its waker is woken:
  * a thread that sees it fired finds its task not yet woken, and a free or
  * reset that sees FIRED no longer waits, so the wake comes after it
- * returned).
+ * returned) and POLL_NO_RECHECK (the poll without the lock returns
+ * PENDING once its clone is stored, without reading the state again: a
+ * driver that took the empty slot just before leaves the clone in a fired
+ * timer, and the task waits for ever) and TAKE_NOT_ATOMIC (the driver
+ * reads the waker slot and clears it in two steps: a poll that takes its
+ * clone back in between drops it, and the driver wakes it again).
  */
 
 #ifndef NOPS
@@ -83,6 +101,7 @@ bit released[2];
 byte releases[2];
 bit user_freed[2];       /* tf_timer_free was called */
 bit quiet[2];            /* cancel or free returned, no reset since */
+byte refs1;              /* clones of waker 1 not yet woken or dropped */
 
 bit lk;                  /* d->lock */
 bit firing;              /* d->firing */
@@ -100,8 +119,23 @@ inline release(i) {
   atomic { assert(!released[i]); released[i] = 1; releases[i]++ }
 }
 
-/* A wake: the task learns (it polls again); a drop does nothing. */
+/* A clone taken from a slot is woken or dropped: it ends. */
+inline consume(w) {
+  if
+  :: w == 1 -> assert(refs1 > 0); refs1--
+  :: else -> skip
+  fi
+}
+
+/* Takes the waker out of timer i's slot: one exchange. */
+inline take(i, w) {
+  atomic { w = waker[i]; waker[i] = 0 }
+}
+
+/* A wake: the task learns (it polls again); a drop does nothing. Either
+ * ends the clone. */
 inline wake_plain(w) {
+  consume(w);
   if
   :: w == 1 -> waiting[0] = 0
   :: w == 2 -> waiting[1] = 0
@@ -140,9 +174,9 @@ inline t_cancel(i) {
   assert(!released[i]);
   if
   :: me_driver && (o_st == FIRING || o_st == F_RESET) ->
-     ts[i] = F_CANCEL; o_w = waker[i]; waker[i] = 0; o_rc = 1
+     ts[i] = F_CANCEL; take(i, o_w); o_rc = 1
   :: !(me_driver && (o_st == FIRING || o_st == F_RESET)) && o_st == ARMED ->
-     filed[i] = 0; ts[i] = CANCELLED; o_w = waker[i]; waker[i] = 0; o_rc = 1
+     filed[i] = 0; ts[i] = CANCELLED; take(i, o_w); o_rc = 1
   :: else -> o_rc = 0          /* TF_ESTATE */
   fi;
   unlock();
@@ -172,7 +206,7 @@ inline t_reset(i, d) {
      ts[i] = ARMED;
      arm_locked(i, o_rc);
      if
-     :: o_rc -> ts[i] = FIRED; o_w = waker[i]; waker[i] = 0
+     :: o_rc -> ts[i] = FIRED; take(i, o_w)
      :: else -> skip
      fi
   fi;
@@ -188,14 +222,15 @@ inline t_free(i) {
   if
   :: o_st == FIRED || o_st == CANCELLED ->
      /* lock-free: the driver is done with it */
-     o_w = waker[i]; release(i)
+     o_w = waker[i]; release(i); consume(o_w)
   :: else ->
      lock();
 #ifndef FREE_RELEASES_FIRING
      wait_not_firing(i);
 #endif
      o_st = ts[i];
-     o_w = waker[i]; waker[i] = 0;
+     take(i, o_w);
+     consume(o_w);
 #ifndef FREE_RELEASES_FIRING
      if
      :: me_driver && isfiring(o_st) -> ts[i] = F_FREE   /* the driver frees it */
@@ -216,12 +251,49 @@ inline t_free(i) {
   /* o_w is dropped: no wake */
 }
 
-/* tf_timer_poll(T0, waker 1), by task A on the user thread. */
+/* tf_timer_poll(T0, waker 1), by task A on the user thread. o_rc: 0
+ * PENDING, 1 READY, 2 ECANCELED, 3 not known yet (go the locked way). */
 inline t_poll0() {
   o_w = 0;
+  o_rc = 3;
   if
   :: ts[0] == FIRED -> o_rc = 1                    /* lock-free READY */
-  :: else ->
+  :: ts[0] == ARMED ->                             /* poll_unlocked */
+     if
+     :: waker[0] == 1 && !due[0] -> o_rc = 0       /* stored already */
+     :: waker[0] == 0 && !due[0] ->
+        /* The compare-and-swap of an empty slot to a new clone. */
+        atomic {
+          if
+          :: waker[0] == 0 -> waker[0] = 1; refs1++; waiting[0] = 1; o_w = 1
+          :: else -> skip
+          fi
+        };
+        if
+        :: o_w == 1 ->
+#ifndef POLL_NO_RECHECK
+           if
+           :: ts[0] == ARMED -> o_rc = 0
+           :: else ->                              /* take it back, if still there */
+              atomic {
+                if
+                :: waker[0] == 1 -> waker[0] = 0; consume(1)
+                :: else -> skip
+                fi
+              }
+           fi
+#else
+           o_rc = 0
+#endif
+        :: else -> skip
+        fi;
+        o_w = 0
+     :: else -> skip                               /* locked: due, or another waker */
+     fi
+  :: else -> skip
+  fi;
+  if
+  :: o_rc == 3 ->
      lock();
      o_st = ts[0];
      assert(!released[0]);
@@ -230,23 +302,25 @@ inline t_poll0() {
      :: o_st != FIRED && o_st != FIRING && o_st != ARMED && o_st != F_RESET ->
         o_rc = 2                                   /* TF_ECANCELED */
      :: o_st == ARMED && due[0] ->                  /* fire_now_locked */
-        filed[0] = 0; ts[0] = FIRED; o_w = waker[0]; waker[0] = 0; o_rc = 1
+        filed[0] = 0; ts[0] = FIRED; take(0, o_w); o_rc = 1
      :: (o_st == ARMED && !due[0]) || o_st == F_RESET ->
         o_rc = 0;                                  /* TF_PENDING */
         if
-        :: waker[0] != 1 -> o_w = waker[0]; waker[0] = 1
+        :: waker[0] != 1 ->                        /* exchange for a new clone */
+           atomic { o_w = waker[0]; waker[0] = 1; refs1++ }
         :: else -> skip
         fi
      fi;
      /* waiting changes with the result, as the task sees it */
      waiting[0] = (o_rc == 0);
      unlock()
+  :: else -> skip
   fi;
   if
   :: o_rc != 0 -> waiting[0] = 0
   :: else -> skip
-  fi
-  /* o_w (a replaced or stale waker) is dropped */
+  fi;
+  consume(o_w)                                     /* a replaced or stale waker is dropped */
 }
 
 /* What waker 1 does when the driver wakes it. */
@@ -282,7 +356,12 @@ inline visit(i) {
 #ifdef FIRED_BEFORE_WAKE
      atomic { if :: ts[i] == FIRING -> ts[i] = FIRED; b[i] = 0 :: else -> skip fi };
 #endif
-     d_w = waker[i]; waker[i] = 0;
+#ifndef TAKE_NOT_ATOMIC
+     take(i, d_w);
+#else
+     d_w = waker[i];
+     waker[i] = 0;
+#endif
      if
      :: d_w != 0 && d_st == FIRING ->
         assert(!quiet[i]);              /* no wake after cancel/free */
@@ -291,7 +370,7 @@ inline visit(i) {
         :: d_w == 1 -> w1_code()
         :: else -> skip
         fi
-     :: else -> skip                    /* none, or dropped */
+     :: else -> consume(d_w)            /* none, or dropped */
      fi;
 #ifndef FIRED_BEFORE_WAKE
      /* The compare-and-swap FIRING -> FIRED: the driver's last access.
@@ -410,6 +489,7 @@ init {
   byte o_rc;
   atomic {
     waker[0] = 1;
+    refs1 = 1;
     waker[1] = 2;
     run driver();
     run clock();
@@ -430,5 +510,6 @@ init {
   :: !user_freed[1] -> t_free(1)
   :: else -> skip
   fi;
-  assert(releases[0] == 1 && releases[1] == 1)
+  assert(releases[0] == 1 && releases[1] == 1);
+  assert(refs1 == 0)
 }
