@@ -601,7 +601,8 @@ TF_API tf_driver *tf_driver_default(void);
 /**
  * @brief Make a timer driver.
  *
- * A thread-mode driver starts its thread when its first timer is armed.
+ * A thread-mode driver starts its thread when its first timer is armed;
+ * driver threads, the default driver's too, are named `tf-driver`.
  * @param options The options (copied), or NULL for ::TF_DRIVER_OPTIONS_INIT.
  * @param[out] out The driver, owned by the caller (tf_driver_free()).
  * @retval TF_OK Success.
@@ -816,7 +817,8 @@ typedef void (*tf_drop_fn)(void *state);
  * @brief Create an executor.
  * @param threads Number of worker threads that poll C tasks in parallel;
  *        0 means the caller polls them, with tf_executor_run() or
- *        tf_executor_run_ready(). At most 1024.
+ *        tf_executor_run_ready(). At most 1024. They are named
+ *        `tf-worker` (as `ps -L`, `top -H` and debuggers show them).
  * @param[out] out The executor, owned by the caller (tf_executor_free()).
  * @retval TF_OK Success.
  * @retval TF_EINVAL @p out is NULL or @p threads is above 1024.

@@ -273,6 +273,7 @@ static void thread_sleep_locked(tf_driver *d, uint64_t until) {
 static void *driver_main(void *arg) {
     tf_driver *d = arg;
     tls_firing = d;
+    tf__thread_name("tf-driver");
     /* The kernel's default 50 us slack would make every sleep late by that
      * much; a driver with slack lets the kernel coalesce within it. */
     prctl(PR_SET_TIMERSLACK, d->slack_ns ? (unsigned long)d->slack_ns : 1UL,

@@ -394,6 +394,7 @@ static int stop_next(void *arg) {
 static void *worker_main(void *arg) {
     tf_executor *e = arg;
     tls_worker_of = e;
+    tf__thread_name("tf-worker");
     while (!atomic_load(&e->shutdown)) {
         tf_task *list;
         if (tf__queue_pop_batch(&e->runq, &list, BATCH_SHARED))

@@ -66,6 +66,9 @@ extern atomic_long tf__live_objects;
 typedef int (*tf__thread_create_hook)(void);
 void tf__set_thread_create_hook(tf__thread_create_hook hook);
 int tf__thread_create_allowed(void);
+/* Names the calling thread (at most 15 characters), as ps -L, top -H
+ * and debuggers show it: the library's own threads say what they are. */
+void tf__thread_name(const char *name);
 
 /* Scheduling hooks for tests: the library calls tf__hook(point, object)
  * at the named points of its thread protocols, so that a test can force

@@ -1005,6 +1005,23 @@ static void test_timer_reserve_is_not_live(void **state) {
     assert_int_equal(tf_set_allocator(NULL), TF_OK);
 }
 
+/* A driver's thread carries the library's name for it, and goes when
+ * the driver is freed. */
+static void test_driver_thread_is_named(void **state) {
+    (void)state;
+    int before = tu_threads_named("tf-driver");
+    assert_true(before >= 0);
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    tf_driver *d;
+    tf_timer *t;
+    assert_int_equal(tf_driver_new(&o, &d), TF_OK);
+    assert_int_equal(tf_timer_new_on(d, 3600 * SEC, &t), TF_OK); /* starts it */
+    assert_int_equal(tu_wait_threads_named("tf-driver", before + 1, 10000), before + 1);
+    assert_int_equal(tf_timer_free(t), TF_OK);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+    assert_int_equal(tu_wait_threads_named("tf-driver", before, 10000), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_arguments),
@@ -1027,6 +1044,7 @@ int main(void) {
         cmocka_unit_test(test_inbox_keeps_arming_order),
         cmocka_unit_test(test_timer_reserve_not_pinned),
         cmocka_unit_test(test_timer_reserve_is_not_live),
+        cmocka_unit_test(test_driver_thread_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -525,6 +525,19 @@ static void test_new_not_starved_by_woken(void **state) {
     assert_int_equal(tf_executor_free(e), TF_OK);
 }
 
+/* Worker threads carry the library's name for them, as ps -L, top -H
+ * and debuggers show it, and go when the executor does. */
+static void test_worker_threads_are_named(void **state) {
+    (void)state;
+    int before = tu_threads_named("tf-worker");
+    assert_true(before >= 0);
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(2, &e), TF_OK);
+    assert_int_equal(tu_wait_threads_named("tf-worker", before + 2, 10000), before + 2);
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    assert_int_equal(tu_wait_threads_named("tf-worker", before, 10000), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spawn_run_drop_once),
@@ -540,6 +553,7 @@ int main(void) {
         cmocka_unit_test(test_strerror_and_version),
         cmocka_unit_test(test_woken_ahead_of_new),
         cmocka_unit_test(test_new_not_starved_by_woken),
+        cmocka_unit_test(test_worker_threads_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

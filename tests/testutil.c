@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "testutil.h"
 
 static void *cw_clone(void *data) {
@@ -83,4 +87,34 @@ int cw_wait_wakes(counting_waker *c, int n, int timeout_ms) {
     }
     pthread_mutex_unlock(&c->lock);
     return cw_total_wakes(c);
+}
+
+int tu_threads_named(const char *name) {
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int n = 0;
+    const struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        char path[64], buf[32] = {0};
+        (void)snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(buf, sizeof buf, f)) {
+            buf[strcspn(buf, "\n")] = 0;
+            n += strcmp(buf, name) == 0;
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    return n;
+}
+
+int tu_wait_threads_named(const char *name, int n, int timeout_ms) {
+    int got = tu_threads_named(name);
+    for (int i = 0; i < timeout_ms && got != n; i++) {
+        sleep_ms(1);
+        got = tu_threads_named(name);
+    }
+    return got;
 }

@@ -42,6 +42,12 @@ int cw_total_wakes(counting_waker *c);
 int cw_wait_wakes(counting_waker *c, int n, int timeout_ms);
 extern const tf_waker_vtable cw_vtable;
 
+/* Threads of this process whose name (/proc/self/task/TID/comm) is name. */
+int tu_threads_named(const char *name);
+/* Waits up to timeout_ms until exactly n threads are named name; returns
+ * the last count. */
+int tu_wait_threads_named(const char *name, int n, int timeout_ms);
+
 static inline void sleep_ms(unsigned ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0) {
