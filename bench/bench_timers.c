@@ -46,6 +46,8 @@ typedef struct result {
     uint64_t w_p50, w_p99;        /* awaited before their deadline */
     size_t n_awaited;
     size_t early;
+    /* timefuture: CPU time of each kind of thread while the arming ran */
+    uint64_t cpu_arm, cpu_driver, cpu_workers;
 } result;
 
 #define BLOCK 1024 /* the arming time is sampled once per block of timers */
@@ -127,6 +129,8 @@ static void run_timefuture(size_t n, uint64_t spread, uint32_t workers, result *
     tf_executor *e;
     r->workers = workers;
     if (!slots || !armed_at || tf_executor_new(workers, &e) != TF_OK) goto fail;
+    uint64_t cpu0 = bench_thread_cpu_ns(NULL), driver0 = bench_thread_cpu_ns("tf-driver"),
+             workers0 = bench_thread_cpu_ns("tf-worker");
     uint64_t start = tf_now_ns();
     const uint64_t seed0 = 0x9E3779B97F4A7C15ull;
     uint64_t seed = seed0;
@@ -143,6 +147,9 @@ static void run_timefuture(size_t n, uint64_t spread, uint32_t workers, result *
     }
     uint64_t armed = tf_now_ns();
     armed_at[n / BLOCK] = armed;
+    r->cpu_arm = bench_thread_cpu_ns(NULL) - cpu0;
+    r->cpu_driver = bench_thread_cpu_ns("tf-driver") - driver0;
+    r->cpu_workers = bench_thread_cpu_ns("tf-worker") - workers0;
     int rc = tf_executor_run(e);
     uint64_t end = tf_now_ns();
     r->peak_mib = bench_peak_rss_mib(); /* before the statistics' scratch */
@@ -524,6 +531,15 @@ int main(int argc, char **argv) {
                " the rest were due at their task's first poll)\n",
                (unsigned)t->workers, (double)t->w_p50 / 1e3, (double)t->w_p99 / 1e3,
                t->n_awaited);
+    }
+    /* Where the CPU went while one thread armed: with workers, whether they
+     * kept pace with the arming depends on the CPU left to them. */
+    for (int i = 0; i < 2; i++) {
+        const result *t = rs[i];
+        printf("  tf %uw CPU while arming (%.1f ms): arming thread %.1f ms, driver thread %.1f ms,"
+               " worker threads %.1f ms\n",
+               (unsigned)t->workers, t->arm / 1e6, (double)t->cpu_arm / 1e6,
+               (double)t->cpu_driver / 1e6, (double)t->cpu_workers / 1e6);
     }
     if (uv.ok) printf("  libuv fired %zu timers early (it rounds to milliseconds)\n", uv.early);
     if (tk.ok) printf("  tokio fired early: %zu\n", tk.early);

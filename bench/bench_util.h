@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -106,6 +107,47 @@ static inline int bench_in_child(void (*fn)(void *arg, void *out), void *arg, vo
     }
     close(fd[0]);
     return ok ? 0 : -1;
+}
+
+/* CPU time so far, in ns, of this process's threads named `comm` (the
+ * library names its own: tf-driver, tf-worker), or with comm NULL of the
+ * calling thread: the run time the kernel's scheduler counts
+ * (/proc/self/task/TID/schedstat). 0 where that cannot be read. */
+static inline uint64_t bench_thread_cpu_ns(const char *comm) {
+    char path[64], buf[64];
+    uint64_t total = 0;
+    if (!comm) {
+        (void)snprintf(path, sizeof path, "/proc/thread-self/schedstat");
+        FILE *f = fopen(path, "r");
+        unsigned long long run = 0;
+        if (f) {
+            if (fscanf(f, "%llu", &run) != 1) run = 0;
+            fclose(f);
+        }
+        return run;
+    }
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return 0;
+    const struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        (void)snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        int match = fgets(buf, sizeof buf, f) && strncmp(buf, comm, strlen(comm)) == 0 &&
+                    (buf[strlen(comm)] == '\n' || buf[strlen(comm)] == 0);
+        fclose(f);
+        if (!match) continue;
+        (void)snprintf(path, sizeof path, "/proc/self/task/%.16s/schedstat", de->d_name);
+        f = fopen(path, "r");
+        unsigned long long run;
+        if (f) {
+            if (fscanf(f, "%llu", &run) == 1) total += run;
+            fclose(f);
+        }
+    }
+    closedir(dir);
+    return total;
 }
 
 /* Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere. */
