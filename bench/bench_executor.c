@@ -10,7 +10,8 @@
  * a process of its own (see tf_round), so each starts from cold memory and
  * its peak RSS is its own; with no workers, all of them on CPU 0. With a
  * worker count, the workers poll while this thread spawns and then helps
- * them.
+ * them, and each round also runs the library with no workers (on CPU 0,
+ * as above), so that the two are compared in the same run.
  * usage: bench_executor [tasks] [rounds] [workers] */
 #include <stdatomic.h>
 
@@ -130,6 +131,7 @@ typedef struct round_args {
     size_t n;
     uint32_t workers; /* the library's executor */
     int contender;    /* peer_round's: one of C_* */
+    int pin;          /* tf_round: run on CPU 0 */
 } round_args;
 
 typedef struct round_out {
@@ -143,6 +145,8 @@ static void tf_round(void *arg, void *out) {
     memset(o, 0, sizeof(*o));
     size_t n = a->n;
     memset((void *)seen, 0, n / 8 + 1);
+    if (a->pin) bench_pin(0);
+    seen_shared = a->workers > 0;
     tf_executor *e;
     if (tf_executor_new(a->workers, &e) != TF_OK) return;
     uint64_t t0 = tf_now_ns();
@@ -194,14 +198,14 @@ int main(int argc, char **argv) {
     printf("%zu tasks, each pending once (self-wake) then ready, %u worker thread(s)%s;\n"
            "every round of every contender in a fresh process, rounds interleaved:\n", n,
            workers, workers ? " plus the spawning thread" : ", on the calling thread");
-    double bestc[C_COUNT] = {0}, peak = 0;
+    double bestc[C_COUNT] = {0}, peak = 0, best0 = 0;
     int have_uv = 0, have_tk = 0;
     double tk = 0, tk_mib = 0;
 #ifdef TF_BENCH_LIBUV
     have_uv = 1;
 #endif
     for (int r = 0; r < rounds; r++) {
-        round_args a = {n, workers, C_TF};
+        round_args a = {n, workers, C_TF, 0};
         round_out o;
         if (bench_in_child(tf_round, &a, &o, sizeof o) != 0 || !o.ok) {
             fprintf(stderr, "round %d: the library's run failed\n", r + 1);
@@ -211,9 +215,18 @@ int main(int argc, char **argv) {
         if (o.peak_mib > peak) peak = o.peak_mib;
         printf("  round %d: %.2f M tasks/s with spawning (%.1f ms), %.2f M tasks/s run only\n", r + 1,
                o.mtps, o.ms, o.run_mtps);
+        if (workers) {
+            round_args a0 = {n, 0, C_TF, 1};
+            if (bench_in_child(tf_round, &a0, &o, sizeof o) != 0 || !o.ok) {
+                fprintf(stderr, "round %d: the library's run with no workers failed\n", r + 1);
+                return 1;
+            }
+            if (o.mtps > best0) best0 = o.mtps;
+            printf("           %.2f M tasks/s with no workers, on CPU 0\n", o.mtps);
+        }
         for (int c = C_FIFO; c < C_COUNT; c++) {
             if (c == C_LIBUV && !have_uv) continue;
-            round_args pa = {n, 0, c};
+            round_args pa = {n, 0, c, 0};
             if (bench_in_child(peer_round, &pa, &o, sizeof o) != 0 || !o.ok) {
                 fprintf(stderr, "round %d: contender %d failed\n", r + 1, c);
                 return 1;
@@ -234,6 +247,9 @@ int main(int argc, char **argv) {
     }
     double best = bestc[C_TF], fifo = bestc[C_FIFO], pre = bestc[C_PREALLOC];
     printf("  libtimefuture best %.2f M tasks/s, peak RSS %.1f MiB\n", best, peak);
+    if (workers)
+        printf("  libtimefuture with no workers, same rounds: best %.2f M tasks/s (%u workers x%.2f)\n",
+               best0, workers, best / best0);
     free((void *)seen);
 #ifdef TF_BENCH_LIBUV
     double uv = bestc[C_LIBUV];
@@ -247,10 +263,21 @@ int main(int argc, char **argv) {
     printf("  floor, FIFO with one malloc per task: %.2f M tasks/s (libtimefuture x%.2f)\n", fifo,
            best / fifo);
     printf("  floor, preallocated array: %.2f M tasks/s (libtimefuture x%.2f)\n", pre, best / pre);
-    char what[160], tf[96], peer[192] = "", flo[128], cnt[32];
-    (void)snprintf(what, sizeof what, "%s tasks, pending once then ready, %s; best of %d rounds, each in a fresh process; peak RSS",
-             bench_count(cnt, sizeof cnt, n), workers ? "with workers" : "one thread", rounds);
-    (void)snprintf(tf, sizeof tf, "%.2f M tasks/s, %.1f MiB", best, peak);
+    char what[224], tf[128], peer[192] = "", flo[128], cnt[32];
+    if (workers)
+        (void)snprintf(what, sizeof what, "%s tasks, pending once then ready, %u worker threads"
+                       " and the spawning one, against no workers in the same rounds; best of %d"
+                       " rounds, each in a fresh process; peak RSS",
+                       bench_count(cnt, sizeof cnt, n), workers, rounds);
+    else
+        (void)snprintf(what, sizeof what, "%s tasks, pending once then ready, one thread; best of"
+                       " %d rounds, each in a fresh process; peak RSS",
+                       bench_count(cnt, sizeof cnt, n), rounds);
+    if (workers)
+        (void)snprintf(tf, sizeof tf, "%u workers: %.2f M tasks/s (x%.2f of no workers: %.2f M/s), %.1f MiB",
+                       workers, best, best / best0, best0, peak);
+    else
+        (void)snprintf(tf, sizeof tf, "%.2f M tasks/s, %.1f MiB", best, peak);
 #ifdef TF_BENCH_LIBUV
     (void)snprintf(peer, sizeof peer, "libuv, hand-made queue: %.2f M/s (x%.2f)", uv, best / uv);
 #endif

@@ -119,6 +119,7 @@ run() {
 
 if [[ $quick == 1 ]]; then
     run bench_executor 1 ./bench_executor 100000 3
+    run bench_executor_workers 1 ./bench_executor 100000 3 2
     run bench_wake 1 ./bench_wake 10000
     run bench_sleep 2 ./bench_sleep 100
     run bench_timers 1 ./bench_timers 200000 1000 1
@@ -129,6 +130,7 @@ if [[ $quick == 1 ]]; then
     sleeps=100
 else
     run bench_executor 1 ./bench_executor 1000000 5
+    run bench_executor_workers 1 ./bench_executor 1000000 5 2
     run bench_wake 1 ./bench_wake 100000
     run bench_sleep 2 ./bench_sleep 1000
     run bench_timers 1 ./bench_timers 1000000 1000 1
