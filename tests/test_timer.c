@@ -447,14 +447,19 @@ static await_task race_first_poll(int point, int action) {
     return a;
 }
 
+/* The raced first poll answers what the timer has become, at once. */
+static void expect_first_poll(int point, int action, int rc) {
+    await_task a = race_first_poll(point, action);
+    if (action == DO_FIRE) assert_int_equal(race.fired, 1);
+    assert_int_equal(a.first_rc, rc);
+    assert_int_equal(a.polls, 1);
+}
+
 /* The driver takes the slot's clone (stored a moment before) and wakes
  * it; the poll sees the timer fired and answers ready. */
 static void test_unlocked_poll_fired_after_store(void **state) {
     (void)state;
-    await_task a = race_first_poll(AT_STORED, DO_FIRE);
-    assert_int_equal(race.fired, 1);
-    assert_int_equal(a.first_rc, TF_READY);
-    assert_int_equal(a.polls, 1);
+    expect_first_poll(AT_STORED, DO_FIRE, TF_READY);
 }
 
 /* The driver fires with the slot still empty: nobody will wake the clone
@@ -462,27 +467,20 @@ static void test_unlocked_poll_fired_after_store(void **state) {
  * (taking its clone back). */
 static void test_unlocked_poll_fired_before_store(void **state) {
     (void)state;
-    await_task a = race_first_poll(AT_STORE, DO_FIRE);
-    assert_int_equal(race.fired, 1);
-    assert_int_equal(a.first_rc, TF_READY);
-    assert_int_equal(a.polls, 1);
+    expect_first_poll(AT_STORE, DO_FIRE, TF_READY);
 }
 
 /* A cancel takes the stored clone and wakes it; the poll answers
  * cancelled. */
 static void test_unlocked_poll_cancelled_after_store(void **state) {
     (void)state;
-    await_task a = race_first_poll(AT_STORED, DO_CANCEL);
-    assert_int_equal(a.first_rc, TF_ECANCELED);
-    assert_int_equal(a.polls, 1);
+    expect_first_poll(AT_STORED, DO_CANCEL, TF_ECANCELED);
 }
 
 /* A cancel with the slot still empty: the poll must see it. */
 static void test_unlocked_poll_cancelled_before_store(void **state) {
     (void)state;
-    await_task a = race_first_poll(AT_STORE, DO_CANCEL);
-    assert_int_equal(a.first_rc, TF_ECANCELED);
-    assert_int_equal(a.polls, 1);
+    expect_first_poll(AT_STORE, DO_CANCEL, TF_ECANCELED);
 }
 
 /* No race: the lock-free store is what a later fire wakes, once. */
