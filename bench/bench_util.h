@@ -119,12 +119,12 @@ static inline uint64_t bench_thread_cpu_ns(const char *comm) {
     if (!comm) {
         (void)snprintf(path, sizeof path, "/proc/thread-self/schedstat");
         FILE *f = fopen(path, "r");
-        unsigned long long run = 0;
+        unsigned long long run_ns = 0;
         if (f) {
-            if (fscanf(f, "%llu", &run) != 1) run = 0;
-            fclose(f);
+            if (fscanf(f, "%llu", &run_ns) != 1) run_ns = 0;
+            (void)fclose(f);
         }
-        return run;
+        return run_ns;
     }
     DIR *dir = opendir("/proc/self/task");
     if (!dir) return 0;
@@ -136,14 +136,14 @@ static inline uint64_t bench_thread_cpu_ns(const char *comm) {
         if (!f) continue;
         int match = fgets(buf, sizeof buf, f) && strncmp(buf, comm, strlen(comm)) == 0 &&
                     (buf[strlen(comm)] == '\n' || buf[strlen(comm)] == 0);
-        fclose(f);
+        (void)fclose(f);
         if (!match) continue;
         (void)snprintf(path, sizeof path, "/proc/self/task/%.16s/schedstat", de->d_name);
         f = fopen(path, "r");
-        unsigned long long run;
+        unsigned long long run_ns;
         if (f) {
-            if (fscanf(f, "%llu", &run) == 1) total += run;
-            fclose(f);
+            if (fscanf(f, "%llu", &run_ns) == 1) total += run_ns;
+            (void)fclose(f);
         }
     }
     closedir(dir);

@@ -104,7 +104,7 @@ int tu_threads_named(const char *name) {
             buf[strcspn(buf, "\n")] = 0;
             n += strcmp(buf, name) == 0;
         }
-        fclose(f);
+        (void)fclose(f);
     }
     closedir(dir);
     return n;
