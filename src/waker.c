@@ -156,8 +156,11 @@ int tf_waker_drop(tf_waker *w) {
 
 int tf__waker_same(const tf_waker *a, const tf_waker *b) {
     if (a == b) return 1;
-    if (a->magic == TF_MAGIC_WAKER && b->magic == TF_MAGIC_WAKER &&
-        a->kind == TF_WAKER_KIND_CUSTOM && b->kind == TF_WAKER_KIND_CUSTOM) {
+    /* b first: a may be a waker stored in a timer by a poll without the
+     * lock, which that poll may be taking back; for a library b the
+     * answer needs nothing of a. */
+    if (b->magic == TF_MAGIC_WAKER && b->kind == TF_WAKER_KIND_CUSTOM &&
+        a->magic == TF_MAGIC_WAKER && a->kind == TF_WAKER_KIND_CUSTOM) {
         const custom_waker *ca = (const custom_waker *)a;
         const custom_waker *cb = (const custom_waker *)b;
         return ca->vtable == cb->vtable && ca->data == cb->data;
