@@ -192,7 +192,7 @@ static struct tf_timer *finish_batch(tf_driver *d, struct tf_timer *list) {
  * it (a thread that sees FIRED may reset or free it at once), so the
  * common case costs no pass under the lock. Returns the timers a wake run
  * on this thread cancelled, reset or freed (FIRING_*), for finish_batch. */
-static struct tf_timer *wake_batch(tf_driver *d, struct tf_timer *fired) {
+static struct tf_timer *wake_batch(struct tf_timer *fired) {
     struct tf_timer *changed = NULL, **tail = &changed; /* batch order */
     for (struct tf_timer *t = fired, *next; t; t = next) {
         next = t->next;
@@ -211,17 +211,9 @@ static struct tf_timer *wake_batch(tf_driver *d, struct tf_timer *fired) {
                 t->next = t->prev = NULL;
                 uint8_t expect = TF_TIMER_FIRING;
                 if (atomic_compare_exchange_strong_explicit(
-                        &t->state, &expect, TF_TIMER_FIRED, memory_order_seq_cst,
-                        memory_order_relaxed)) {
-                    if (TF_UNLIKELY(atomic_load(&d->fire_waiters) != 0)) {
-                        /* A free, reset or cancel of some timer of the
-                         * batch waits: this may be the one. */
-                        pthread_mutex_lock(&d->lock);
-                        pthread_cond_broadcast(&d->fire_done);
-                        pthread_mutex_unlock(&d->lock);
-                    }
+                        &t->state, &expect, TF_TIMER_FIRED, memory_order_release,
+                        memory_order_relaxed))
                     continue;
-                }
             }
         }
         *tail = t;
@@ -248,7 +240,7 @@ static uint64_t fire_due_locked(tf_driver *d, uint64_t now) {
     d->sleep_until = 0; /* new arms need not move the wake-up meanwhile */
     pthread_mutex_unlock(&d->lock);
     while (fired) {
-        fired = finish_batch(d, wake_batch(d, fired));
+        fired = finish_batch(d, wake_batch(fired));
         for (struct tf_timer *t = fired; t; t = t->next) n++;
     }
     pthread_mutex_lock(&d->lock);
@@ -586,14 +578,9 @@ int tf__timer_state_firing(uint8_t st) {
 
 int tf__driver_wait_not_firing_locked(tf_driver *d, struct tf_timer *t) {
     if (tls_firing == d) return 1;
-    if (!tf__timer_state_firing(atomic_load_explicit(&t->state, memory_order_acquire)))
-        return 0;
-    atomic_fetch_add(&d->fire_waiters, 1); /* before the state is looked at again */
-    while (tf__timer_state_firing(atomic_load(&t->state))) {
-        tf__hook(TF_HOOK_TIMER_FIRING_WAIT, t);
+    while (tf__timer_state_firing(
+        atomic_load_explicit(&t->state, memory_order_acquire)))
         pthread_cond_wait(&d->fire_done, &d->lock);
-    }
-    atomic_fetch_sub(&d->fire_waiters, 1);
     return 0;
 }
 

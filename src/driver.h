@@ -43,12 +43,6 @@ struct tf_driver {
     _Atomic int running;
     int stopping;
     int firing;           /* a batch's wakers are being woken */
-    /* Threads waiting (under the lock, on fire_done) for a timer of the
-     * batch to stop firing. The driver, once it has turned a timer from
-     * FIRING to FIRED, broadcasts when this is not 0, so that they wait
-     * for that timer's wake and not the whole batch's (seq_cst on both
-     * sides: a waiter counts itself before it looks at the state). */
-    _Atomic int fire_waiters;
     int advancing;        /* host threads inside tf_driver_advance */
     /* When the driver next looks at its wheel: the thread's wake-up time,
      * or what the host's timerfd is armed to. An arm earlier than this

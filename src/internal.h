@@ -105,10 +105,6 @@ enum {
     TF_HOOK_TIMER_RESERVE_SPIN,   /* a thread found a driver's reserve_lock
                                      held and spins for it (driver; object:
                                      the driver) */
-    TF_HOOK_TIMER_FIRING_WAIT,    /* a thread other than the firing one is
-                                     about to wait for a timer of the batch
-                                     to stop firing, the driver's lock held
-                                     (timer; object: the timer) */
     TF_HOOK_TIMER_POLL_STORE,     /* a poll of an armed timer without the
                                      driver's lock is about to store its
                                      waker in the empty slot (timer;

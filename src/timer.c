@@ -137,9 +137,7 @@ int tf_timer_poll(tf_timer *t, const tf_waker *w) {
     if (!w) return TF_EINVAL;
     if (!tf__waker_valid(w)) return TF_EHANDLE;
     uint8_t first = atomic_load_explicit(&t->state, memory_order_acquire);
-    /* Fired, or being fired (its waker woken or about to be): ready, with
-     * no lock, as the task that the fire woke polls it at once. */
-    if (first == TF_TIMER_FIRED || first == TF_TIMER_FIRING) return TF_READY;
+    if (first == TF_TIMER_FIRED) return TF_READY;
     tf_driver *d = tf__driver_of(t);
     if (first == TF_TIMER_ARMED) {
         rc = poll_unlocked(d, t, w);

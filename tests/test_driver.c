@@ -1005,97 +1005,6 @@ static void test_timer_reserve_is_not_live(void **state) {
     assert_int_equal(tf_set_allocator(NULL), TF_OK);
 }
 
-/* ---- a wait for one timer of a batch, not for the whole batch ---------
- * Three timers due together fire in one batch, in arming order. The first
- * one's wake blocks until the test lets it go, then a thread frees the
- * second (still FIRING: it must wait for its wake, by the promise of
- * tf_timer_free), then the third one's wake blocks. The free must return
- * once the second timer has fired, while the batch is still being fired,
- * not when the whole batch ends. */
-typedef struct {
-    atomic_int entered, open;
-} gate;
-
-static void *gate_clone(void *data) { return data; }
-static void gate_wake_by_ref(void *data) {
-    gate *g = data;
-    atomic_store(&g->entered, 1);
-    for (int i = 0; i < 20000 && !atomic_load(&g->open); i++) sleep_ms(1);
-}
-static void gate_drop(void *data) { (void)data; }
-static void gate_wake(void *data) { gate_wake_by_ref(data); }
-static const tf_waker_vtable gate_vtable =
-    TF_WAKER_VTABLE_INIT(gate_clone, gate_wake, gate_wake_by_ref, gate_drop);
-
-static struct {
-    tf_driver *d;
-    tf_timer *t[3];
-    atomic_int waiting, freed;
-    uint64_t fired;
-} batch;
-
-/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
-static void batch_hook(int point, void *object) {
-    if (point == TF_HOOK_TIMER_FIRING_WAIT && object == batch.t[1]) atomic_store(&batch.waiting, 1);
-}
-
-static void *batch_advance(void *arg) {
-    (void)arg;
-    if (tf_driver_advance(batch.d, 100, &batch.fired) != TF_OK) batch.fired = UINT64_MAX;
-    return NULL;
-}
-
-static void *batch_free(void *arg) {
-    (void)arg;
-    if (tf_timer_free(batch.t[1]) == TF_OK) atomic_store(&batch.freed, 1);
-    return NULL;
-}
-
-static void test_free_waits_for_its_timer_not_the_batch(void **state) {
-    (void)state;
-    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
-    o.clock = TF_CLOCK_MANUAL;
-    o.mode = TF_DRIVER_MODE_HOST;
-    assert_int_equal(tf_driver_new(&o, &batch.d), TF_OK);
-    gate g0 = {0}, g2 = {0};
-    tf_waker *w0, *w2;
-    assert_int_equal(tf_waker_new(&gate_vtable, &g0, &w0), TF_OK);
-    assert_int_equal(tf_waker_new(&gate_vtable, &g2, &w2), TF_OK);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(tf_timer_new_at_on(batch.d, 100, &batch.t[i]), TF_OK);
-    assert_int_equal(tf_timer_poll(batch.t[0], w0), TF_PENDING);
-    assert_int_equal(tf_timer_poll(batch.t[2], w2), TF_PENDING);
-    atomic_store(&batch.waiting, 0);
-    atomic_store(&batch.freed, 0);
-    tf__set_hook(batch_hook);
-    pthread_t adv, fr;
-    assert_int_equal(pthread_create(&adv, NULL, batch_advance, NULL), 0);
-    for (int i = 0; i < 10000 && !atomic_load(&g0.entered); i++) sleep_ms(1);
-    assert_int_equal(atomic_load(&g0.entered), 1); /* the batch fires: T0's wake */
-    assert_int_equal(pthread_create(&fr, NULL, batch_free, NULL), 0);
-    for (int i = 0; i < 10000 && !atomic_load(&batch.waiting); i++) sleep_ms(1);
-    int waited = atomic_load(&batch.waiting);
-    atomic_store(&g0.open, 1); /* T0's wake returns; T1 fires; T2's wake blocks */
-    for (int i = 0; i < 10000 && !atomic_load(&g2.entered); i++) sleep_ms(1);
-    int in_t2 = atomic_load(&g2.entered);
-    for (int i = 0; i < 10000 && !atomic_load(&batch.freed); i++) sleep_ms(1);
-    int freed_in_batch = atomic_load(&batch.freed);
-    atomic_store(&g2.open, 1); /* the batch ends */
-    assert_int_equal(pthread_join(fr, NULL), 0);
-    assert_int_equal(pthread_join(adv, NULL), 0);
-    tf__set_hook(NULL);
-    assert_int_equal(waited, 1);         /* the free found T1 firing, and waited */
-    assert_int_equal(in_t2, 1);
-    assert_int_equal(freed_in_batch, 1); /* and returned within the batch */
-    assert_int_equal(atomic_load(&batch.freed), 1);
-    assert_int_equal(batch.fired, 3);
-    assert_int_equal(tf_timer_free(batch.t[0]), TF_OK);
-    assert_int_equal(tf_timer_free(batch.t[2]), TF_OK);
-    assert_int_equal(tf_waker_drop(w0), TF_OK);
-    assert_int_equal(tf_waker_drop(w2), TF_OK);
-    assert_int_equal(tf_driver_free(batch.d), TF_OK);
-}
-
 /* A driver's thread carries the library's name for it, and goes when
  * the driver is freed. */
 static void test_driver_thread_is_named(void **state) {
@@ -1136,7 +1045,6 @@ int main(void) {
         cmocka_unit_test(test_timer_reserve_not_pinned),
         cmocka_unit_test(test_timer_reserve_is_not_live),
         cmocka_unit_test(test_driver_thread_is_named),
-        cmocka_unit_test(test_free_waits_for_its_timer_not_the_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

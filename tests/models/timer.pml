@@ -10,9 +10,7 @@
  *           waker reset (FIRING_RESET), else takes its waker and wakes it
  *           if still FIRING (drops it otherwise), and then, outside the
  *           lock, turns a timer still FIRING into FIRED with one atomic
- *           step, after which it never touches that timer again (and
- *           broadcasts under the lock if a thread counted itself as
- *           waiting for a timer of the batch); then
+ *           step, after which it never touches that timer again; then
  *           finish_batch under the lock settles the timers the wakes
  *           changed (CANCELLED, re-filed, released) and ends the batch;
  *           timers reset into the past form the next batch at once.
@@ -106,7 +104,6 @@ bit quiet[2];            /* cancel or free returned, no reset since */
 byte refs1;              /* clones of waker 1 not yet woken or dropped */
 
 bit lk;                  /* d->lock */
-byte fwait;              /* d->fire_waiters */
 bit firing;              /* d->firing */
 bit dw;                  /* the driver waits on d->wakeup */
 bit fdw[2];              /* waiting on d->fire_done: user, init */
@@ -159,18 +156,13 @@ inline wait_not_firing(i) {
   if
   :: me_driver -> skip
   :: else ->
-     if
+     skip;
+     do
      :: isfiring(ts[i]) ->
-        fwait++;                      /* counted before the state is read again */
-        do
-        :: isfiring(ts[i]) ->
-           atomic { fdw[me] = 1; unlock() };
-           atomic { fdw[me] == 0 && lk == 0 -> lk = 1 }
-        :: else -> break
-        od;
-        fwait--
-     :: else -> skip
-     fi
+        atomic { fdw[me] = 1; unlock() };
+        atomic { fdw[me] == 0 && lk == 0 -> lk = 1 }
+     :: else -> break
+     od
   fi
 }
 
@@ -265,7 +257,7 @@ inline t_poll0() {
   o_w = 0;
   o_rc = 3;
   if
-  :: ts[0] == FIRED || ts[0] == FIRING -> o_rc = 1  /* lock-free READY */
+  :: ts[0] == FIRED -> o_rc = 1                    /* lock-free READY */
   :: ts[0] == ARMED ->                             /* poll_unlocked */
      if
      :: waker[0] == 1 && !due[0] -> o_rc = 0       /* stored already */
@@ -382,17 +374,8 @@ inline visit(i) {
      fi;
 #ifndef FIRED_BEFORE_WAKE
      /* The compare-and-swap FIRING -> FIRED: the driver's last access.
-      * A timer a wake changed stays in the batch, settled under the lock.
-      * Then, if a thread waits for a timer of the batch to stop firing,
-      * a broadcast under the lock. */
-     atomic { if :: ts[i] == FIRING -> ts[i] = FIRED; b[i] = 0; d_r = 1 :: else -> d_r = 0 fi };
-     if
-     :: d_r && fwait > 0 ->
-        lock();
-        fdw[0] = 0; fdw[1] = 0;
-        unlock()
-     :: else -> skip
-     fi
+      * A timer a wake changed stays in the batch, settled under the lock. */
+     atomic { if :: ts[i] == FIRING -> ts[i] = FIRED; b[i] = 0 :: else -> skip fi }
 #endif
 #ifndef DRIVER_DROPS_RESET_WAKER
   fi
