@@ -11,12 +11,17 @@
  * futex word, (when built with libuv) libuv's uv_async_send peer and
  * (when peer_tokio is built) two tokio current-thread runtimes, one task
  * each, ping-ponging Waker::wake_by_ref.
- * usage: bench_wake [round_trips] */
+ * usage: bench_wake [round_trips] [placement] [contender]
+ * placement: cross-CPU, same-CPU or unpinned (default: all three);
+ * contender: libtimefuture, floor, libuv or tokio (default: all). One
+ * placement or one contender alone (for perf or strace) prints its lines
+ * but no table row: a row needs every figure of every placement. */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,9 +159,27 @@ static double futex_round_trip(size_t n, int cpu_a, int cpu_b) {
     return (double)p50 / 1e3;
 }
 
+/* 1 if the selection sel ("all": everything) names what. */
+static int selected(const char *sel, const char *what) {
+    return strcmp(sel, "all") == 0 || strcmp(sel, what) == 0;
+}
+
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
     if (n < 2) n = 2;
+    const char *placement = argc > 2 ? argv[2] : "all";
+    const char *contender = argc > 3 ? argv[3] : "all";
+    static const char *shortname[] = {"cross-CPU", "same-CPU", "unpinned"};
+    static const char *contenders[] = {"libtimefuture", "floor", "libuv", "tokio"};
+    int known_p = selected(placement, "all"), known_c = selected(contender, "all");
+    for (size_t i = 0; i < 3; i++) known_p |= strcmp(placement, shortname[i]) == 0;
+    for (size_t i = 0; i < 4; i++) known_c |= strcmp(contender, contenders[i]) == 0;
+    if (!known_p || !known_c || argc > 4) {
+        fprintf(stderr, "usage: bench_wake [round_trips] [all|cross-CPU|same-CPU|unpinned] "
+                        "[all|libtimefuture|floor|libuv|tokio]\n");
+        return 2;
+    }
+    int full = selected(placement, "all") && selected(contender, "all");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     struct {
         const char *name;
@@ -172,23 +195,38 @@ int main(int argc, char **argv) {
     int any_tk = 0;
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
         if (cpus < 2 && modes[m].a != modes[m].b) continue;
+        if (!selected(placement, shortname[m])) continue;
         /* Same-CPU round trips are futex hand-overs: fewer are enough. */
         size_t k = modes[m].a == modes[m].b && modes[m].a >= 0 ? n / 5 + 2 : n;
-        double tf = tf_round_trip(k, modes[m].a, modes[m].b);
-        double fx = futex_round_trip(k, modes[m].a, modes[m].b);
-        printf("  %-36s libtimefuture %7.2f us | futex ping-pong floor %6.2f us (x%.2f)", modes[m].name,
-               tf, fx, tf / fx);
+        double tf = 0, fx = 0;
+        printf("  %-36s", modes[m].name);
+        if (selected(contender, "libtimefuture")) {
+            tf = tf_round_trip(k, modes[m].a, modes[m].b);
+            printf(" libtimefuture %7.2f us |", tf);
+        }
+        if (selected(contender, "floor")) {
+            fx = futex_round_trip(k, modes[m].a, modes[m].b);
+            printf(" futex ping-pong floor %6.2f us", fx);
+            if (tf > 0) printf(" (x%.2f)", tf / fx);
+        }
 #ifdef TF_BENCH_LIBUV
-        double uv = peer_libuv_wake(k, modes[m].a, modes[m].b);
-        printf(" | libuv uv_async_send %6.2f us", uv);
+        double uv = 0;
+        if (selected(contender, "libuv")) {
+            uv = peer_libuv_wake(k, modes[m].a, modes[m].b);
+            printf(" | libuv uv_async_send %6.2f us", uv);
+        }
 #endif
         double tk = 0;
-        int have_tk = peer_tokio_wake(k, modes[m].a, modes[m].b, &tk);
-        if (have_tk > 0) printf(" | tokio %6.2f us", tk);
-        else if (have_tk < 0) printf(" | tokio FAILED (no result line that parses)");
+        int have_tk = 0;
+        if (selected(contender, "tokio")) {
+            have_tk = peer_tokio_wake(k, modes[m].a, modes[m].b, &tk);
+            if (have_tk > 0) printf(" | tokio %6.2f us", tk);
+            else if (have_tk < 0) printf(" | tokio FAILED (no result line that parses)");
+            if (have_tk > 0 && tf > 0) printf(" (x%.2f)", tf / tk);
+        }
         printf("\n");
+        fflush(stdout);
         const char *sep = names[0] ? " / " : "";
-        static const char *shortname[] = {"cross-CPU", "same-CPU", "unpinned"};
         (void)snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", sep, shortname[m]);
         (void)snprintf(tfs + strlen(tfs), sizeof tfs - strlen(tfs), "%s%.2f", sep, tf);
         (void)snprintf(fxs + strlen(fxs), sizeof fxs - strlen(fxs), "%s%.2f (x%.2f)", sep, fx, tf / fx);
@@ -201,6 +239,7 @@ int main(int argc, char **argv) {
             (void)snprintf(tks + strlen(tks), sizeof tks - strlen(tks), "%s-", sep);
         any_tk |= have_tk > 0;
     }
+    if (!full) return 0;
     char what[256], tf_[160], peer[384] = "", flo[192], cnt[32];
     (void)snprintf(what, sizeof what, "cross-thread wake round trip, median of %s: %s",
              bench_count(cnt, sizeof cnt, n), names);

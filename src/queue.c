@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The ready queue; see queue.h. */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,37 +83,53 @@ int tf__queue_init(tf_queue *q) {
     atomic_init(&q->spinning, 0);
     atomic_init(&q->signal_ns, 0);
     atomic_init(&q->spun_sleepers, 0);
+    atomic_init(&q->park_seq, 0);
     if (tf__mutex_init(&q->lock) != 0) return TF_ENOMEM;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&q->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0) {
-        pthread_mutex_destroy(&q->lock);
-        return TF_ENOMEM;
-    }
     return TF_OK;
 }
 
-void tf__queue_destroy(tf_queue *q) {
-    pthread_cond_destroy(&q->cond);
-    pthread_mutex_destroy(&q->lock);
+void tf__queue_destroy(tf_queue *q) { pthread_mutex_destroy(&q->lock); }
+
+/* The park: an event count on one futex word. A consumer reads park_seq
+ * before its last look at the queue and sleeps only while the word still
+ * holds what it read; every wake changes the word first. A wake sent
+ * between the read and the sleep so makes the sleep return at once
+ * (the kernel compares the word under its own lock), so none is lost.
+ * Unlike a condition variable, waking takes no lock on either side: a
+ * same-CPU hand-over costs one FUTEX_WAKE and one FUTEX_WAIT, with no
+ * mutex to re-take (and wake for) after the wait. */
+static void park_wake(tf_queue *q, int n) {
+    /* Sequentially consistent: the change is ordered after what the waker
+     * did before (a push, a stop condition), and a sleeper that reads the
+     * new value sees that too. */
+    atomic_fetch_add_explicit(&q->park_seq, 1, memory_order_seq_cst);
+    (void)syscall(SYS_futex, (uint32_t *)&q->park_seq, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* Sleeps while park_seq holds seen, until the monotonic deadline (ns;
+ * UINT64_MAX for none). Returns early on any wake, signal or spurious
+ * return: the caller re-checks. */
+static void park_sleep(tf_queue *q, uint32_t seen, uint64_t deadline) {
+    struct timespec ts, *abs = NULL;
+    if (deadline != UINT64_MAX) {
+        tf__clock_to_timespec(deadline, &ts);
+        abs = &ts;
+    }
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
+    (void)syscall(SYS_futex, (uint32_t *)&q->park_seq, FUTEX_WAIT_BITSET_PRIVATE, seen, abs,
+                  NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
 /* Wakes one parked consumer unless a signal is already on its way.
  * Pairs with the waiter's increment of sleepers before its re-check:
- * either we see the sleeper or it sees the queued task. While one signal
- * is on its way, later pushes need not send another: the woken waiter
- * clears signal_pending before it re-checks the queue, and passes the
- * signal on if it leaves work behind (see tf__queue_pop_batch). */
+ * either we see the sleeper or it sees the queued task; a sleeper seen
+ * gets the wake even if it has not gone to sleep yet (park_wake). While
+ * one signal is on its way, later pushes need not send another: the woken
+ * waiter clears signal_pending before it re-checks the queue, and passes
+ * the signal on if it leaves work behind (see tf__queue_pop_batch). */
 static void signal_one(tf_queue *q) {
     if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) != 0 &&
         atomic_exchange_explicit(&q->signal_pending, 1, memory_order_seq_cst) == 0) {
-        /* Taking the lock orders us after a waiter's re-check: past it,
-         * the waiter is inside cond_wait and the signal reaches it. It is
-         * sent after the unlock, so that the woken waiter (which may run
-         * at once on this CPU) does not find the lock still held by us. */
         /* The time only matters to a sleeper that spun before it parked
          * (adapt); it is a clock read on every signal otherwise. The
          * sleeper counted itself there before it counted itself a
@@ -118,9 +137,7 @@ static void signal_one(tf_queue *q) {
         if (atomic_load_explicit(&q->spun_sleepers, memory_order_relaxed) != 0)
             atomic_store_explicit(&q->signal_ns, tf__clock_real(), memory_order_relaxed);
         tls_signalled = 1;
-        pthread_mutex_lock(&q->lock);
-        pthread_mutex_unlock(&q->lock);
-        pthread_cond_signal(&q->cond);
+        park_wake(q, 1);
     }
 }
 
@@ -340,26 +357,24 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
         }
         atomic_fetch_add_explicit(&q->spun_sleepers, 1, memory_order_relaxed);
     }
-    pthread_mutex_lock(&q->lock);
     atomic_fetch_add_explicit(&q->sleepers, 1, memory_order_seq_cst);
     for (;;) {
+        /* Read first: a wake after the read changes the word, and
+         * park_sleep then returns at once. Before the clear below too: a
+         * producer that sets signal_pending after the clear (so that later
+         * pushes send nothing) changes the word after our read, and its
+         * wake is not lost even if it comes before our sleep. */
+        uint32_t seen = atomic_load_explicit(&q->park_seq, memory_order_seq_cst);
         /* Cleared before the check, so a push that saw it set (and sent no
          * signal) is seen by the check. */
         atomic_store_explicit(&q->signal_pending, 0, memory_order_seq_cst);
         if (tf__queue_nonempty(q) || stop(arg)) break;
-        if (deadline == UINT64_MAX) {
-            pthread_cond_wait(&q->cond, &q->lock);
-        } else {
-            if (tf__clock_now() >= deadline) break;
-            struct timespec ts;
-            tf__clock_to_timespec(deadline, &ts);
-            pthread_cond_timedwait(&q->cond, &q->lock, &ts);
-        }
+        if (deadline != UINT64_MAX && tf__clock_now() >= deadline) break;
+        park_sleep(q, seen, deadline);
         tf__hook(TF_HOOK_QUEUE_WOKEN, q);
     }
     atomic_fetch_sub_explicit(&q->sleepers, 1, memory_order_relaxed);
     uint64_t sig = atomic_load_explicit(&q->signal_ns, memory_order_relaxed);
-    pthread_mutex_unlock(&q->lock);
     tls_signalled = 0;
     if (len) {
         atomic_fetch_sub_explicit(&q->spun_sleepers, 1, memory_order_relaxed);
@@ -367,8 +382,4 @@ void tf__queue_wait(tf_queue *q, uint64_t deadline, int (*stop)(void *),
     }
 }
 
-void tf__queue_broadcast(tf_queue *q) {
-    pthread_mutex_lock(&q->lock);
-    pthread_cond_broadcast(&q->cond);
-    pthread_mutex_unlock(&q->lock);
-}
+void tf__queue_broadcast(tf_queue *q) { park_wake(q, INT_MAX); }

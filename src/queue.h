@@ -6,9 +6,9 @@
  * consumer at a time (under a mutex) takes from the heads, woken tasks
  * first (with a bound on how long new ones wait). Each lane keeps arrival
  * order without a reversal pass over the tasks. Consumers that find it empty spin briefly (only when the spin
- * can succeed: see queue.c), then park on a condition variable; a
- * Dekker-style sleepers count lets producers skip the mutex when nobody
- * is parked. */
+ * can succeed: see queue.c), then park on a futex word (park_seq, an
+ * event count); a Dekker-style sleepers count lets producers skip the
+ * wake when nobody is parked. */
 #ifndef TF_QUEUE_H
 #define TF_QUEUE_H
 
@@ -46,8 +46,8 @@ typedef struct tf_queue { // NOLINT(clang-analyzer-optin.performance.Padding): a
     _Atomic uint32_t spinning;       /* a consumer is spinning */
     _Atomic uint64_t signal_ns;      /* real-clock time of the latest signal */
     _Atomic uint32_t spun_sleepers;  /* parked consumers that spun first */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    _Atomic uint32_t park_seq;       /* futex word: changed by every wake */
+    pthread_mutex_t lock;            /* consumers' exclusion in pop_batch */
 } tf_queue;
 
 int tf__queue_init(tf_queue *q);

@@ -612,6 +612,65 @@ static void test_next_order_and_liveness(void **state) {
     assert_int_equal(tf_executor_free(nw.e), TF_OK);
 }
 
+/* --- a wake inside the park's window ------------------------------------ */
+
+#include "clock.h"
+
+static struct {
+    tf_executor *e;
+    tf_waker *kept;
+    uint64_t base;
+    atomic_int fired;
+} win;
+
+/* The clock of the test below: time stands still. Its first read while
+ * the waiter counts itself a sleeper is the deadline check between its
+ * last look at the queue and its sleep: the task is woken right there
+ * (from the waiter's own thread, which holds no lock of the queue). */
+static uint64_t window_clock(void) {
+    if (atomic_load(&win.e->extq.sleepers) == 1 && atomic_exchange(&win.fired, 1) == 0)
+        (void)tf_waker_wake_by_ref(win.kept);
+    return win.base;
+}
+
+static void *window_waiter(void *arg) {
+    next_result *r = arg;
+    const tf_waker *w;
+    /* An hour: a waiter that slept through the wake would be back only
+     * then, far after join_or_fail gives up. */
+    r->rc = tf_executor_next(win.e, UINT64_C(3600000000000), &r->tag, &w);
+    if (r->rc == TF_OK) tf_executor_report(win.e, w, TF_READY);
+    return NULL;
+}
+
+/* A wake that lands after the waiter's last look at the queue and before
+ * it sleeps finds nobody asleep yet: the sleep must end at once. */
+static void test_next_wake_between_check_and_sleep(void **state) {
+    (void)state;
+    memset(&win, 0, sizeof(win));
+    assert_int_equal(tf_executor_new(0, &win.e), TF_OK);
+    uint64_t tag;
+    const tf_waker *w;
+    assert_int_equal(tf_executor_spawn_external(win.e, 7), TF_OK);
+    assert_int_equal(tf_executor_next(win.e, 0, &tag, &w), TF_OK);
+    assert_int_equal(tf_waker_clone(w, &win.kept), TF_OK);
+    assert_int_equal(tf_executor_report(win.e, w, TF_PENDING), TF_OK);
+    /* The real clock's time, so that the deadline is an hour away for the
+     * kernel's timeout too. */
+    win.base = tf__clock_real();
+    tf__clock_set_hook(window_clock);
+    next_result r = {1, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, window_waiter, &r), 0);
+    join_or_fail(th);
+    tf__clock_set_hook(NULL);
+    assert_int_equal(atomic_load(&win.fired), 1);
+    assert_int_equal(r.rc, TF_OK);
+    assert_int_equal(r.tag, 7);
+    tf_waker_drop(win.kept);
+    assert_int_equal(tf_executor_free(win.e), TF_OK);
+}
+
 /* --- tf_executor_drain -------------------------------------------------- */
 
 static int ready_c(void *s, const tf_waker *w) {
@@ -794,6 +853,7 @@ int main(void) {
         cmocka_unit_test(test_fd_late_signal_leaves_no_stuck_readiness),
         cmocka_unit_test(test_next_two_waiters_woken_back_to_back),
         cmocka_unit_test(test_next_order_and_liveness),
+        cmocka_unit_test(test_next_wake_between_check_and_sleep),
         cmocka_unit_test(test_drain_runs_and_hands_out),
         cmocka_unit_test(test_drain_is_bounded),
         cmocka_unit_test(test_push_window_consumer_waits_for_the_link),

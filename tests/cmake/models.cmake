@@ -74,3 +74,21 @@ tf_add_model(model_join_handle_slot_not_in_word_fails join_handle.pml
   -DSLOT_NOT_IN_WORD --expect-error --expect-text "assertion violated in_word")
 tf_add_model(model_join_handle_slot_kept_on_complete_fails join_handle.pml
   -DSLOT_KEPT_ON_COMPLETE --expect-error --expect-text "assertion violated (slot_frees==slot_allocs)")
+
+# The ready queue's park: a futex word as an event count, against pushes
+# (signal_one with the pending flag), the pass-on and the broadcast.
+tf_add_model(model_queue_park queue_park.pml --ltl parked_for_ever)
+tf_add_model(model_queue_park_one_each queue_park.pml -DONE_EACH --ltl parked_for_ever)
+tf_add_model(model_queue_park_three_consumers queue_park.pml -DNCONS=3 -O2)
+tf_add_model(model_queue_park_seq_after_pending_fails queue_park.pml
+  -DSEQ_AFTER_PENDING --expect-error --expect-text "invalid end state")
+tf_add_model(model_queue_park_seq_after_check_fails queue_park.pml
+  -DSEQ_AFTER_CHECK --expect-error --expect-text "invalid end state")
+tf_add_model(model_queue_park_wake_keeps_word_fails queue_park.pml
+  -DWAKE_KEEPS_WORD --expect-error --expect-text "invalid end state")
+tf_add_model(model_queue_park_pending_after_check_fails queue_park.pml
+  -DPENDING_AFTER_CHECK --expect-error --expect-text "invalid end state")
+tf_add_model(model_queue_park_no_pass_on_fails queue_park.pml
+  -DONE_EACH -DNO_PASS_ON --expect-error --expect-text "invalid end state")
+tf_add_model(model_queue_park_broadcast_wakes_one_fails queue_park.pml
+  -DNPROD=1 -DNCONS=3 -DBROADCAST_WAKES_ONE --expect-error --expect-text "invalid end state")

@@ -16,11 +16,12 @@
  * (a push is its exchange of the tail: the queue counts as non-empty from
  * there, and a pop that reaches the task waits for its link, so the link
  * adds no state that a consumer can act on; a consumer's re-queued batch
- * is pushed as one chain: still one FIFO step; signal_one
- * takes and releases the lock, then signals); a condition
- * variable is one "waiting" bit per host (cond_signal clears one chosen
- * nondeterministically, broadcast clears all; no spurious wake-ups, which
- * would hide a lost signal); the spin phase of tf__queue_wait is one
+ * is pushed as one chain: still one FIFO step); the park is the futex
+ * word that every wake increments, and the kernel's futex one "waiting"
+ * bit per host (FUTEX_WAIT compares the word and sets the bit in one
+ * step; a wake clears one bit chosen nondeterministically, a broadcast
+ * all; no spurious wake-ups, which would hide a lost signal; the park
+ * itself is checked in queue_park.pml); the spin phase of tf__queue_wait is one
  * check; the eventfd re-arm inside next is left out (eventfd.pml); each
  * compare-and-swap loop of task.c is one atomic step that does what its
  * successful CAS does. Promela's single global order stands for the
@@ -65,7 +66,7 @@ byte queued_n[NTASK];  /* times pushed in all */
 byte takes[NTASK];
 byte reports[NTASK];
 byte queued = 0;       /* tasks on the queue (for the LTL claim) */
-byte parked = 0;       /* hosts inside cond_wait (for the LTL claim) */
+byte parked = 0;       /* hosts inside FUTEX_WAIT (for the LTL claim) */
 byte live_ext = NTASK; /* e->live_external */
 byte empties = 0;      /* nexts that returned TF_EEMPTY */
 
@@ -73,26 +74,44 @@ chan rq = [NTASK] of { byte };
 bit qlk = 0;           /* q->lock */
 byte sleepers = 0;
 bit signal_pending = 0;
-bit cw[3];             /* waiting on q->cond */
+byte word = 0;         /* q->park_seq */
+bit waiting[3];        /* in the kernel's futex queue */
 
 inline qlock() { atomic { qlk == 0 -> qlk = 1 } }
 inline qunlock() { qlk = 0 }
 
-inline cond_signal() {
+inline futex_wake_one() {
   if
-  :: cw[0] -> cw[0] = 0
-  :: cw[1] -> cw[1] = 0
-  :: cw[2] -> cw[2] = 0
+  :: waiting[0] -> waiting[0] = 0
+  :: waiting[1] -> waiting[1] = 0
+  :: waiting[2] -> waiting[2] = 0
   :: else -> skip
   fi
 }
 
-inline cond_broadcast() { cw[0] = 0; cw[1] = 0; cw[2] = 0 }
+/* park_wake: change the word, then FUTEX_WAKE one or all. */
+inline park_wake(all) {
+  word++;
+  atomic {
+    if
+    :: all -> waiting[0] = 0; waiting[1] = 0; waiting[2] = 0
+    :: else -> futex_wake_one()
+    fi
+  }
+}
 
-/* Releases the lock and sleeps until signalled, then re-takes the lock. */
-inline cond_wait(me) {
-  atomic { cw[me] = 1; parked++; qunlock() };
-  atomic { cw[me] == 0 && qlk == 0 -> qlk = 1; parked-- }
+/* park_sleep: sleeps unless the word changed since it was read. */
+inline park_sleep(me, seen) {
+  atomic {
+    if
+    :: word == seen -> waiting[me] = 1; parked++; slept = 1
+    :: else -> slept = 0
+    fi
+  };
+  if
+  :: slept -> atomic { waiting[me] == 0 -> parked-- }
+  :: else -> skip
+  fi
 }
 
 /* signal_one: only if someone sleeps and no signal is on its way. */
@@ -101,7 +120,7 @@ inline signal_one() {
   :: sleepers != 0 ->
      atomic { old = signal_pending; signal_pending = 1 };
      if
-     :: old == 0 -> qlock(); qunlock(); cond_signal()  /* signal after unlock */
+     :: old == 0 -> park_wake(0)
      :: else -> skip
      fi
   :: else -> skip
@@ -161,8 +180,8 @@ proctype waker() {
 }
 
 proctype host(byte me) {
-  bit old, got;
-  byte t, left;
+  bit old, got, slept;
+  byte t, left, seen;
 retry:
   /* tf__queue_pop_batch(&e->extq, &t, 1) */
   got = 0;
@@ -201,17 +220,16 @@ retry:
   :: len(rq) > 0 || live_ext == 0 -> goto retry
   :: else -> skip
   fi;
-  qlock();
   sleepers++;
   do
-  :: signal_pending = 0;
+  :: seen = word;
+     signal_pending = 0;
      if
      :: len(rq) > 0 || live_ext == 0 -> break
-     :: else -> cond_wait(me)
+     :: else -> park_sleep(me, seen)
      fi
   od;
   sleepers--;
-  qunlock();
   goto retry;
 
 take:
@@ -240,7 +258,7 @@ take:
   if
   :: left == 1 ->                     /* notify_if_sleepers */
      if
-     :: sleepers != 0 -> qlock(); cond_broadcast(); qunlock()
+     :: sleepers != 0 -> park_wake(1)
      :: else -> skip
      fi
   :: else -> skip
