@@ -13,10 +13,13 @@
 
 #define MAX_THREADS 1024u
 /* Tasks a consumer takes per lock: a batch that stays in the cache from
- * the take (which walks it) to its polls when it is the only consumer, a
- * few when workers share the queue, so none sits behind a busy worker. */
+ * the take (which walks it) to its polls. Workers that share the queue
+ * take as many: with fewer, they fight over the queue's lock and its cache
+ * lines for every few tasks. Before each poll, a worker hands the rest of
+ * its batch back if another consumer sleeps (run_list), so that the tasks
+ * do not wait behind that poll while a thread is idle. */
 #define BATCH_SOLO 64u
-#define BATCH_SHARED 16u
+#define BATCH_SHARED 64u
 /* Task objects the spawner takes from the pool per pool lock. Pooling
  * off, one: each is its own allocation anyway, and the allocator (or a
  * test's failing one) sees each spawn's. */
@@ -358,11 +361,25 @@ static void settle(tf_executor *e, batch *b) {
     b->dead = NULL;
 }
 
+/* Queues the rest of a batch again, ahead of new tasks. */
+static void give_back(tf_executor *e, tf_task *list) {
+    tf_task *last = list;
+    for (tf_task *t; (t = tf__task_next(last)) != NULL;) last = t;
+    schedule_chain(e, TF_QUEUE_WOKEN, list, last);
+}
+
 static void run_list(tf_executor *e, tf_task *list) {
     batch b = {NULL, NULL, NULL, 0};
     unsigned n = 0;
     while (list) {
         tf_task *next = tf__task_next(list);
+        /* Before each poll (which may be long): another consumer sleeps,
+         * so the rest of the batch goes to it rather than wait here. */
+        if (next && e->nthreads &&
+            TF_UNLIKELY(atomic_load_explicit(&e->runq.sleepers, memory_order_relaxed) != 0)) {
+            give_back(e, next);
+            next = NULL;
+        }
         run_task(e, list, &b);
         list = next;
         if (++n == FLUSH_EVERY) {

@@ -14,6 +14,7 @@
 #include "executor_internal.h"
 #include "internal.h"
 #include "timefuture.h"
+#include "testutil.h"
 
 typedef struct probe {
     int polls;
@@ -205,12 +206,68 @@ static void test_burst_leaves_no_reserve_pinned(void **state) {
     assert_int_equal(tf_executor_free(e), TF_OK);
 }
 
+/* ---- a batch behind a long poll goes to an idle worker ----------------
+ * Two workers, both asleep. A is spawned and wakes one of them, which a
+ * hook holds until B is queued too, so that it takes A and B in one
+ * batch. A's poll waits until B has run: B must go to the other, idle,
+ * worker before A's poll starts, not wait behind it. */
+static atomic_int b_ran, holding, woken;
+static tf_executor *batch_e;
+
+static int a_waits_for_b(void *s, const tf_waker *w) {
+    (void)w;
+    for (int i = 0; i < 10000 && !atomic_load(&b_ran); i++) sleep_ms(1);
+    *(int *)s = atomic_load(&b_ran);
+    return TF_READY;
+}
+
+static int b_runs(void *s, const tf_waker *w) {
+    (void)s;
+    (void)w;
+    atomic_store(&b_ran, 1);
+    return TF_READY;
+}
+
+/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
+static void hold_first_woken(int point, void *object) {
+    if (point != TF_HOOK_QUEUE_WOKEN || object != &batch_e->runq) return;
+    if (atomic_exchange(&woken, 1) != 0) return;
+    for (int i = 0; i < 10000 && atomic_load(&holding); i++) sleep_ms(1);
+}
+
+static void test_batch_goes_to_an_idle_worker(void **state) {
+    (void)state;
+    assert_int_equal(tf_executor_new(2, &batch_e), TF_OK);
+    for (int i = 0; i < 10000 && atomic_load(&batch_e->runq.sleepers) != 2; i++) sleep_ms(1);
+    assert_int_equal(atomic_load(&batch_e->runq.sleepers), 2);
+    atomic_store(&b_ran, 0);
+    atomic_store(&holding, 1);
+    atomic_store(&woken, 0);
+    tf__set_hook(hold_first_woken);
+    int a_saw_b = -1;
+    assert_int_equal(tf_executor_spawn(batch_e, a_waits_for_b, NULL, &a_saw_b), TF_OK);
+    for (int i = 0; i < 10000 && !atomic_load(&woken); i++) sleep_ms(1);
+    assert_int_equal(atomic_load(&woken), 1); /* a worker woke for A and is held */
+    assert_int_equal(tf_executor_spawn(batch_e, b_runs, NULL, NULL), TF_OK);
+    atomic_store(&holding, 0); /* it takes A and B together */
+    uint64_t left = 1;
+    for (int i = 0; i < 20000 && left; i++) {
+        assert_int_equal(tf_executor_count(batch_e, &left, NULL), TF_OK);
+        if (left) sleep_ms(1);
+    }
+    tf__set_hook(NULL);
+    assert_int_equal(left, 0);
+    assert_int_equal(a_saw_b, 1); /* B ran while A's poll waited */
+    assert_int_equal(tf_executor_free(batch_e), TF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wake_during_carried_poll_is_kept),
         cmocka_unit_test(test_remote_wake_while_carried_is_kept),
         cmocka_unit_test(test_nested_run_keeps_the_slot),
         cmocka_unit_test(test_burst_leaves_no_reserve_pinned),
+        cmocka_unit_test(test_batch_goes_to_an_idle_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
