@@ -13,13 +13,12 @@
 
 #define MAX_THREADS 1024u
 /* Tasks a consumer takes per lock: a batch that stays in the cache from
- * the take (which walks it) to its polls. Workers that share the queue
- * take as many: with fewer, they fight over the queue's lock and its cache
- * lines for every few tasks. Before each poll, a worker hands the rest of
+ * the take (which walks it) to its polls, whether the consumer is alone
+ * or one of workers that share the queue (with fewer, workers fight over
+ * the queue's lock and its cache lines for every few tasks). Before each poll, a worker hands the rest of
  * its batch back if another consumer sleeps (run_list), so that the tasks
  * do not wait behind that poll while a thread is idle. */
-#define BATCH_SOLO 64u
-#define BATCH_SHARED 64u
+#define BATCH 64u
 /* Task objects the spawner takes from the pool per pool lock. Pooling
  * off, one: each is its own allocation anyway, and the allocator (or a
  * test's failing one) sees each spawn's. */
@@ -390,10 +389,6 @@ static void run_list(tf_executor *e, tf_task *list) {
     settle(e, &b);
 }
 
-static size_t batch_size(const tf_executor *e) {
-    return e->nthreads ? BATCH_SHARED : BATCH_SOLO;
-}
-
 static int stop_shutdown(void *arg) {
     return atomic_load(&((tf_executor *)arg)->shutdown);
 }
@@ -414,7 +409,7 @@ static void *worker_main(void *arg) {
     tf__thread_name("tf-worker");
     while (!atomic_load(&e->shutdown)) {
         tf_task *list;
-        if (tf__queue_pop_batch(&e->runq, &list, BATCH_SHARED))
+        if (tf__queue_pop_batch(&e->runq, &list, BATCH))
             run_list(e, list);
         else
             tf__queue_wait(&e->runq, UINT64_MAX, stop_shutdown, e);
@@ -614,10 +609,9 @@ int tf_executor_run(tf_executor *e) {
     if (rc) return rc;
     run_frame frame;
     frame_enter(&frame, e);
-    size_t batch = batch_size(e);
     for (;;) {
         tf_task *list;
-        if (tf__queue_pop_batch(&e->runq, &list, batch)) {
+        if (tf__queue_pop_batch(&e->runq, &list, BATCH)) {
             run_list(e, list);
             continue;
         }
