@@ -11,9 +11,11 @@
  * futex word, (when built with libuv) libuv's uv_async_send peer and
  * (when peer_tokio is built) two tokio current-thread runtimes, one task
  * each, ping-ponging Waker::wake_by_ref.
- * usage: bench_wake [round_trips] [placement] [contender]
+ * usage: bench_wake [round_trips] [placement] [contender] [rounds]
  * placement: cross-CPU, same-CPU or unpinned (default: all three);
- * contender: libtimefuture, floor, libuv or tokio (default: all). One
+ * contender: libtimefuture, floor, libuv or tokio (default: all); rounds:
+ * how many times each contender runs, interleaved, keeping its best
+ * median (default 3). One
  * placement or one contender alone (for perf or strace) prints its lines
  * but no table row: a row needs every figure of every placement. */
 #include <linux/futex.h>
@@ -164,19 +166,26 @@ static int selected(const char *sel, const char *what) {
     return strcmp(sel, "all") == 0 || strcmp(sel, what) == 0;
 }
 
+/* The lower of a figure so far (0: none yet) and a new one (0: failed). */
+static double best_of(double so_far, double v) {
+    if (v <= 0) return so_far;
+    return so_far == 0 || v < so_far ? v : so_far;
+}
+
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
     if (n < 2) n = 2;
     const char *placement = argc > 2 ? argv[2] : "all";
     const char *contender = argc > 3 ? argv[3] : "all";
+    int rounds = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 3;
     static const char *shortname[] = {"cross-CPU", "same-CPU", "unpinned"};
     static const char *contenders[] = {"libtimefuture", "floor", "libuv", "tokio"};
     int known_p = selected(placement, "all"), known_c = selected(contender, "all");
     for (size_t i = 0; i < 3; i++) known_p |= strcmp(placement, shortname[i]) == 0;
     for (size_t i = 0; i < 4; i++) known_c |= strcmp(contender, contenders[i]) == 0;
-    if (!known_p || !known_c || argc > 4) {
+    if (!known_p || !known_c || rounds < 1 || argc > 5) {
         fprintf(stderr, "usage: bench_wake [round_trips] [all|cross-CPU|same-CPU|unpinned] "
-                        "[all|libtimefuture|floor|libuv|tokio]\n");
+                        "[all|libtimefuture|floor|libuv|tokio] [rounds >= 1; 3]\n");
         return 2;
     }
     int full = selected(placement, "all") && selected(contender, "all");
@@ -189,7 +198,8 @@ int main(int argc, char **argv) {
         {"same CPU (both pinned to CPU 0)", 0, 0},
         {"unpinned", -1, -1},
     };
-    printf("%zu wake round trips between two threads, median (lower is better):\n", n);
+    printf("%zu wake round trips between two threads, median, best of %d rounds (lower is"
+           " better):\n", n, rounds);
     /* The table row: one figure per placement run, " / " between them. */
     char names[128] = "", tfs[128] = "", fxs[160] = "", uvs[160] = "", tks[160] = "";
     int any_tk = 0;
@@ -198,28 +208,38 @@ int main(int argc, char **argv) {
         if (!selected(placement, shortname[m])) continue;
         /* Same-CPU round trips are futex hand-overs: fewer are enough. */
         size_t k = modes[m].a == modes[m].b && modes[m].a >= 0 ? n / 5 + 2 : n;
-        double tf = 0, fx = 0;
-        printf("  %-36s", modes[m].name);
-        if (selected(contender, "libtimefuture")) {
-            tf = tf_round_trip(k, modes[m].a, modes[m].b);
-            printf(" libtimefuture %7.2f us |", tf);
+        /* Rounds interleave the contenders, and each keeps its best
+         * median: this machine has slow spells that a single run of one
+         * contender may fall into while the others do not. */
+        double tf = 0, fx = 0, uv = 0, tk = 0;
+        int have_tk = 0;
+        for (int r = 0; r < rounds; r++) {
+            if (selected(contender, "libtimefuture"))
+                tf = best_of(tf, tf_round_trip(k, modes[m].a, modes[m].b));
+            if (selected(contender, "floor"))
+                fx = best_of(fx, futex_round_trip(k, modes[m].a, modes[m].b));
+#ifdef TF_BENCH_LIBUV
+            if (selected(contender, "libuv"))
+                uv = best_of(uv, peer_libuv_wake(k, modes[m].a, modes[m].b));
+#endif
+            if (selected(contender, "tokio") && have_tk >= 0) {
+                double t = 0;
+                int got = peer_tokio_wake(k, modes[m].a, modes[m].b, &t);
+                if (got > 0) tk = best_of(tk, t);
+                if (got < 0 || (got == 0 && have_tk > 0)) have_tk = -1;
+                else if (got > 0) have_tk = 1;
+            }
         }
+        printf("  %-36s", modes[m].name);
+        if (selected(contender, "libtimefuture")) printf(" libtimefuture %7.2f us |", tf);
         if (selected(contender, "floor")) {
-            fx = futex_round_trip(k, modes[m].a, modes[m].b);
             printf(" futex ping-pong floor %6.2f us", fx);
             if (tf > 0) printf(" (x%.2f)", tf / fx);
         }
 #ifdef TF_BENCH_LIBUV
-        double uv = 0;
-        if (selected(contender, "libuv")) {
-            uv = peer_libuv_wake(k, modes[m].a, modes[m].b);
-            printf(" | libuv uv_async_send %6.2f us", uv);
-        }
+        if (selected(contender, "libuv")) printf(" | libuv uv_async_send %6.2f us", uv);
 #endif
-        double tk = 0;
-        int have_tk = 0;
         if (selected(contender, "tokio")) {
-            have_tk = peer_tokio_wake(k, modes[m].a, modes[m].b, &tk);
             if (have_tk > 0) printf(" | tokio %6.2f us", tk);
             else if (have_tk < 0) printf(" | tokio FAILED (no result line that parses)");
             if (have_tk > 0 && tf > 0) printf(" (x%.2f)", tf / tk);
@@ -241,8 +261,9 @@ int main(int argc, char **argv) {
     }
     if (!full) return 0;
     char what[256], tf_[160], peer[384] = "", flo[192], cnt[32];
-    (void)snprintf(what, sizeof what, "cross-thread wake round trip, median of %s: %s",
-             bench_count(cnt, sizeof cnt, n), names);
+    (void)snprintf(what, sizeof what,
+                   "cross-thread wake round trip, median of %s, best of %d rounds: %s",
+                   bench_count(cnt, sizeof cnt, n), rounds, names);
     (void)snprintf(tf_, sizeof tf_, "%s us", tfs);
 #ifdef TF_BENCH_LIBUV
     (void)snprintf(peer, sizeof peer, "libuv uv_async_send %s us", uvs);
