@@ -3,7 +3,8 @@
 //! 1. TASKS (1,000,000) tasks that each return Pending once (waking
 //!    themselves) and then Ready, on one thread, spawning included: the
 //!    workload of bench_executor's main figure. Each figure is measured in a
-//!    child process of its own (so that its peak RSS, VmHWM, is its own), in
+//!    child process of its own (so that its peak RSS, VmHWM, is its own),
+//!    pinned to CPU 0 as bench_executor's one-thread contenders are, in
 //!    ROUNDS interleaved rounds, and reported as the median with its ratio to
 //!    the C API's median from the same run. The "C API" line is the same
 //!    workload through the raw C calls with a C-ABI poll function, which is
@@ -303,8 +304,26 @@ fn run_mode(mode: &str, tasks: u64) -> Result<f64, Error> {
     }
 }
 
+extern "C" {
+    // glibc's; the mask is a cpu_set_t, 1024 bits.
+    fn sched_setaffinity(pid: c_int, cpusetsize: usize, mask: *const u64) -> c_int;
+}
+
+/// Runs the calling process on CPU 0 alone, as bench_executor runs its
+/// one-thread contenders: unpinned, a round here is slowed by half
+/// whenever the scheduler moves it between CPUs, and the C API's rounds
+/// and the binding's would not be compared alike.
+fn pin_to_cpu0() {
+    let mut mask = [0u64; 16];
+    mask[0] = 1;
+    // SAFETY: the mask outlives the call; a failure leaves the process
+    // unpinned, which only makes the figures noisier.
+    unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) };
+}
+
 /// Child process: run one workload, print "tasks/s peak-MiB".
 fn child(mode: &str, tasks: u64, count: bool) -> Result<(), Box<dyn std::error::Error>> {
+    pin_to_cpu0(); // every mode runs on one thread
     if count {
         COUNTING.store(true, Ordering::Relaxed);
     }
