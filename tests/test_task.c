@@ -211,13 +211,17 @@ static void test_burst_leaves_no_reserve_pinned(void **state) {
  * hook holds until B is queued too, so that it takes A and B in one
  * batch. A's poll waits until B has run: B must go to the other, idle,
  * worker before A's poll starts, not wait behind it. */
-static atomic_int b_ran, holding, woken;
+static atomic_int b_ran, holding, woken, a_saw_b;
 static tf_executor *batch_e;
+/* Its ready queue, for the hook: atomic, as the workers read it while the
+ * test thread sets it after tf_executor_new (which started them). */
+static _Atomic(tf_queue *) batch_q;
 
 static int a_waits_for_b(void *s, const tf_waker *w) {
+    (void)s;
     (void)w;
     for (int i = 0; i < 10000 && !atomic_load(&b_ran); i++) sleep_ms(1);
-    *(int *)s = atomic_load(&b_ran);
+    atomic_store(&a_saw_b, atomic_load(&b_ran));
     return TF_READY;
 }
 
@@ -230,7 +234,7 @@ static int b_runs(void *s, const tf_waker *w) {
 
 /* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
 static void hold_first_woken(int point, void *object) {
-    if (point != TF_HOOK_QUEUE_WOKEN || object != &batch_e->runq) return;
+    if (point != TF_HOOK_QUEUE_WOKEN || object != atomic_load(&batch_q)) return;
     if (atomic_exchange(&woken, 1) != 0) return;
     for (int i = 0; i < 10000 && atomic_load(&holding); i++) sleep_ms(1);
 }
@@ -238,14 +242,15 @@ static void hold_first_woken(int point, void *object) {
 static void test_batch_goes_to_an_idle_worker(void **state) {
     (void)state;
     assert_int_equal(tf_executor_new(2, &batch_e), TF_OK);
+    atomic_store(&batch_q, &batch_e->runq);
     for (int i = 0; i < 10000 && atomic_load(&batch_e->runq.sleepers) != 2; i++) sleep_ms(1);
     assert_int_equal(atomic_load(&batch_e->runq.sleepers), 2);
     atomic_store(&b_ran, 0);
     atomic_store(&holding, 1);
     atomic_store(&woken, 0);
     tf__set_hook(hold_first_woken);
-    int a_saw_b = -1;
-    assert_int_equal(tf_executor_spawn(batch_e, a_waits_for_b, NULL, &a_saw_b), TF_OK);
+    atomic_store(&a_saw_b, -1);
+    assert_int_equal(tf_executor_spawn(batch_e, a_waits_for_b, NULL, NULL), TF_OK);
     for (int i = 0; i < 10000 && !atomic_load(&woken); i++) sleep_ms(1);
     assert_int_equal(atomic_load(&woken), 1); /* a worker woke for A and is held */
     assert_int_equal(tf_executor_spawn(batch_e, b_runs, NULL, NULL), TF_OK);
@@ -256,8 +261,9 @@ static void test_batch_goes_to_an_idle_worker(void **state) {
         if (left) sleep_ms(1);
     }
     tf__set_hook(NULL);
+    atomic_store(&batch_q, NULL);
     assert_int_equal(left, 0);
-    assert_int_equal(a_saw_b, 1); /* B ran while A's poll waited */
+    assert_int_equal(atomic_load(&a_saw_b), 1); /* B ran while A's poll waited */
     assert_int_equal(tf_executor_free(batch_e), TF_OK);
 }
 
