@@ -190,7 +190,6 @@ int main(int argc, char **argv) {
     uint32_t workers = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 0;
     seen = malloc(n / 8 + 1);
     if (!seen) return 1;
-    seen_shared = workers > 0;
     /* One thread: every contender (each round a child of this process,
      * tokio's a child of it too) runs on the same CPU, so that none is
      * moved between CPUs mid-round, which here slows a round by half. */

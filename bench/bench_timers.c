@@ -129,8 +129,9 @@ static void run_timefuture(size_t n, uint64_t spread, uint32_t workers, result *
     tf_executor *e;
     r->workers = workers;
     if (!slots || !armed_at || tf_executor_new(workers, &e) != TF_OK) goto fail;
-    uint64_t cpu0 = bench_thread_cpu_ns(NULL), driver0 = bench_thread_cpu_ns("tf-driver"),
-             workers0 = bench_thread_cpu_ns("tf-worker");
+    static const char *const lib_threads[2] = {"tf-driver", "tf-worker"};
+    uint64_t main0, lib0[2];
+    bench_threads_cpu_ns(&main0, lib_threads, lib0, 2);
     uint64_t start = tf_now_ns();
     const uint64_t seed0 = 0x9E3779B97F4A7C15ull;
     uint64_t seed = seed0;
@@ -147,9 +148,11 @@ static void run_timefuture(size_t n, uint64_t spread, uint32_t workers, result *
     }
     uint64_t armed = tf_now_ns();
     armed_at[n / BLOCK] = armed;
-    r->cpu_arm = bench_thread_cpu_ns(NULL) - cpu0;
-    r->cpu_driver = bench_thread_cpu_ns("tf-driver") - driver0;
-    r->cpu_workers = bench_thread_cpu_ns("tf-worker") - workers0;
+    uint64_t main1, lib1[2];
+    bench_threads_cpu_ns(&main1, lib_threads, lib1, 2);
+    r->cpu_arm = main1 - main0;
+    r->cpu_driver = lib1[0] - lib0[0];
+    r->cpu_workers = lib1[1] - lib0[1];
     int rc = tf_executor_run(e);
     uint64_t end = tf_now_ns();
     r->peak_mib = bench_peak_rss_mib(); /* before the statistics' scratch */

@@ -109,45 +109,44 @@ static inline int bench_in_child(void (*fn)(void *arg, void *out), void *arg, vo
     return ok ? 0 : -1;
 }
 
-/* CPU time so far, in ns, of this process's threads named `comm` (the
- * library names its own: tf-driver, tf-worker), or with comm NULL of the
- * calling thread: the run time the kernel's scheduler counts
- * (/proc/self/task/TID/schedstat). 0 where that cannot be read. */
-static inline uint64_t bench_thread_cpu_ns(const char *comm) {
-    char path[64], buf[64];
-    uint64_t total = 0;
-    if (!comm) {
-        (void)snprintf(path, sizeof path, "/proc/thread-self/schedstat");
-        FILE *f = fopen(path, "r");
-        unsigned long long run_ns = 0;
-        if (f) {
-            if (fscanf(f, "%llu", &run_ns) != 1) run_ns = 0;
-            (void)fclose(f);
-        }
-        return run_ns;
-    }
+/* CPU time so far, in ns, of this process's threads, in one pass over
+ * /proc/self/task: *main_ns the main thread's (the one whose id is the
+ * process's), ns[i] the sum over the threads named names[i] (the library
+ * names its own: tf-driver, tf-worker). The run time the kernel's
+ * scheduler counts (schedstat); 0 where that cannot be read. */
+static inline void bench_threads_cpu_ns(uint64_t *main_ns, const char *const *names,
+                                        uint64_t *ns, size_t n) {
+    char path[64], comm[32];
+    char self[24];
+    (void)snprintf(self, sizeof self, "%ld", (long)getpid());
+    *main_ns = 0;
+    for (size_t i = 0; i < n; i++) ns[i] = 0;
     DIR *dir = opendir("/proc/self/task");
-    if (!dir) return 0;
+    if (!dir) return;
     const struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
         if (de->d_name[0] == '.') continue;
-        (void)snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", de->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        int match = fgets(buf, sizeof buf, f) && strncmp(buf, comm, strlen(comm)) == 0 &&
-                    (buf[strlen(comm)] == '\n' || buf[strlen(comm)] == 0);
-        (void)fclose(f);
-        if (!match) continue;
+        uint64_t *sum = strcmp(de->d_name, self) == 0 ? main_ns : NULL;
+        if (!sum) {
+            (void)snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", de->d_name);
+            FILE *f = fopen(path, "r");
+            if (!f) continue;
+            if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+            (void)fclose(f);
+            comm[strcspn(comm, "\n")] = 0;
+            for (size_t i = 0; i < n && !sum; i++)
+                if (strcmp(comm, names[i]) == 0) sum = &ns[i];
+            if (!sum) continue;
+        }
         (void)snprintf(path, sizeof path, "/proc/self/task/%.16s/schedstat", de->d_name);
-        f = fopen(path, "r");
+        FILE *f = fopen(path, "r");
         unsigned long long run_ns;
         if (f) {
-            if (fscanf(f, "%llu", &run_ns) == 1) total += run_ns;
+            if (fscanf(f, "%llu", &run_ns) == 1) *sum += run_ns;
             (void)fclose(f);
         }
     }
     closedir(dir);
-    return total;
 }
 
 /* Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere. */
