@@ -21,9 +21,15 @@ static inline uint64_t slot_start(uint64_t elapsed, unsigned level, unsigned s) 
     return base | ((uint64_t)s << shift);
 }
 
+/* Width of a slot at level (every level's fits in 64 bits). */
+static inline uint64_t slot_width(unsigned level) {
+    return UINT64_C(1) << level_shift(level);
+}
+
 void tf__wheel_init(tf_wheel *w, uint64_t now) {
     memset(w, 0, sizeof(*w));
     w->elapsed = now;
+    w->stage_min = TF_WHEEL_STAGE_MIN;
 }
 
 static inline uint64_t bit(unsigned s) { return UINT64_C(1) << s; }
@@ -37,6 +43,46 @@ static inline int l0_is_sorted(const tf_wheel *w, unsigned s) {
 static inline void slot_emptied(tf_wheel *w, unsigned level, unsigned s) {
     w->occupied[level] &= ~bit(s);
     if (level == 0) w->l0_sorted &= ~bit(s);
+}
+
+/* Unlinks t from the list sl; the caller updates counts and bits. */
+static void list_unlink(tf_wheel_slot *sl, struct tf_timer *t) {
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        sl->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        sl->tail = t->prev;
+    sl->count--;
+    t->next = t->prev = NULL;
+}
+
+/* Appends t to the list sl. */
+static void list_append(tf_wheel_slot *sl, struct tf_timer *t) {
+    t->next = NULL;
+    t->prev = sl->tail;
+    if (sl->tail)
+        sl->tail->next = t;
+    else
+        sl->head = t;
+    sl->tail = t;
+    sl->count++;
+}
+
+/* Appends the whole list src to dst and empties src. */
+static void list_splice(tf_wheel_slot *dst, tf_wheel_slot *src) {
+    if (!src->head) return;
+    src->head->prev = dst->tail;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->count += src->count;
+    src->head = src->tail = NULL;
+    src->count = 0;
 }
 
 /* Appends t, or in a sorted level-0 slot inserts it after every timer due
@@ -82,12 +128,22 @@ int tf__wheel_insert(tf_wheel *w, struct tf_timer *t) {
 
 /* t->level of a timer filed by tf__wheel_insert_due: level 0, in the slot
  * of the wheel's time rather than of its deadline. */
-#define LEVEL_DUE TF_WHEEL_LEVELS
+#define LEVEL_DUE TF_WHEEL_LEVEL_DUE
+#define LEVEL_STAGED TF_WHEEL_LEVEL_STAGED
 
 void tf__wheel_insert_due(tf_wheel *w, struct tf_timer *t) {
     t->level = LEVEL_DUE;
     slot_append(w, 0, slot_of(w->elapsed, 0), t);
     w->count++;
+}
+
+/* 1 if t, marked staged, waits in the current staging's sub-lists rather
+ * than in the slot a finished staging spliced it into: the staged slot's
+ * range holds its deadline (earlier stagings covered earlier slots). */
+static int in_stage(const tf_wheel *w, const struct tf_timer *t) {
+    const tf_wheel_stage *st = &w->stage;
+    return st->level && t->level == LEVEL_STAGED + st->level - 1 &&
+           t->deadline >= st->start && t->deadline - st->start < slot_width(st->level);
 }
 
 /* Unlinking keeps a sorted slot sorted: no cache to invalidate. */
@@ -97,21 +153,24 @@ void tf__wheel_remove(tf_wheel *w, struct tf_timer *t) {
         /* Still in the slot of the wheel's time: it fires in that slot. */
         level = 0;
         s = slot_of(w->elapsed, 0);
+    } else if (level >= LEVEL_STAGED) {
+        level -= LEVEL_STAGED;
+        s = slot_of(t->deadline, level);
+        if (in_stage(w, t)) {
+            tf_wheel_stage *st = &w->stage;
+            list_unlink(&st->sub[s], t);
+            if (!st->sub[s].head) st->occupied &= ~bit(s);
+            st->count--;
+            w->count--;
+            return;
+        }
+        /* Spliced whole into the slot of the level it was staged for. */
     } else {
         s = slot_of(t->deadline, level);
     }
     tf_wheel_slot *sl = &w->slots[level][s];
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        sl->head = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    else
-        sl->tail = t->prev;
-    sl->count--;
+    list_unlink(sl, t);
     if (!sl->head) slot_emptied(w, level, s);
-    t->next = t->prev = NULL;
     w->count--;
 }
 
@@ -206,12 +265,154 @@ static uint64_t next_event(tf_wheel *w, unsigned *level_out,
             *slot_out = (unsigned)s;
         }
     }
+    /* A staged slot cascades at its start even when all its timers have
+     * moved to the stage (its list, and bit, are then empty). */
+    const tf_wheel_stage *st = &w->stage;
+    if (st->level && (st->start < best || (st->start == best && st->level >= *level_out))) {
+        best = st->start;
+        *level_out = st->level;
+        *slot_out = st->slot;
+    }
     return best;
+}
+
+/* The slot above level 1 that cascades first (higher levels win ties, as
+ * in next_event); 0 if none is occupied. */
+static int stage_candidate(const tf_wheel *w, unsigned *level, unsigned *slot,
+                           uint64_t *start) {
+    int found = 0;
+    for (unsigned l = TF_WHEEL_LEVELS - 1; l >= 2; l--) {
+        int s = first_slot(w, l);
+        if (s < 0) continue;
+        uint64_t when = slot_start(w->elapsed, l, (unsigned)s);
+        if (!found || when < *start) {
+            found = 1;
+            *level = l;
+            *slot = (unsigned)s;
+            *start = when;
+        }
+    }
+    return found;
+}
+
+/* How far ahead of its start a slot at level is staged. */
+static uint64_t stage_lead(unsigned level) { return slot_width(level) / 4; }
+
+/* When the staging must take its next step (or begin): a large slot
+ * would otherwise wait for an advance that may not come before its
+ * start. UINT64_MAX: nothing to stage. */
+static uint64_t stage_next(const tf_wheel *w) {
+    const tf_wheel_stage *st = &w->stage;
+    if (!st->level) {
+        unsigned l, s;
+        uint64_t start;
+        if (!stage_candidate(w, &l, &s, &start) || w->slots[l][s].count <= w->stage_min)
+            return UINT64_MAX;
+        uint64_t begin = start - stage_lead(l);
+        return begin > w->elapsed ? begin : w->elapsed;
+    }
+    size_t left = w->slots[st->level][st->slot].count;
+    if (left <= TF_WHEEL_STAGE_STEP) return UINT64_MAX; /* the start takes the rest */
+    /* The time at which the pace reaches another step's worth. */
+    double total = (double)(st->count + left);
+    double at = (double)(st->count + TF_WHEEL_STAGE_STEP) / total;
+    uint64_t when = st->begin + (uint64_t)((double)(st->start - st->begin) * at);
+    return when > w->elapsed ? when : w->elapsed + 1;
 }
 
 uint64_t tf__wheel_next(tf_wheel *w) {
     unsigned l = 0, s = 0;
-    return next_event(w, &l, &s, 1);
+    uint64_t next = next_event(w, &l, &s, 1), step = stage_next(w);
+    return step < next ? step : next;
+}
+
+/* Moves a timer down to where its deadline belongs now, or (due at the
+ * wheel's time) onto the fired list; returns the new tail of that list. */
+static struct tf_timer **cascade_one(tf_wheel *w, struct tf_timer *t,
+                                     struct tf_timer **fired_tail) {
+    if (t->deadline <= w->elapsed) {
+        w->count--;
+        *fired_tail = t;
+        return &t->next;
+    }
+    unsigned l = level_for(w, t->deadline);
+    t->level = (uint8_t)l;
+    slot_append(w, l, slot_of(t->deadline, l), t);
+    return fired_tail;
+}
+
+/* Cascades every timer of the list, in its order. */
+static struct tf_timer **cascade_list(tf_wheel *w, struct tf_timer *t,
+                                      struct tf_timer **fired_tail) {
+    while (t) {
+        struct tf_timer *next = t->next;
+        fired_tail = cascade_one(w, t, fired_tail);
+        t = next;
+    }
+    return fired_tail;
+}
+
+/* At the wheel's time, under way or about to be: begins staging the slot
+ * that cascades first if it is large and near, and stages its paced share
+ * (the part of its timers that the time elapsed of the lead stands for),
+ * oldest first. */
+static void stage_advance(tf_wheel *w) {
+    tf_wheel_stage *st = &w->stage;
+    if (!st->level) {
+        unsigned l, s;
+        uint64_t start;
+        if (!stage_candidate(w, &l, &s, &start) || w->slots[l][s].count <= w->stage_min ||
+            start - w->elapsed > stage_lead(l))
+            return;
+        st->level = (uint8_t)l;
+        st->slot = (uint8_t)s;
+        st->start = start;
+        st->begin = w->elapsed;
+        st->count = 0;
+        st->occupied = 0;
+    }
+    tf_wheel_slot *sl = &w->slots[st->level][st->slot];
+    if (!sl->head) return;
+    double total = (double)(st->count + sl->count);
+    double gone = (double)(w->elapsed - st->begin) / (double)(st->start - st->begin);
+    size_t want = (size_t)(total * gone);
+    unsigned dl = st->level - 1u;
+    while (st->count < want && sl->head) {
+        struct tf_timer *t = sl->head;
+        list_unlink(sl, t);
+        unsigned j = slot_of(t->deadline, dl);
+        t->level = (uint8_t)(LEVEL_STAGED + dl);
+        list_append(&st->sub[j], t);
+        st->occupied |= bit(j);
+        st->count++;
+    }
+    if (!sl->head) slot_emptied(w, st->level, st->slot);
+}
+
+/* The staged slot's cascade, at its start: the first sub-list's timers
+ * go lower (or are due), every other sub-list becomes its slot whole,
+ * then the timers filed into the slot since staging began follow. */
+static struct tf_timer **cascade_staged(tf_wheel *w, struct tf_timer **fired_tail) {
+    tf_wheel_stage *st = &w->stage;
+    unsigned level = st->level, s = st->slot, dl = level - 1u;
+    st->level = 0; /* the spliced timers are no longer in_stage */
+    struct tf_timer *first = st->sub[0].head;
+    st->sub[0].head = st->sub[0].tail = NULL;
+    st->sub[0].count = 0;
+    fired_tail = cascade_list(w, first, fired_tail);
+    for (uint64_t occ = st->occupied & ~UINT64_C(1); occ; occ &= occ - 1) {
+        unsigned j = (unsigned)__builtin_ctzll(occ);
+        list_splice(&w->slots[dl][j], &st->sub[j]);
+        w->occupied[dl] |= bit(j);
+    }
+    st->occupied = 0;
+    st->count = 0;
+    tf_wheel_slot *sl = &w->slots[level][s];
+    struct tf_timer *rest = sl->head;
+    sl->head = sl->tail = NULL;
+    sl->count = 0;
+    slot_emptied(w, level, s);
+    return cascade_list(w, rest, fired_tail);
 }
 
 /* Takes what is due by now out of level-0 slot s and appends it at
@@ -271,6 +472,10 @@ struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
             fired_tail = fire_slot(w, s, now, fired_tail);
             continue;
         }
+        if (w->stage.level == level && w->stage.slot == s) {
+            fired_tail = cascade_staged(w, fired_tail);
+            continue;
+        }
         /* Cascade towards level 0; only what is due at the slot's start
          * expires here. */
         tf_wheel_slot *sl = &w->slots[level][s];
@@ -278,21 +483,10 @@ struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
         sl->head = sl->tail = NULL;
         sl->count = 0;
         slot_emptied(w, level, s);
-        while (t) {
-            struct tf_timer *next = t->next;
-            if (t->deadline <= w->elapsed) {
-                w->count--;
-                *fired_tail = t;
-                fired_tail = &t->next;
-            } else {
-                unsigned l = level_for(w, t->deadline);
-                t->level = (uint8_t)l;
-                slot_append(w, l, slot_of(t->deadline, l), t);
-            }
-            t = next;
-        }
+        fired_tail = cascade_list(w, t, fired_tail);
     }
     *fired_tail = NULL;
     if (now > w->elapsed) __atomic_store_n(&w->elapsed, now, __ATOMIC_RELAXED);
+    stage_advance(w);
     return fired;
 }

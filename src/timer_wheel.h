@@ -27,10 +27,41 @@ typedef struct tf_wheel_slot {
     size_t count; /* so that a slot due as a whole moves in O(1) */
 } tf_wheel_slot;
 
+/* t->level beyond the levels: filed as due (tf__wheel_insert_due), and
+ * staged for level l (TF_WHEEL_LEVEL_STAGED + l), see tf_wheel_stage. */
+#define TF_WHEEL_LEVEL_DUE TF_WHEEL_LEVELS
+#define TF_WHEEL_LEVEL_STAGED (TF_WHEEL_LEVELS + 1)
+
+/* A slot above level 1 that holds more than stage_min timers is cascaded
+ * ahead of its time, a paced share at each advance over the last quarter
+ * of the slot before it: moving a quarter of a million timers at once
+ * (a level-2 slot of a million timers spread over a second) would hold
+ * up firing for tens of milliseconds at its start. The staged timers wait
+ * in sub, by the slot of the level below that they go to; at the slot's
+ * start each sub-list becomes that slot whole, except the first (its
+ * timers go lower still), and the timers filed into the slot since are
+ * cascaded after them, so that arming order among equal deadlines holds.
+ * One slot is staged at a time. */
+typedef struct tf_wheel_stage {
+    uint8_t level; /* the staged slot's level; 0: none staged */
+    uint8_t slot;
+    uint64_t start;  /* the slot's start: when it cascades */
+    uint64_t begin;  /* when its staging began */
+    size_t count;    /* timers staged so far */
+    uint64_t occupied;
+    tf_wheel_slot sub[TF_WHEEL_SLOTS];
+} tf_wheel_stage;
+
+/* Timers a slot must hold to be staged: cascading fewer at once is short. */
+#define TF_WHEEL_STAGE_MIN 4096u
+/* Timers staged at least per step when the driver wakes only to stage. */
+#define TF_WHEEL_STAGE_STEP 2048u
+
 typedef struct tf_wheel {
     uint64_t elapsed; /* the wheel's notion of now; never ahead of the clock;
                          written atomically (tf__wheel_elapsed) */
-    size_t count;     /* timers in the wheel */
+    size_t count;     /* timers in the wheel (staged ones too) */
+    size_t stage_min; /* TF_WHEEL_STAGE_MIN (tests lower it) */
     uint64_t occupied[TF_WHEEL_LEVELS];
     /* Bit s: level-0 slot s is non-empty and its list is sorted by
      * deadline (arming order among equal ones), and inserts keep it so.
@@ -38,6 +69,7 @@ typedef struct tf_wheel {
      * which makes that answer, and firing its due prefix, cost no scan. */
     uint64_t l0_sorted;
     tf_wheel_slot slots[TF_WHEEL_LEVELS][TF_WHEEL_SLOTS];
+    tf_wheel_stage stage;
 } tf_wheel;
 
 void tf__wheel_init(tf_wheel *w, uint64_t now);
@@ -58,7 +90,8 @@ void tf__wheel_insert_due(tf_wheel *w, struct tf_timer *t);
 void tf__wheel_remove(tf_wheel *w, struct tf_timer *t);
 /* When the wheel next needs attention: the exact earliest deadline when it
  * lies in the level-0 slot that comes first, else the start of the first
- * slot due to cascade. UINT64_MAX when empty. */
+ * slot due to cascade, or earlier when a slot is to be staged (or its
+ * staging's next step is due). UINT64_MAX when empty. */
 uint64_t tf__wheel_next(tf_wheel *w);
 /* Advances to now: unlinks every timer with deadline <= now and returns
  * them linked through next; timers with equal deadlines come in the order

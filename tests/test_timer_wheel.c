@@ -32,7 +32,17 @@ typedef struct {
 } model_timer;
 
 /* What the runs reached, over all of them. */
+/* The level a timer's slot is at: a timer filed as due sits at level 0;
+ * a staged one counts at the level of the slot it was staged from until
+ * it cascades further. */
+static int level_of(const struct tf_timer *t) {
+    if (t->level == TF_WHEEL_LEVEL_DUE) return 0;
+    if (t->level >= TF_WHEEL_LEVEL_STAGED) return t->level - TF_WHEEL_LEVEL_STAGED + 1;
+    return t->level;
+}
+
 typedef struct {
+    long staged;          /* filed timers seen staged after an advance */
     unsigned inserted_at; /* bit L: an insert filed a timer at level L */
     unsigned cascaded;    /* bit L: a timer moved down from level L */
     unsigned top_slots;   /* top-level slot boundaries the time crossed */
@@ -75,8 +85,9 @@ static size_t model_advance(model *md, uint64_t to) {
         if (!m->in_wheel) continue;
         filed++;
         assert_true(m->t.deadline > to); /* nothing due left behind */
-        if (m->t.level < m->was_level) md->st->cascaded |= 1u << m->was_level;
-        m->was_level = m->t.level;
+        if (m->t.level >= TF_WHEEL_LEVEL_STAGED) md->st->staged++;
+        if (level_of(&m->t) < m->was_level) md->st->cascaded |= 1u << m->was_level;
+        m->was_level = level_of(&m->t);
     }
     assert_int_equal(md->w->count, filed);
     md->st->fired += (long)batch;
@@ -110,6 +121,9 @@ static void run_model(uint64_t start, size_t n, long steps, model_stats *st) {
     model md = {malloc(sizeof(tf_wheel)), calloc(n, sizeof(model_timer)), n, 0,
                 start, st};
     tf__wheel_init(md.w, start);
+    /* Mostly slots of a few timers staged (the threshold the driver uses
+     * would never be reached by 256 timers), now and then none. */
+    if (rnd() % 4) md.w->stage_min = (size_t)(rnd() % 8);
     const uint64_t limit = UINT64_MAX - (UINT64_C(1) << 60);
     for (long step = 0; step < steps && md.now < limit; step++) {
         st->steps++;
@@ -135,7 +149,7 @@ static void run_model(uint64_t start, size_t n, long steps, model_stats *st) {
             if (rc == 0) {
                 m->in_wheel = 1;
                 m->armed = md.seq++;
-                m->was_level = m->t.level;
+                m->was_level = level_of(&m->t);
                 st->inserted_at |= 1u << m->t.level;
             }
         } else if (op < 50) { /* remove */
@@ -198,13 +212,14 @@ static void run_model(uint64_t start, size_t n, long steps, model_stats *st) {
 static void check_reach(const model_stats *st) {
     print_message("wheel model: %ld steps, %ld fired, %ld advances to deadline - 1, "
                   "%u top-level slot crossings, levels filed 0x%x, "
-                  "cascaded from 0x%x\n", st->steps, st->fired, st->exact_misses,
-                  st->top_slots, st->inserted_at, st->cascaded);
+                  "cascaded from 0x%x, %ld seen staged\n", st->steps, st->fired,
+                  st->exact_misses, st->top_slots, st->inserted_at, st->cascaded, st->staged);
     unsigned all = (1u << TF_WHEEL_LEVELS) - 1;
     assert_int_equal(st->inserted_at, all);
     assert_int_equal(st->cascaded, all & ~1u); /* every level above 0 */
     assert_true(st->top_slots > 0);
     assert_true(st->exact_misses > 0);
+    assert_true(st->staged > 0);
 }
 
 static void test_model_from_low_time(void **state) {
@@ -370,6 +385,116 @@ static void test_level0_slot_fired_piecemeal(void **state) {
     free(w);
 }
 
+/* A level-2 slot of many timers (a million spread over a second fills
+ * such slots with a quarter of a million each) is cascaded ahead of its
+ * start, a paced share per advance, so that its start moves only what
+ * came since; timers removed while staged and after, and timers filed
+ * into the slot meanwhile, with deadlines equal to staged ones. Nothing
+ * fires early or twice, equal deadlines fire in arming order, and the
+ * wheel asks for the advances the staging needs. */
+static void test_large_slot_is_staged_ahead(void **state) {
+    (void)state;
+    enum { N = 3 * TF_WHEEL_STAGE_MIN, LATE = 100 };
+    const unsigned shift2 = TF_WHEEL_BASE_SHIFT + 2 * TF_WHEEL_LEVEL_BITS;
+    const uint64_t width2 = UINT64_C(1) << shift2, lead = width2 / 4;
+    const uint64_t width1 = width2 >> TF_WHEEL_LEVEL_BITS;
+    tf_wheel *w = malloc(sizeof(*w));
+    uint64_t now = UINT64_C(1) << 40; /* the start of a level-3 slot */
+    tf__wheel_init(w, now);
+    const uint64_t s = now + 2 * width2; /* the level-2 slot's start */
+    model_timer *m = calloc(N + LATE, sizeof(*m));
+    size_t seq = 0;
+    for (size_t i = 0; i < N; i++) {
+        /* One in eight in the first level-1 slot (cascaded lower at the
+         * start), one in four sharing a deadline, one at the start itself. */
+        uint64_t d = i == 0 ? s : rnd() % 8 == 0 ? s + rnd() % width1 : s + rnd() % width2;
+        if (i > 1 && rnd() % 4 == 0) d = m[rnd() % i].t.deadline;
+        m[i].t.deadline = d;
+        assert_int_equal(tf__wheel_insert(w, &m[i].t), 0);
+        assert_int_equal(m[i].t.level, 2);
+        m[i].in_wheel = 1;
+        m[i].armed = seq++;
+    }
+    /* The staging's first step is asked for at the lead's beginning. */
+    assert_int_equal(tf__wheel_next(w), s - lead);
+    assert_null(tf__wheel_advance(w, s - lead - 1));
+    assert_int_equal(w->stage.level, 0);
+    size_t steps = 0, late = 0, removed = 0;
+    for (;;) {
+        uint64_t next = tf__wheel_next(w);
+        if (next >= s) break;
+        assert_true(next > now || steps == 0);
+        now = next;
+        assert_null(tf__wheel_advance(w, now)); /* staging fires nothing */
+        steps++;
+        assert_int_equal(w->stage.level, 2);
+        if (steps % 4 == 0 && late < LATE) { /* filed into the slot meanwhile */
+            model_timer *x = &m[N + late++];
+            x->t.deadline = m[rnd() % N].t.deadline;
+            assert_int_equal(tf__wheel_insert(w, &x->t), 0);
+            x->in_wheel = 1;
+            x->armed = seq++;
+        }
+        /* From the stage: now and then the head or the tail of a
+         * sub-list, else anywhere in one. */
+        model_timer *r = &m[rnd() % N];
+        if (steps % 3 == 0 && w->stage.occupied) {
+            tf_wheel_slot *sub = &w->stage.sub[__builtin_ctzll(w->stage.occupied)];
+            if (steps % 9 == 0) r = (model_timer *)(void *)sub->head;
+            if (steps % 9 == 3) r = (model_timer *)(void *)sub->tail;
+        }
+        if (steps % 3 == 0 && r->in_wheel && r->t.level >= TF_WHEEL_LEVEL_STAGED) {
+            size_t before = w->stage.count;
+            tf__wheel_remove(w, &r->t);
+            assert_int_equal(w->stage.count, before - 1);
+            r->in_wheel = 0;
+            removed++;
+        }
+    }
+    /* Paced: about one step per TF_WHEEL_STAGE_STEP timers, and before the
+     * start only the last step's worth is left for it. */
+    assert_true(steps >= N / TF_WHEEL_STAGE_STEP);
+    assert_true(steps <= 4 * (N + LATE) / TF_WHEEL_STAGE_STEP + 4);
+    assert_true(removed > 0);
+    assert_true(w->stage.count + TF_WHEEL_STAGE_STEP >= N + late - removed);
+    assert_true(w->stage.count <= N + late - removed);
+    assert_int_equal(w->count, N + late - removed);
+    /* Drain event by event from one before the start. */
+    assert_null(tf__wheel_advance(w, s - 1));
+    size_t fired = 0;
+    while (w->count) {
+        uint64_t next = tf__wheel_next(w), e = UINT64_MAX;
+        for (size_t i = 0; i < N + late; i++)
+            if (m[i].in_wheel && m[i].t.deadline < e) e = m[i].t.deadline;
+        assert_true(next <= e);
+        if (next > now) assert_null(tf__wheel_advance(w, next - 1));
+        now = next > now ? next : now;
+        const model_timer *prev = NULL;
+        for (struct tf_timer *t = tf__wheel_advance(w, now); t; t = t->next) {
+            model_timer *mt = (model_timer *)(void *)t;
+            assert_true(t->deadline <= now);
+            assert_true(mt->in_wheel);
+            if (prev && prev->t.deadline == t->deadline) assert_true(prev->armed < mt->armed);
+            mt->in_wheel = 0;
+            prev = mt;
+            fired++;
+        }
+        assert_int_equal(w->stage.level, 0);
+        /* Now and then one leaves a slot the staging spliced whole. */
+        model_timer *r = &m[rnd() % N];
+        if (rnd() % 8 == 0 && r->in_wheel && r->t.level >= TF_WHEEL_LEVEL_STAGED) {
+            tf__wheel_remove(w, &r->t);
+            r->in_wheel = 0;
+            removed++;
+        }
+    }
+    assert_int_equal(fired + removed, N + late);
+    for (size_t i = 0; i < N + late; i++) assert_false(m[i].in_wheel);
+    assert_int_equal(tf__wheel_next(w), UINT64_MAX);
+    free(m);
+    free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_from_low_time),
@@ -378,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_due_insert_fires_at_next_advance),
         cmocka_unit_test(test_far_deadline_cascades_exactly),
         cmocka_unit_test(test_level0_slot_fired_piecemeal),
+        cmocka_unit_test(test_large_slot_is_staged_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
