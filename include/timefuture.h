@@ -354,7 +354,10 @@ TF_API int tf_waker_will_wake(const tf_waker *a, const tf_waker *b);
  * tf_timer_new_at() use the process's default driver, one thread started on
  * first use and stopped when the library is unloaded; tf_timer_new_on()
  * picks another. A timer is armed when it is created; it never fires before
- * its deadline (nanosecond precision, no rounding to milliseconds). Timers
+ * its deadline (nanosecond precision, no rounding to milliseconds), and on
+ * a driver without slack no later than the kernel lets its thread wake,
+ * plus at most 50 us when timers fall due densely (see
+ * @ref tf_driver_options::slack_ns). Timers
  * of one driver with equal deadlines fire in the order they were armed.
  * Deadlines and durations are on the timer's driver's clock.
  * @{
@@ -577,8 +580,13 @@ typedef struct tf_driver_options {
     uint32_t reserved;
     /** How late the driver may wake, in nanoseconds, so that timers due
      *  within this window fire together with fewer wake-ups (timers never
-     *  fire before their deadline). 0 wakes as exactly as the kernel
-     *  allows. In thread mode it is also the thread's kernel timer slack. */
+     *  fire before their deadline). In thread mode it is also the thread's
+     *  kernel timer slack. 0: the driver wakes at each earliest deadline
+     *  as exactly as the kernel allows, except that a thread does not
+     *  wake again sooner than 50 us after a wake-up that fired timers
+     *  (timers due meanwhile fire together at its end; never wider than
+     *  the smallest tf_timer_set_slack() among the armed timers). A
+     *  slack of 1 wakes at every deadline. */
     uint64_t slack_ns;
     /** ::TF_CLOCK_MANUAL only: the clock's initial time. */
     uint64_t start_ns;

@@ -103,12 +103,33 @@ static uint64_t tolerance_locked(const tf_driver *d) {
     return tol;
 }
 
+/* The end of the coalescing window: a thread-mode driver without slack
+ * of its own does not wake again before it. No timer's tolerance is
+ * exceeded: the window is no wider than the smallest own slack armed. 0
+ * when there is no window. */
+static uint64_t coalesce_end_locked(const tf_driver *d) {
+    if (d->mode != TF_DRIVER_MODE_THREAD || d->slack_ns || !d->fired_at) return 0;
+    uint64_t win = TF_DRIVER_COALESCE_NS;
+    if (d->slack_mask) {
+        uint64_t own = UINT64_C(1) << __builtin_ctzll(d->slack_mask);
+        if (own < win) win = own;
+    }
+    return sat_add(d->fired_at, win);
+}
+
+/* A wake-up time moved to the end of the coalescing window if it falls
+ * inside it. */
+static uint64_t coalesce_locked(const tf_driver *d, uint64_t when) {
+    uint64_t end = coalesce_end_locked(d);
+    return when < end ? end : when;
+}
+
 uint64_t tf__driver_target_locked(tf_driver *d) {
     uint64_t next = tf__wheel_next(&d->wheel);
     if (next == UINT64_MAX) return UINT64_MAX;
     uint64_t tol = tolerance_locked(d);
     /* A cascade with no armed timer left cannot happen, but stay exact. */
-    return sat_add(next, tol == UINT64_MAX ? 0 : tol);
+    return coalesce_locked(d, sat_add(next, tol == UINT64_MAX ? 0 : tol));
 }
 
 static void count_slack(tf_driver *d, const struct tf_timer *t, int filed) {
@@ -289,7 +310,11 @@ static void *driver_main(void *arg) {
             thread_sleep_locked(d, UINT64_MAX);
             continue;
         }
-        if (fire_due_locked(d, tf__driver_clock(d))) continue;
+        uint64_t now = tf__driver_clock(d);
+        if (fire_due_locked(d, now)) {
+            d->fired_at = now;
+            continue;
+        }
         if (TF_UNLIKELY(d->sync_done != sync)) {
             /* Advanced to the clock as it was when asked, every batch
              * (and every re-fire) done: the sync is complete. */
@@ -534,7 +559,7 @@ int tf__driver_arm_locked(tf_driver *d, struct tf_timer *t) {
     uint64_t before = tolerance_locked(d);
     count_slack(d, t, 1);
     uint64_t tol = tolerance_locked(d);
-    uint64_t due = sat_add(t->deadline, tol);
+    uint64_t due = coalesce_locked(d, sat_add(t->deadline, tol));
     /* A less tolerant timer may bring the wake-up of an earlier one
      * forward too. (0: a batch fires, the next look is now anyway.) */
     if (tol < before && d->sleep_until != 0) {

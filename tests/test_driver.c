@@ -10,6 +10,7 @@
  * Built against the static library: it uses tf__set_thread_create_hook. */
 #define TF_EXPERIMENTAL /* tf_timer_set_slack */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1007,6 +1008,111 @@ static void test_timer_reserve_is_not_live(void **state) {
 
 /* A driver's thread carries the library's name for it, and goes when
  * the driver is freed. */
+/* --- the coalescing window of a thread without slack --------------------- */
+
+/* The wake-up target after a firing wake-up, read under the lock as the
+ * thread computes it (tf__driver_target_locked). */
+static uint64_t target_after_fire(tf_driver *d, uint64_t fired_at) {
+    pthread_mutex_lock(&d->lock);
+    uint64_t saved = d->fired_at;
+    d->fired_at = fired_at;
+    uint64_t target = tf__driver_target_locked(d);
+    d->fired_at = saved;
+    pthread_mutex_unlock(&d->lock);
+    return target;
+}
+
+/* The window's arithmetic, on drivers whose timers are hours away (their
+ * threads sleep; nothing fires): a thread without slack wakes no sooner
+ * than TF_DRIVER_COALESCE_NS after a firing wake-up, and a timer with a
+ * smaller own slack narrows the window to it; a thread with slack of its
+ * own, and a host, have no window. */
+static void test_coalescing_window(void **state) {
+    (void)state;
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    tf_driver *th = NULL, *sl = NULL, *host = NULL;
+    assert_int_equal(tf_driver_new(&o, &th), TF_OK);
+    o.slack_ns = 1;
+    assert_int_equal(tf_driver_new(&o, &sl), TF_OK);
+    o.slack_ns = 0;
+    o.mode = TF_DRIVER_MODE_HOST;
+    assert_int_equal(tf_driver_new(&o, &host), TF_OK);
+    tf_driver *all[3] = {th, sl, host};
+    tf_timer *t[3], *own = NULL;
+    uint64_t base[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tf_timer_new_on(all[i], 3600 * SEC, &t[i]), TF_OK);
+        /* Without a firing wake-up: the wheel's next event (the cascade
+         * that brings the timer down), the slack added. */
+        base[i] = target_after_fire(all[i], 0);
+        assert_true(base[i] > 10 * US && base[i] < UINT64_MAX);
+    }
+    /* Long after the last fire: no change. */
+    assert_int_equal(target_after_fire(th, base[0] - SEC), base[0]);
+    /* An event inside the window waits for its end. */
+    assert_int_equal(target_after_fire(th, base[0] - 10 * US),
+                     base[0] - 10 * US + TF_DRIVER_COALESCE_NS);
+    assert_int_equal(target_after_fire(sl, base[1] - 10 * US), base[1]);
+    assert_int_equal(target_after_fire(host, base[2] - 10 * US), base[2]);
+    /* A timer whose own slack is 32 us (rounded down: 2^14 ns) narrows the
+     * window. */
+    assert_int_equal(tf_timer_new_on(th, 7200 * SEC, &own), TF_OK);
+    assert_int_equal(tf_timer_set_slack(own, 32 * US), TF_OK);
+    assert_int_equal(target_after_fire(th, 0), base[0]);
+    assert_int_equal(target_after_fire(th, base[0] - 10 * US), base[0] - 10 * US + 16384);
+    assert_int_equal(tf_timer_free(own), TF_OK);
+    assert_int_equal(target_after_fire(th, base[0] - 10 * US),
+                     base[0] - 10 * US + TF_DRIVER_COALESCE_NS);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tf_timer_free(t[i]), TF_OK);
+        assert_int_equal(tf_driver_free(all[i]), TF_OK);
+    }
+}
+
+/* On the real clock, where the window is in force: 200 timers due 5 us
+ * apart, 1 ms in all. Every one fires once and none early, and the thread
+ * sleeps no more often than once per window. (That bound is a ceiling,
+ * not the window's effect: timers this dense keep a thread without the
+ * window firing rather than sleeping too; test_coalescing_window checks
+ * the window itself.) */
+static void test_dense_timers_share_wakeups(void **state) {
+    (void)state;
+    enum { N = 200 };
+    tf_driver_options o = TF_DRIVER_OPTIONS_INIT;
+    tf_driver *d = NULL;
+    assert_int_equal(tf_driver_new(&o, &d), TF_OK);
+    static tf_timer *t[N];
+    static stamp st[N];
+    uint64_t start = 0, dl[N];
+    assert_int_equal(tf_driver_now(d, &start), TF_OK);
+    start += 30 * MS;
+    for (int i = 0; i < N; i++) {
+        dl[i] = start + (uint64_t)i * 5 * US;
+        assert_int_equal(tf_timer_new_at_on(d, dl[i], &t[i]), TF_OK);
+        st[i] = (stamp){d, 0, 0};
+        tf_waker *w = NULL;
+        assert_int_equal(tf_waker_new(&stamp_vt, &st[i], &w), TF_OK);
+        int rc = tf_timer_poll(t[i], w);
+        assert_int_equal(tf_waker_drop(w), TF_OK);
+        if (rc != TF_PENDING) skip(); /* a machine too slow to arm 200 in 30 ms */
+    }
+    uint64_t before = tf__driver_wakeups(d);
+    for (int i = 0; i < 10000 && tf_timer_peek(t[N - 1]) != TF_READY; i++) sleep_ms(1);
+    for (int i = 0; i < 10000 && __atomic_load_n(&st[N - 1].wakes, __ATOMIC_SEQ_CST) == 0; i++)
+        sleep_ms(1);
+    uint64_t wakeups = tf__driver_wakeups(d) - before;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(__atomic_load_n(&st[i].wakes, __ATOMIC_SEQ_CST), 1);
+        assert_true(st[i].woken_at >= dl[i]); /* never early */
+        assert_int_equal(tf_timer_free(t[i]), TF_OK);
+    }
+    /* 1 ms of deadlines in 50 us windows, the first wake-up, and one a
+     * kick may have caused. */
+    print_message("dense timers: %" PRIu64 " wake-ups for %d timers over 1 ms\n", wakeups, N);
+    assert_true(wakeups <= (N * 5 * US) / TF_DRIVER_COALESCE_NS + 3);
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
 static void test_driver_thread_is_named(void **state) {
     (void)state;
     int before = tu_threads_named("tf-driver");
@@ -1045,6 +1151,8 @@ int main(void) {
         cmocka_unit_test(test_timer_reserve_not_pinned),
         cmocka_unit_test(test_timer_reserve_is_not_live),
         cmocka_unit_test(test_driver_thread_is_named),
+        cmocka_unit_test(test_coalescing_window),
+        cmocka_unit_test(test_dense_timers_share_wakeups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
