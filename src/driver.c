@@ -349,6 +349,28 @@ static int reserve_trylock(tf_driver *d) { return tf__spin_trylock(&d->reserve_l
 
 static void reserve_unlock(tf_driver *d) { tf__spin_unlock(&d->reserve_lock); }
 
+static void release_locked(tf_driver *d, struct tf_timer *t);
+
+/* Under pool_lock: frees the timers released while another thread held
+ * it, so that whatever is done under the lock sees them freed. */
+static void drain_releases_locked(tf_driver *d) {
+    if (!atomic_load_explicit(&d->release_pending, memory_order_relaxed)) return;
+    struct tf_timer *t = atomic_exchange_explicit(&d->release_pending, NULL,
+                                                  memory_order_acquire);
+    while (t) {
+        struct tf_timer *next = t->next;
+        release_locked(d, t);
+        t = next;
+    }
+}
+
+/* Takes pool_lock (every taker but fork's drains the releases left to
+ * it). */
+static void pool_lock_take(tf_driver *d) {
+    pthread_mutex_lock(&d->pool_lock);
+    drain_releases_locked(d);
+}
+
 /* fork(): every driver's locks are taken (registry order) so that the
  * child gets them in a consistent state. */
 static void atfork_prepare(void) {
@@ -612,14 +634,14 @@ int tf__driver_wait_not_firing_locked(tf_driver *d, struct tf_timer *t) {
 void tf__driver_release_cache(void) {
     driver_stop(&default_driver);
     tf__timer_reserve_release(&default_driver);
-    pthread_mutex_lock(&default_driver.pool_lock);
+    pool_lock_take(&default_driver);
     if (default_driver.timers.live == 0) tf__pool_destroy(&default_driver.timers);
     pthread_mutex_unlock(&default_driver.pool_lock);
 }
 
 size_t tf__driver_live_timers(void) {
     tf__timer_reserve_release(&default_driver);
-    pthread_mutex_lock(&default_driver.pool_lock);
+    pool_lock_take(&default_driver);
     size_t n = default_driver.timers.live;
     pthread_mutex_unlock(&default_driver.pool_lock);
     return n;
@@ -654,7 +676,7 @@ _Static_assert(TF_TIMER_RESERVE_BLOCK <= TF_POOL_CHAIN_MAX, "a refill is one cha
 static int reserve_fill(tf_driver *d) {
     /* Magic 0: not a timer yet, so a stale handle to it is refused. */
     void *first;
-    pthread_mutex_lock(&d->pool_lock);
+    pool_lock_take(d);
     tf__hook(TF_HOOK_TIMER_RESERVE_FILL, d);
     size_t n = tf__pool_alloc_chain(&d->timers, TF_TIMER_RESERVE_BLOCK,
                                     offsetof(struct tf_timer, next), &first);
@@ -677,7 +699,25 @@ struct tf_timer *tf__timer_alloc(tf_driver *d) {
 }
 
 void tf__timer_release(tf_driver *d, struct tf_timer *t) {
-    pthread_mutex_lock(&d->pool_lock);
+    if (pthread_mutex_trylock(&d->pool_lock) != 0) {
+        /* Held: left to its holder's successor, no waiting. Dead from
+         * here, as the pool would mark it. */
+        t->magic = 0;
+        struct tf_timer *head = atomic_load_explicit(&d->release_pending, memory_order_relaxed);
+        do {
+            t->next = head;
+        } while (!atomic_compare_exchange_weak_explicit(&d->release_pending, &head, t,
+                                                        memory_order_release,
+                                                        memory_order_relaxed));
+        return;
+    }
+    drain_releases_locked(d);
+    release_locked(d, t);
+    pthread_mutex_unlock(&d->pool_lock);
+}
+
+/* Under pool_lock: t back to the pool. */
+static void release_locked(tf_driver *d, struct tf_timer *t) {
     if (TF_UNLIKELY(tf__pool_free(&d->timers, t)) && reserve_trylock(d)) {
         /* A chunk emptied: the pool is shrinking, so the reserve goes
          * back. Its objects were carved last, at the top of the heap, and
@@ -690,14 +730,13 @@ void tf__timer_release(tf_driver *d, struct tf_timer *t) {
         reserve_unlock(d);
         pool_free_chain(d, chain);
     }
-    pthread_mutex_unlock(&d->pool_lock);
 }
 
 void tf__timer_reserve_release(tf_driver *d) {
     reserve_lock(d);
     struct tf_timer *chain = reserve_take(d);
     reserve_unlock(d);
-    pthread_mutex_lock(&d->pool_lock);
+    pool_lock_take(d);
     pool_free_chain(d, chain);
     pthread_mutex_unlock(&d->pool_lock);
 }
@@ -803,7 +842,7 @@ int tf_driver_free(tf_driver *d) {
     if (tls_firing == d) return TF_EBUSY; /* its thread cannot join itself */
     pthread_mutex_lock(&d->lock);
     tf__timer_reserve_release(d); /* counted live by the pool */
-    pthread_mutex_lock(&d->pool_lock);
+    pool_lock_take(d);
     int busy = d->timers.live != 0 || d->advancing != 0;
     pthread_mutex_unlock(&d->pool_lock);
     pthread_mutex_unlock(&d->lock);

@@ -37,6 +37,14 @@ struct tf_driver {
     struct tf_timer *reserve;   /* under reserve_lock, linked through next */
     pthread_mutex_t pool_lock;
     tf_pool timers;
+    /* Timers released while pool_lock was held by another thread, linked
+     * through next: the next thread to take pool_lock frees them into the
+     * pool (pool_lock_take in driver.c), before anything there counts or
+     * allocates. A task that frees its timer must not sleep on that lock
+     * while the arming thread holds it, page-faulting a new chunk in: on
+     * two CPUs that stalled the executor's worker hundreds of times while
+     * a million timers were armed. */
+    struct tf_timer *_Atomic release_pending;
     pthread_t thread;
     /* The thread exists. Read without the lock by arms (which must start
      * it when it does not), written under it. */

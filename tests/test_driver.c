@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1008,6 +1009,47 @@ static void test_timer_reserve_is_not_live(void **state) {
 
 /* A driver's thread carries the library's name for it, and goes when
  * the driver is freed. */
+/* --- releasing timer memory ---------------------------------------------- */
+
+static atomic_int release_rc;
+
+static void *free_in_thread(void *arg) {
+    atomic_store(&release_rc, 1000 + tf_timer_free(arg));
+    return NULL;
+}
+
+/* A thread that frees a fired timer while another holds the driver's
+ * timer-pool lock (as the arming thread does while it refills its reserve)
+ * does not wait for it: the timer waits for the next thread that takes the
+ * lock, which frees it into the pool before anything counts or allocates
+ * there. */
+static void test_release_while_the_pool_is_locked(void **state) {
+    (void)state;
+    tf_driver *d = manual_driver(0);
+    tf_timer *t = NULL, *u = NULL;
+    assert_int_equal(tf_timer_new_at_on(d, 10, &t), TF_OK);
+    assert_int_equal(tf_timer_new_at_on(d, 20, &u), TF_OK);
+    assert_int_equal(tf_driver_advance(d, 10, NULL), TF_OK);
+    assert_int_equal(tf_timer_peek(t), TF_READY);
+    atomic_store(&release_rc, 0);
+    pthread_mutex_lock(&d->pool_lock);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, free_in_thread, t), 0);
+    for (int i = 0; i < 5000 && atomic_load(&release_rc) == 0; i++) sleep_ms(1);
+    int rc = atomic_load(&release_rc);
+    struct tf_timer *pending = atomic_load(&d->release_pending);
+    pthread_mutex_unlock(&d->pool_lock);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(rc, 1000 + TF_OK); /* returned while the lock was held */
+    assert_ptr_equal(pending, (struct tf_timer *)(void *)t);
+    assert_int_equal(tf_timer_peek(t), TF_EHANDLE); /* dead at once */
+    /* The next release takes the lock and frees both: the driver then has
+     * no live timer left. */
+    assert_int_equal(tf_timer_free(u), TF_OK);
+    assert_null(atomic_load(&d->release_pending));
+    assert_int_equal(tf_driver_free(d), TF_OK);
+}
+
 /* --- the coalescing window of a thread without slack --------------------- */
 
 /* The wake-up target after a firing wake-up, read under the lock as the
@@ -1151,6 +1193,7 @@ int main(void) {
         cmocka_unit_test(test_timer_reserve_not_pinned),
         cmocka_unit_test(test_timer_reserve_is_not_live),
         cmocka_unit_test(test_driver_thread_is_named),
+        cmocka_unit_test(test_release_while_the_pool_is_locked),
         cmocka_unit_test(test_coalescing_window),
         cmocka_unit_test(test_dense_timers_share_wakeups),
     };
