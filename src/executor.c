@@ -124,6 +124,48 @@ static void reserve_flush_locked(tf_executor *e) {
     (void)pool_free_chain(e, chain);
 }
 
+/* Under pool_lock: frees a chain of dead tasks into the pool. */
+static void free_dead_locked(tf_executor *e, tf_task *chain) {
+    if (TF_UNLIKELY(pool_free_chain(e, chain))) reserve_flush_locked(e);
+}
+
+/* Under pool_lock: frees the dead tasks left to it, so that whatever is
+ * done under the lock sees them freed. */
+static void drain_dead_locked(tf_executor *e) {
+    if (!atomic_load_explicit(&e->dead_pending, memory_order_relaxed)) return;
+    free_dead_locked(e, atomic_exchange_explicit(&e->dead_pending, NULL,
+                                                 memory_order_acquire));
+}
+
+static void pool_lock_take(tf_executor *e) {
+    pthread_mutex_lock(&e->pool_lock);
+    drain_dead_locked(e);
+}
+
+/* pool_lock is held by another thread: leaves the chain to the lock's
+ * next taker while that is allowed (until tf_executor_free begins, which
+ * takes the lock last), and returns 1; else 0, the chain untouched, and
+ * the caller waits for the lock (it may be the one to free the
+ * executor). The executor is not touched after deferring drops, which
+ * tf_executor_free waits for. */
+static int defer_dead(tf_executor *e, tf_task *chain) {
+    atomic_fetch_add(&e->deferring, 1);
+    int ok = atomic_load(&e->defer_ok);
+    if (ok) {
+        tf__hook(TF_HOOK_TASK_RELEASE_DEFER, e);
+        tf_task *last = chain;
+        for (tf_task *t; (t = tf__task_next(last)) != NULL;) last = t;
+        tf_task *head = atomic_load_explicit(&e->dead_pending, memory_order_relaxed);
+        do {
+            tf__task_set_next(last, head);
+        } while (!atomic_compare_exchange_weak_explicit(&e->dead_pending, &head, chain,
+                                                        memory_order_release,
+                                                        memory_order_relaxed));
+    }
+    atomic_fetch_sub(&e->deferring, 1);
+    return ok;
+}
+
 /* Frees a chain of dead tasks (linked through next) under one lock. */
 static void dealloc_chain(tf_executor *e, tf_task *chain) {
     /* An executor from before fork(): its pool lock may be held by a
@@ -132,8 +174,12 @@ static void dealloc_chain(tf_executor *e, tf_task *chain) {
     if (TF_UNLIKELY(e->fork_gen != atomic_load_explicit(&tf__fork_generation,
                                                         memory_order_relaxed)))
         return;
-    pthread_mutex_lock(&e->pool_lock);
-    if (TF_UNLIKELY(pool_free_chain(e, chain))) reserve_flush_locked(e);
+    if (pthread_mutex_trylock(&e->pool_lock) != 0) {
+        if (defer_dead(e, chain)) return;
+        pthread_mutex_lock(&e->pool_lock);
+    }
+    drain_dead_locked(e);
+    free_dead_locked(e, chain);
     int last = !e->handle_alive && e->pool.live == 0;
     pthread_mutex_unlock(&e->pool_lock);
     if (last) core_destroy(e);
@@ -444,6 +490,7 @@ int tf_executor_new(uint32_t threads, tf_executor **out) {
     /* A task finds its executor through its pool chunk (tf__task_exec). */
     e->pool.owner = e;
     e->handle_alive = 1;
+    atomic_init(&e->defer_ok, 1);
     atomic_init(&e->efd, -1);
     e->nthreads = threads;
     for (uint32_t i = 0; i < threads; i++) {
@@ -507,7 +554,7 @@ static int reserve_fill(tf_executor *e) {
      * ascending addresses, which the hardware prefetcher follows. */
     /* Magic 0: not a task yet, so shutdown's walk skips it. */
     void *first;
-    pthread_mutex_lock(&e->pool_lock);
+    pool_lock_take(e);
     size_t n = tf__pool_alloc_chain(&e->pool, TF_SPAWN_BLOCK, offsetof(tf_task, next), &first);
     e->reserve = first;
     e->reserve_n = (uint32_t)n;
@@ -521,7 +568,7 @@ static void reserve_release(tf_executor *e) {
     spawn_lock(e);
     tf_task *chain = reserve_take(e);
     spawn_unlock(e);
-    pthread_mutex_lock(&e->pool_lock);
+    pool_lock_take(e);
     (void)pool_free_chain(e, chain);
     pthread_mutex_unlock(&e->pool_lock);
 }
@@ -810,7 +857,7 @@ int tf_executor_free(tf_executor *e) {
     stop_workers(e, e->nthreads);
     tf__queue_broadcast(&e->extq);
 
-    pthread_mutex_lock(&e->pool_lock);
+    pool_lock_take(e);
     size_t live = e->pool.live; /* only falls: spawns are refused now */
     pthread_mutex_unlock(&e->pool_lock);
     tf_task *small[64];
@@ -821,7 +868,7 @@ int tf_executor_free(tf_executor *e) {
     do {
         r.n = 0;
         spawn_lock(e); /* a spawn in progress finishes its task first */
-        pthread_mutex_lock(&e->pool_lock);
+        pool_lock_take(e);
         tf__pool_each(&e->pool, mark_complete, &r);
         pthread_mutex_unlock(&e->pool_lock);
         spawn_unlock(e);
@@ -848,7 +895,15 @@ int tf_executor_free(tf_executor *e) {
     if (fd >= 0) close(fd);
 
     reserve_release(e);
-    pthread_mutex_lock(&e->pool_lock);
+    /* From here releasers wait for the lock instead of deferring; one
+     * that looked before may still be pushing its chain: let it finish,
+     * then take the lock, which frees every deferred chain. */
+    atomic_store(&e->defer_ok, 0);
+    for (unsigned i = 0; atomic_load(&e->deferring); i++) {
+        if (i < 64) tf__cpu_relax();
+        else sched_yield();
+    }
+    pool_lock_take(e);
     e->handle_alive = 0;
     int last = e->pool.live == 0;
     pthread_mutex_unlock(&e->pool_lock);

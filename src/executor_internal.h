@@ -48,6 +48,17 @@ struct tf_executor { // NOLINT(clang-analyzer-optin.performance.Padding)
     pthread_mutex_t pool_lock;
     tf_pool pool;
     int handle_alive; /* under pool_lock */
+    /* Dead tasks (chains linked through next) that found pool_lock held
+     * while deferring was allowed: the next taker of the lock frees them
+     * into the pool, tf_executor_free at the latest. A worker must not
+     * sleep on the lock while a spawner holds it to refill its reserve
+     * (page-faulting a fresh chunk in). tf_executor_free first disallows
+     * it (defer_ok), then waits until no releaser is between its look at
+     * defer_ok and its push (deferring), then takes the lock for the last
+     * time (tests/models/task_release.pml). */
+    tf_task *_Atomic dead_pending;
+    atomic_int defer_ok;
+    atomic_int deferring;
     uint32_t fn_hint; /* slot of the latest spawn, under spawn_lock */
     tf_task_fns fns[TF_TASK_FN_SLOTS];
     /* eventfd for foreign event loops, created on demand. fd_lock guards

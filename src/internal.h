@@ -91,6 +91,11 @@ enum {
     TF_HOOK_TASK_CARRIED,         /* a task that woke itself during its
                                      poll is about to be re-queued still
                                      RUNNING (executor) */
+    TF_HOOK_TASK_RELEASE_DEFER,   /* a release found the task pool's lock
+                                     held and the handle alive, and is about
+                                     to leave its dead tasks to the next
+                                     taker (executor; object: the
+                                     executor) */
     /* Numbered apart from the executor's, which may grow. */
     TF_HOOK_DRIVER_IDLE = 32,     /* a driver thread fired what was due and
                                      is about to work out its wake-up, its

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <cmocka.h>
 
 #include "executor_internal.h"
@@ -267,6 +268,92 @@ static void test_batch_goes_to_an_idle_worker(void **state) {
     assert_int_equal(tf_executor_free(batch_e), TF_OK);
 }
 
+/* ---- dead tasks released while the pool's lock is held ----------------
+ * A task kept alive by a clone of its waker after it completed; the
+ * clone's drop on another thread is the release. */
+static tf_waker *kept_clone;
+static atomic_int release_done, in_defer;
+static tf_executor *defer_e;
+
+static int ready_keeping_a_clone(void *s, const tf_waker *w) {
+    (void)s;
+    assert_int_equal(tf_waker_clone(w, &kept_clone), TF_OK);
+    return TF_READY;
+}
+
+static void *drop_kept_clone(void *arg) {
+    (void)arg;
+    tf_waker_drop(kept_clone);
+    atomic_store(&release_done, 1);
+    return NULL;
+}
+
+/* A completed task, alive only through kept_clone. */
+static tf_executor *executor_with_a_kept_task(void) {
+    tf_executor *e;
+    assert_int_equal(tf_executor_new(0, &e), TF_OK);
+    assert_int_equal(tf_executor_spawn(e, ready_keeping_a_clone, NULL, NULL), TF_OK);
+    assert_int_equal(tf_executor_run(e), TF_OK);
+    return e;
+}
+
+/* The release does not wait for a lock another thread holds (a spawner
+ * refilling its reserve, say): it leaves the task to the lock's next
+ * taker, and the executor's memory still goes when its handle is freed. */
+static void test_release_while_the_pool_is_locked(void **state) {
+    (void)state;
+    long objects = atomic_load(&tf__live_objects);
+    tf_executor *e = executor_with_a_kept_task();
+    atomic_store(&release_done, 0);
+    pthread_mutex_lock(&e->pool_lock);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, drop_kept_clone, NULL), 0);
+    for (int i = 0; i < 5000 && !atomic_load(&release_done); i++) sleep_ms(1);
+    int done = atomic_load(&release_done);
+    tf_task *pending = atomic_load(&e->dead_pending);
+    pthread_mutex_unlock(&e->pool_lock);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(done, 1); /* returned while the lock was held */
+    assert_non_null(pending);
+    assert_null(tf__task_next(pending));
+    assert_int_equal(tf_executor_free(e), TF_OK);
+    assert_int_equal(atomic_load(&tf__live_objects), objects); /* all freed */
+}
+
+/* On the releaser's thread, about to push its dead task: waits until the
+ * handle's free has begun (deferring is no longer allowed), so that
+ * tf_executor_free runs while the task is neither pushed nor freed. */
+/* cppcheck-suppress constParameter ; the hook type is fixed (tf__hook_fn) */
+static void defer_until_freed(int point, void *object) {
+    if (point != TF_HOOK_TASK_RELEASE_DEFER || object != defer_e) return;
+    atomic_store(&in_defer, 1);
+    for (int i = 0; i < 5000 && atomic_load(&defer_e->defer_ok); i++) sleep_ms(1);
+}
+
+/* The handle freed while a release that saw it alive has not pushed its
+ * task yet: tf_executor_free waits for it, frees the task, and with it the
+ * executor's memory; nothing is left behind. */
+static void test_handle_freed_while_a_release_defers(void **state) {
+    (void)state;
+    long objects = atomic_load(&tf__live_objects);
+    defer_e = executor_with_a_kept_task();
+    atomic_store(&release_done, 0);
+    atomic_store(&in_defer, 0);
+    tf__set_hook(defer_until_freed);
+    pthread_mutex_lock(&defer_e->pool_lock);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, drop_kept_clone, NULL), 0);
+    for (int i = 0; i < 5000 && !atomic_load(&in_defer); i++) sleep_ms(1);
+    int deferring = atomic_load(&in_defer);
+    pthread_mutex_unlock(&defer_e->pool_lock);
+    assert_int_equal(tf_executor_free(defer_e), TF_OK);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    tf__set_hook(NULL);
+    assert_int_equal(deferring, 1);
+    assert_int_equal(atomic_load(&release_done), 1);
+    assert_int_equal(atomic_load(&tf__live_objects), objects);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wake_during_carried_poll_is_kept),
@@ -274,6 +361,8 @@ int main(void) {
         cmocka_unit_test(test_nested_run_keeps_the_slot),
         cmocka_unit_test(test_burst_leaves_no_reserve_pinned),
         cmocka_unit_test(test_batch_goes_to_an_idle_worker),
+        cmocka_unit_test(test_release_while_the_pool_is_locked),
+        cmocka_unit_test(test_handle_freed_while_a_release_defers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,6 +61,15 @@ tf_add_model(model_timer_inbox_no_recheck_fails timer_inbox.pml
 tf_add_model(model_timer_inbox_no_kick_fails timer_inbox.pml
   -DNO_KICK --expect-error --expect-text "invalid end state")
 
+# Dead tasks released while the executor's pool lock is held (left to the
+# lock's next taker) against tf_executor_free.
+tf_add_model(model_task_release task_release.pml)
+tf_add_model(model_task_release_three task_release.pml -DNREL=3)
+tf_add_model(model_task_release_no_wait_fails task_release.pml
+  -DNO_WAIT --expect-error --expect-text "assertion violated (pending==0)")
+tf_add_model(model_task_release_alive_early_fails task_release.pml
+  -DALIVE_EARLY --expect-error --expect-text "assertion violated  !(destroyed)")
+
 # The Rust binding's task cell: a JoinHandle's waker slot and references
 # against its task's completion.
 tf_add_model(model_join_handle join_handle.pml)
