@@ -499,6 +499,18 @@ int tf__driver_ensure_locked(tf_driver *d) {
     return TF_OK;
 }
 
+/* Pushes t on a lock-free stack of timers linked through next (the
+ * inbox, the releases left to pool_lock's next taker). Sequentially
+ * consistent: the inbox's push pairs with the driver's look at it after
+ * publishing sleep_until. */
+static void push_timer(struct tf_timer *_Atomic *top, struct tf_timer *t) {
+    struct tf_timer *head = atomic_load_explicit(top, memory_order_relaxed);
+    do {
+        t->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(top, &head, t, memory_order_seq_cst,
+                                                    memory_order_relaxed));
+}
+
 void tf__driver_lock(tf_driver *d) {
     pthread_mutex_lock(&d->lock);
     tf__driver_drain_locked(d);
@@ -545,12 +557,7 @@ int tf__driver_arm_new(tf_driver *d, struct tf_timer *t) {
             atomic_store_explicit(&t->state, TF_TIMER_FIRED, memory_order_relaxed);
             return TF_OK;
         }
-        struct tf_timer *head = atomic_load_explicit(&d->inbox, memory_order_relaxed);
-        do {
-            t->next = head;
-        } while (!atomic_compare_exchange_weak_explicit(&d->inbox, &head, t,
-                                                        memory_order_seq_cst,
-                                                        memory_order_relaxed));
+        push_timer(&d->inbox, t);
         tf__hook(TF_HOOK_TIMER_PUSHED, d);
         /* Not earlier than the driver's next look: it files t then. The
          * driver's slack only delays that look, so this never misses a
@@ -703,12 +710,7 @@ void tf__timer_release(tf_driver *d, struct tf_timer *t) {
         /* Held: left to its holder's successor, no waiting. Dead from
          * here, as the pool would mark it. */
         t->magic = 0;
-        struct tf_timer *head = atomic_load_explicit(&d->release_pending, memory_order_relaxed);
-        do {
-            t->next = head;
-        } while (!atomic_compare_exchange_weak_explicit(&d->release_pending, &head, t,
-                                                        memory_order_release,
-                                                        memory_order_relaxed));
+        push_timer(&d->release_pending, t);
         return;
     }
     drain_releases_locked(d);
