@@ -1151,7 +1151,7 @@ static void test_dense_timers_share_wakeups(void **state) {
     /* 1 ms of deadlines in 50 us windows, the first wake-up, and one a
      * kick may have caused. */
     print_message("dense timers: %" PRIu64 " wake-ups for %d timers over 1 ms\n", wakeups, N);
-    assert_true(wakeups <= (N * 5 * US) / TF_DRIVER_COALESCE_NS + 3);
+    assert_true(wakeups <= (uint64_t)N * 5 * US / TF_DRIVER_COALESCE_NS + 3);
     assert_int_equal(tf_driver_free(d), TF_OK);
 }
 
