@@ -71,6 +71,14 @@ static void list_append(tf_wheel_slot *sl, struct tf_timer *t) {
     sl->count++;
 }
 
+/* Empties the list sl; returns its timers, still linked through next. */
+static struct tf_timer *list_take(tf_wheel_slot *sl) {
+    struct tf_timer *t = sl->head;
+    sl->head = sl->tail = NULL;
+    sl->count = 0;
+    return t;
+}
+
 /* Appends the whole list src to dst and empties src. */
 static void list_splice(tf_wheel_slot *dst, tf_wheel_slot *src) {
     if (!src->head) return;
@@ -277,7 +285,7 @@ static uint64_t next_event(tf_wheel *w, unsigned *level_out,
 }
 
 /* The slot above level 1 that cascades first (higher levels win ties, as
- * in next_event); 0 if none is occupied. */
+ * in next_event), if it holds more than stage_min timers; 0 if not. */
 static int stage_candidate(const tf_wheel *w, unsigned *level, unsigned *slot,
                            uint64_t *start) {
     int found = 0;
@@ -292,7 +300,7 @@ static int stage_candidate(const tf_wheel *w, unsigned *level, unsigned *slot,
             *start = when;
         }
     }
-    return found;
+    return found && w->slots[*level][*slot].count > w->stage_min;
 }
 
 /* How far ahead of its start a slot at level is staged. */
@@ -306,8 +314,7 @@ static uint64_t stage_next(const tf_wheel *w) {
     if (!st->level) {
         unsigned l, s;
         uint64_t start;
-        if (!stage_candidate(w, &l, &s, &start) || w->slots[l][s].count <= w->stage_min)
-            return UINT64_MAX;
+        if (!stage_candidate(w, &l, &s, &start)) return UINT64_MAX;
         uint64_t begin = start - stage_lead(l);
         return begin > w->elapsed ? begin : w->elapsed;
     }
@@ -352,6 +359,14 @@ static struct tf_timer **cascade_list(tf_wheel *w, struct tf_timer *t,
     return fired_tail;
 }
 
+/* Cascades every timer of slot s at level, in its order, emptying it. */
+static struct tf_timer **cascade_slot(tf_wheel *w, unsigned level, unsigned s,
+                                      struct tf_timer **fired_tail) {
+    struct tf_timer *t = list_take(&w->slots[level][s]);
+    slot_emptied(w, level, s);
+    return cascade_list(w, t, fired_tail);
+}
+
 /* At the wheel's time, under way or about to be: begins staging the slot
  * that cascades first if it is large and near, and stages its paced share
  * (the part of its timers that the time elapsed of the lead stands for),
@@ -361,9 +376,7 @@ static void stage_advance(tf_wheel *w) {
     if (!st->level) {
         unsigned l, s;
         uint64_t start;
-        if (!stage_candidate(w, &l, &s, &start) || w->slots[l][s].count <= w->stage_min ||
-            start - w->elapsed > stage_lead(l))
-            return;
+        if (!stage_candidate(w, &l, &s, &start) || start - w->elapsed > stage_lead(l)) return;
         st->level = (uint8_t)l;
         st->slot = (uint8_t)s;
         st->start = start;
@@ -396,10 +409,7 @@ static struct tf_timer **cascade_staged(tf_wheel *w, struct tf_timer **fired_tai
     tf_wheel_stage *st = &w->stage;
     unsigned level = st->level, s = st->slot, dl = level - 1u;
     st->level = 0; /* the spliced timers are no longer in_stage */
-    struct tf_timer *first = st->sub[0].head;
-    st->sub[0].head = st->sub[0].tail = NULL;
-    st->sub[0].count = 0;
-    fired_tail = cascade_list(w, first, fired_tail);
+    fired_tail = cascade_list(w, list_take(&st->sub[0]), fired_tail);
     for (uint64_t occ = st->occupied & ~UINT64_C(1); occ; occ &= occ - 1) {
         unsigned j = (unsigned)__builtin_ctzll(occ);
         list_splice(&w->slots[dl][j], &st->sub[j]);
@@ -407,12 +417,7 @@ static struct tf_timer **cascade_staged(tf_wheel *w, struct tf_timer **fired_tai
     }
     st->occupied = 0;
     st->count = 0;
-    tf_wheel_slot *sl = &w->slots[level][s];
-    struct tf_timer *rest = sl->head;
-    sl->head = sl->tail = NULL;
-    sl->count = 0;
-    slot_emptied(w, level, s);
-    return cascade_list(w, rest, fired_tail);
+    return cascade_slot(w, level, s, fired_tail);
 }
 
 /* Takes what is due by now out of level-0 slot s and appends it at
@@ -478,12 +483,7 @@ struct tf_timer *tf__wheel_advance(tf_wheel *w, uint64_t now) {
         }
         /* Cascade towards level 0; only what is due at the slot's start
          * expires here. */
-        tf_wheel_slot *sl = &w->slots[level][s];
-        struct tf_timer *t = sl->head;
-        sl->head = sl->tail = NULL;
-        sl->count = 0;
-        slot_emptied(w, level, s);
-        fired_tail = cascade_list(w, t, fired_tail);
+        fired_tail = cascade_slot(w, level, s, fired_tail);
     }
     *fired_tail = NULL;
     if (now > w->elapsed) __atomic_store_n(&w->elapsed, now, __ATOMIC_RELAXED);

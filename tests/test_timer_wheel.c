@@ -461,6 +461,23 @@ static void test_large_slot_is_staged_ahead(void **state) {
     assert_int_equal(w->count, N + late - removed);
     /* Drain event by event from one before the start. */
     assert_null(tf__wheel_advance(w, s - 1));
+    /* Filed last, after the staging's last step: its deadline is that of a
+     * staged timer due in the first level-1 slot, which goes lower at the
+     * start; arming order says the staged one fires first. */
+    const size_t filed_late = late;
+    for (size_t i = 0; i < N && late < LATE; i++) {
+        if (!m[i].in_wheel || m[i].t.level < TF_WHEEL_LEVEL_STAGED || m[i].t.deadline - s >= width1)
+            continue;
+        model_timer *x = &m[N + late++];
+        x->t.deadline = m[i].t.deadline;
+        assert_int_equal(tf__wheel_insert(w, &x->t), 0);
+        assert_int_equal(x->t.level, 2);
+        x->in_wheel = 1;
+        x->armed = seq; /* the last armed */
+        break;
+    }
+    assert_int_equal(late, filed_late + 1);
+    assert_int_equal(w->count, N + late - removed);
     size_t fired = 0;
     while (w->count) {
         uint64_t next = tf__wheel_next(w), e = UINT64_MAX;
